@@ -1,0 +1,1 @@
+"""The `host` collector: disk fill, monthly egress and provisioned block storage of this machine."""

@@ -1,0 +1,1 @@
+"""The `http_json` collector: usage from any JSON endpoint via JMESPath, limits from config."""

@@ -1,0 +1,5 @@
+"""`python -m quota_watch` runs the command line."""
+
+from quota_watch.cli import main
+
+main()

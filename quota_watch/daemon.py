@@ -1,0 +1,177 @@
+"""The long-running daemon: store, scheduler and HTTP server on one event loop; SIGTERM, SIGHUP."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import httpx
+
+from quota_watch import __version__
+from quota_watch.errors import ConfigError
+from quota_watch.exposition import AccountFacts, Snapshot
+from quota_watch.poller import AccountRuntime, Poller, build_runtime
+from quota_watch.registry import discover
+from quota_watch.scheduler import PollScheduler
+from quota_watch.server import build_server, create_app
+from quota_watch.settings import Config
+from quota_watch.store import Store
+
+log = logging.getLogger("quota_watch.daemon")
+
+USER_AGENT = f"quota-watch/{__version__} (+https://github.com/quota-watch/quota-watch)"
+DRAIN_TIMEOUT = 30.0
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def http_client(config: Config) -> httpx.AsyncClient:
+    """The one shared HTTP client: pooled, with timeouts and our User-Agent."""
+    timeout = config.settings.polling.timeout.total_seconds()
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+        headers={"User-Agent": USER_AGENT},
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        follow_redirects=False,
+    )
+
+
+def build_runtimes(config: Config, client: httpx.AsyncClient) -> dict[str, AccountRuntime]:
+    """A runtime per configured account, loading only the collectors in use."""
+    infos = discover({a.collector for a in config.accounts})
+    return {a.name: build_runtime(a, infos[a.collector], client) for a in config.accounts}
+
+
+class Daemon:
+    """Owns the store, the HTTP client, the scheduler and the HTTP server for one run."""
+
+    def __init__(
+        self,
+        config: Config,
+        reload: Callable[[], Config] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.config = config
+        self.reload_config = reload
+        self.clock = clock
+        self.stop = asyncio.Event()
+        self.store: Store | None = None
+        self.scheduler: PollScheduler | None = None
+        self.client: httpx.AsyncClient | None = None
+
+    def ready(self) -> str | None:
+        """None when the daemon is ready to serve, else why not."""
+        if self.store is None:
+            return "store not open"
+        if self.scheduler is None or not self.scheduler.scheduler.running:
+            return "scheduler not started"
+        return None
+
+    async def snapshot(self) -> Snapshot:
+        """The data one /metrics scrape renders."""
+        if self.store is None or self.scheduler is None:
+            return Snapshot(readings=(), statuses=(), accounts=())
+        names = set(self.scheduler.runtimes)
+        readings = await self.store.latest(accounts=names)
+        statuses = [s for s in await self.store.account_statuses() if s.account in names]
+        accounts = [
+            AccountFacts(
+                provider=rt.provider,
+                account=name,
+                group=rt.config.group,
+                interval_seconds=rt.config.interval.total_seconds(),
+            )
+            for name, rt in sorted(self.scheduler.runtimes.items())
+        ]
+        return Snapshot(readings=readings, statuses=statuses, accounts=accounts)
+
+    async def run(self) -> int:
+        """Run until SIGTERM/SIGINT; returns the process exit code."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        settings = self.config.settings
+        self.store = await Store.open(self.config.store_url())
+        log.info("store: %s", self.store.display_url)
+        self.client = http_client(self.config)
+        poller = Poller(self.store, self.clock)
+        self.scheduler = PollScheduler(poller, settings.polling)
+        self.scheduler.start()
+        self.scheduler.add_maintenance("rollup", settings.store.rollup_interval, self._rollup)
+        self.scheduler.add_maintenance(
+            "retention", settings.store.retention_interval, self._retention
+        )
+        self.scheduler.set_accounts(build_runtimes(self.config, self.client))
+        host, port = settings.server.host_port()
+        server = build_server(create_app(self.snapshot, self.ready), host, port)
+        serving = asyncio.create_task(server.serve())
+        await asyncio.sleep(0)
+        source = self.config.source or "embedded default (host collector)"
+        log.info(
+            "quota-watch %s: %d accounts from %s; metrics on http://%s/metrics",
+            __version__,
+            len(self.config.accounts),
+            source,
+            settings.server.listen,
+        )
+        stop = asyncio.create_task(self.stop.wait())
+        done, _ = await asyncio.wait({serving, stop}, return_when=asyncio.FIRST_COMPLETED)
+        code = 0
+        if serving in done and (serving.exception() or not server.started):
+            log.error("HTTP server on %s could not start", settings.server.listen)
+            code = 1
+        log.info("stopping: draining polls")
+        await self.scheduler.drain(DRAIN_TIMEOUT)
+        server.should_exit = True
+        await asyncio.gather(serving, return_exceptions=True)
+        stop.cancel()
+        await self.client.aclose()
+        await self.store.close()
+        log.info("stopped")
+        return code
+
+    async def reload(self) -> None:
+        """Re-read the config (SIGHUP); a bad config keeps the running one and says why."""
+        if self.reload_config is None or self.scheduler is None or self.client is None:
+            return
+        log.info("SIGHUP: reloading configuration")
+        try:
+            new = self.reload_config()
+            runtimes = build_runtimes(new, self.client)
+        except ConfigError as exc:
+            log.error("reload failed; keeping the running configuration:\n%s", exc)
+            return
+        except Exception as exc:
+            log.error("reload failed; keeping the running configuration: %s", exc)
+            return
+        old = self.config.settings
+        for what, before, after in (
+            ("server.listen", old.server.listen, new.settings.server.listen),
+            ("store.url", self.config.store_url(), new.store_url()),
+        ):
+            if before != after:
+                log.warning("%s changed: takes effect at the next restart", what)
+        self.scheduler.settings = new.settings.polling
+        self.scheduler.set_accounts(runtimes)
+        self.config = new
+        log.info("reloaded: %d accounts", len(new.accounts))
+
+    async def _rollup(self) -> None:
+        assert self.store is not None
+        written = await self.store.rollup(self.clock())
+        log.debug("rollup: %d buckets", written)
+
+    async def _retention(self) -> None:
+        assert self.store is not None
+        r = self.config.settings.store.retention
+        deleted = await self.store.apply_retention(
+            self.clock(), samples=r.samples, hourly=r.hourly, daily=r.daily, runs=r.runs
+        )
+        log.info("retention: deleted %s", deleted)

@@ -1,0 +1,30 @@
+"""Storage of readings, rollups, runs and collector state (SQLite or PostgreSQL, async)."""
+
+from quota_watch.store.models import (
+    CAP_SOURCES,
+    FAILURE_OUTCOMES,
+    OUTCOMES,
+    AccountStatus,
+    LatestReading,
+    Point,
+    RollupPoint,
+    RunRecord,
+    StoredReading,
+    StoreError,
+)
+from quota_watch.store.store import HEAD_REVISION, Store
+
+__all__ = [
+    "CAP_SOURCES",
+    "FAILURE_OUTCOMES",
+    "HEAD_REVISION",
+    "OUTCOMES",
+    "AccountStatus",
+    "LatestReading",
+    "Point",
+    "RollupPoint",
+    "RunRecord",
+    "Store",
+    "StoreError",
+    "StoredReading",
+]

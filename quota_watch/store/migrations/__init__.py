@@ -1,0 +1,1 @@
+"""Alembic migrations of the store; applied by Store.migrate(), never by an alembic.ini."""

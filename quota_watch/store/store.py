@@ -1,0 +1,943 @@
+"""The Store: async repository over SQLite (aiosqlite, WAL) or PostgreSQL (asyncpg)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import uuid
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Self, TypeAlias
+from urllib.parse import quote
+
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    case,
+    delete,
+    event,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    text,
+    true,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from quota_watch.store.models import (
+    AccountStatus,
+    LatestReading,
+    Point,
+    RollupPoint,
+    RunRecord,
+    StoredReading,
+    StoreError,
+)
+from quota_watch.store.tables import (
+    ACCOUNT_STATUS,
+    COLLECTOR_RUN,
+    COLLECTOR_STATE,
+    ROLLUP_DAILY,
+    ROLLUP_HOURLY,
+    ROLLUP_STATE,
+    SAMPLE,
+    SERIES,
+    UTCDateTime,
+)
+from quota_watch.store.urls import DatabaseURL, mask_url_text, parse_database_url
+
+__all__ = ["HEAD_REVISION", "Store"]
+
+log = logging.getLogger(__name__)
+
+HEAD_REVISION = "0001"
+"""The newest migration; start-up skips importing Alembic when the database is already here."""
+
+BUSY_TIMEOUT_MS = 5000
+_MAX_ERROR_CHARS = 4000  # a run's error text is for people; a drifted payload can be huge
+_MIGRATION_LOCK_KEY = 0x71775F6D69677261  # PostgreSQL advisory lock: one migrator at a time
+_WRITE_OPTION = "quota_watch_write"
+_HOUR = "hour"
+_DAY = "day"
+_FOLD_SLICE = {_HOUR: timedelta(hours=6), _DAY: timedelta(days=1)}
+
+
+def _require_aware(name: str, value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime, got naive {value.isoformat()}")
+
+
+def _floor_hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _floor_day(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+_FLOOR: dict[str, Callable[[datetime], datetime]] = {_HOUR: _floor_hour, _DAY: _floor_day}
+
+_Cutoff: TypeAlias = Callable[[AsyncConnection], Awaitable[datetime | None]]
+
+
+def _truncate(message: str | None) -> str | None:
+    if message is None or len(message) <= _MAX_ERROR_CHARS:
+        return message
+    return message[: _MAX_ERROR_CHARS - 1] + "…"
+
+
+class Store:
+    """Repository of series, samples, rollups, runs, account status and collector state.
+
+    Create it with ``await Store.open(url)``; every method is a short transaction.
+    """
+
+    dialect: str
+    display_url: str
+    readonly: bool
+    _delete_batch: int = 20_000  # rows per retention DELETE: keeps SQLite's write lock short
+
+    def __init__(self, parsed: DatabaseURL, *, readonly: bool) -> None:
+        """Use :meth:`open`; this only builds the engine, it does not connect."""
+        self._parsed = parsed
+        self.dialect = parsed.dialect
+        self.display_url = parsed.display
+        self.readonly = readonly
+        self._engine = _create_engine(parsed, readonly=readonly)
+        # SQLite has one writer: serialising writers in-process means they queue here instead
+        # of spinning on busy_timeout in a thread.
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.dialect == "sqlite" else None
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, url: str, *, readonly: bool = False, migrate: bool = True) -> Store:
+        """Connect to `url`, and bring the schema to HEAD_REVISION unless readonly or migrate=False.
+
+        A read-only store (SQLite: a ``mode=ro`` connection) never migrates or writes and
+        refuses a schema that is not at HEAD_REVISION.
+        """
+        parsed = parse_database_url(url)
+        if parsed.sqlite_path is not None:
+            await asyncio.to_thread(_prepare_sqlite_file, parsed, readonly)
+        store = cls(parsed, readonly=readonly)
+        try:
+            with store._errors(prefix=f"cannot open database at {parsed.display}"):
+                async with store._engine.connect() as conn:
+                    revision = await store._read_revision(conn)
+            if readonly:
+                if revision is None:
+                    raise StoreError(
+                        f"database at {parsed.display} has no quota-watch schema yet; start the "
+                        "daemon or run `quota-watch db migrate` first"
+                    )
+                if revision != HEAD_REVISION:
+                    raise StoreError(
+                        f"database at {parsed.display} has schema revision {revision}, this "
+                        f"quota-watch needs {HEAD_REVISION}; run `quota-watch db migrate`"
+                    )
+            elif migrate and revision != HEAD_REVISION:
+                await store.migrate()
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self._engine.dispose()
+
+    async def __aenter__(self) -> Self:
+        """Use the store as an async context manager that closes it on exit."""
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the store."""
+        await self.close()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The underlying SQLAlchemy async engine (for tables that other modules add)."""
+        return self._engine
+
+    # --- schema -------------------------------------------------------------------------------
+
+    async def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at, or None for an empty database."""
+        with self._errors("reading the schema revision"):
+            async with self._engine.connect() as conn:
+                return await self._read_revision(conn)
+
+    async def migrate(self) -> str:
+        """Upgrade the schema to the newest revision and return it (imports Alembic only here)."""
+        if self.readonly:
+            raise StoreError(f"cannot migrate {self.display_url}: the store was opened read-only")
+        with self._errors("migrating the schema"):
+            async with self._write() as conn:
+                if self.dialect == "postgresql":
+                    await conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                    )
+                current = await self._read_revision(conn)
+                if current != HEAD_REVISION:
+                    from quota_watch.store import _migrate  # heavy: only when there is work
+
+                    log.info(
+                        "migrating %s from schema %s to %s",
+                        self.display_url,
+                        current or "(empty)",
+                        HEAD_REVISION,
+                    )
+                    await conn.run_sync(_migrate.upgrade, current)
+                revision = await self._read_revision(conn)
+        if revision is None:  # pragma: no cover - Alembic always stamps
+            raise StoreError(f"migrating {self.display_url} left no schema revision")
+        return revision
+
+    async def _read_revision(self, conn: AsyncConnection) -> str | None:
+        if self.dialect == "sqlite":
+            exists = await conn.scalar(
+                text(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+                )
+            )
+        else:
+            exists = await conn.scalar(text("SELECT to_regclass('alembic_version') IS NOT NULL"))
+        if not exists:
+            return None
+        revision = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+        return None if revision is None else str(revision)
+
+    # --- writing a poll -----------------------------------------------------------------------
+
+    async def record_poll(
+        self,
+        run: RunRecord,
+        readings: Sequence[StoredReading],
+        state: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Store one poll in ONE transaction: samples, series, the run, account status and state.
+
+        `state` replaces the account's whole collector state (keys not in it are removed);
+        None leaves it untouched. Of several readings of one series with the same ts the last
+        one wins; a series' latest columns only move forward in time.
+        """
+        for reading in readings:
+            if reading.account != run.account:
+                raise ValueError(
+                    f"reading {reading.limit!r} is for account {reading.account!r}, "
+                    f"but the run is for {run.account!r}"
+                )
+        state_rows = None if state is None else _encode_state(run.account, state)
+        newest: dict[tuple[str, str], StoredReading] = {}
+        by_sample: dict[tuple[str, str, datetime], StoredReading] = {}
+        for reading in readings:
+            key = (reading.limit, reading.resource or "")
+            current = newest.get(key)
+            if current is None or reading.ts >= current.ts:
+                newest[key] = reading
+            by_sample[(*key, reading.ts)] = reading
+
+        with self._errors("recording a poll"):
+            async with self._write() as conn:
+                if newest:
+                    await conn.execute(
+                        self._series_upsert(), [_series_params(r) for r in newest.values()]
+                    )
+                    ids = {
+                        (limit, resource): series_id
+                        for series_id, limit, resource in await conn.execute(
+                            select(SERIES.c.id, SERIES.c.limit, SERIES.c.resource).where(
+                                SERIES.c.account == run.account
+                            )
+                        )
+                    }
+                    await conn.execute(
+                        self._sample_upsert(),
+                        [
+                            {
+                                "series_id": ids[(limit, resource)],
+                                "ts": ts,
+                                "value": r.value,
+                                "cap": r.cap,
+                            }
+                            for (limit, resource, ts), r in by_sample.items()
+                        ],
+                    )
+                    await conn.execute(_lower_watermarks(min(by_sample[k].ts for k in by_sample)))
+                await conn.execute(insert(COLLECTOR_RUN), _run_params(run))
+                await conn.execute(self._status_upsert(), _status_params(run))
+                if state_rows is not None:
+                    await conn.execute(
+                        delete(COLLECTOR_STATE).where(COLLECTOR_STATE.c.account == run.account)
+                    )
+                    if state_rows:
+                        await conn.execute(insert(COLLECTOR_STATE), state_rows)
+
+    def _insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
+        return sqlite.insert(table) if self.dialect == "sqlite" else postgresql.insert(table)
+
+    def _series_upsert(self) -> Any:
+        stmt = self._insert(SERIES)
+        keys = ("account", "limit", "resource")
+        return stmt.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={c.name: stmt.excluded[c.name] for c in SERIES.c if c.name not in {"id", *keys}},
+            where=SERIES.c.last_ts <= stmt.excluded.last_ts,
+        )
+
+    def _sample_upsert(self) -> Any:
+        stmt = self._insert(SAMPLE)
+        return stmt.on_conflict_do_update(
+            index_elements=["series_id", "ts"],
+            set_={"value": stmt.excluded.value, "cap": stmt.excluded.cap},
+        )
+
+    def _status_upsert(self) -> Any:
+        stmt = self._insert(ACCOUNT_STATUS)
+        old, new = ACCOUNT_STATUS.c, stmt.excluded
+        return stmt.on_conflict_do_update(
+            index_elements=["account"],
+            set_={
+                "provider": new.provider,
+                "last_run_at": new.last_run_at,
+                "last_success_at": func.coalesce(new.last_success_at, old.last_success_at),
+                "last_outcome": new.last_outcome,
+                "last_error": new.last_error,
+                "last_duration_seconds": new.last_duration_seconds,
+                "runs_total": old.runs_total + 1,
+                "failures_total": old.failures_total + new.failures_total,
+                "consecutive_failures": case(
+                    (new.consecutive_failures == 0, 0), else_=old.consecutive_failures + 1
+                ),
+            },
+        )
+
+    # --- reading ------------------------------------------------------------------------------
+
+    async def load_state(self, account: str) -> dict[str, Any]:
+        """The account's collector state as saved by the last record_poll that gave one."""
+        with self._errors("loading collector state"):
+            async with self._engine.connect() as conn:
+                rows = await conn.execute(
+                    select(COLLECTOR_STATE.c.key, COLLECTOR_STATE.c.value).where(
+                        COLLECTOR_STATE.c.account == account
+                    )
+                )
+                return {key: json.loads(value) for key, value in rows}
+
+    async def latest(self, *, accounts: Collection[str] | None = None) -> list[LatestReading]:
+        """The newest reading of every series (of `accounts` if given): one scan of `series`."""
+        stmt = select(
+            SERIES.c.provider,
+            SERIES.c.account,
+            SERIES.c.limit,
+            SERIES.c.resource,
+            SERIES.c.unit,
+            SERIES.c.measure,
+            SERIES.c.last_value,
+            SERIES.c.last_cap,
+            SERIES.c.cap_source,
+            SERIES.c.period_start,
+            SERIES.c.period_end,
+            SERIES.c.last_ts,
+        ).order_by(SERIES.c.account, SERIES.c.limit, SERIES.c.resource)
+        if accounts is not None:
+            if not accounts:
+                return []
+            stmt = stmt.where(SERIES.c.account.in_(list(accounts)))
+        with self._errors("reading the latest values"):
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(stmt)).all()
+        return [
+            LatestReading(p, a, lim, res or None, u, m, v, cap, src, ps, pe, ts)
+            for p, a, lim, res, u, m, v, cap, src, ps, pe, ts in rows
+        ]
+
+    async def account_statuses(self) -> list[AccountStatus]:
+        """Poll health of every account that has run at least once, by account name."""
+        c = ACCOUNT_STATUS.c
+        stmt = select(
+            c.provider,
+            c.account,
+            c.last_run_at,
+            c.last_success_at,
+            c.last_outcome,
+            c.last_error,
+            c.last_duration_seconds,
+            c.runs_total,
+            c.failures_total,
+            c.consecutive_failures,
+        ).order_by(c.account)
+        with self._errors("reading account status"):
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(stmt)).all()
+        return [
+            AccountStatus(
+                provider=provider,
+                account=account,
+                last_run_at=last_run_at,
+                last_success_at=last_success_at,
+                last_outcome=last_outcome,
+                last_error=last_error,
+                last_duration_seconds=duration,
+                runs_total=runs,
+                failures_total=failures,
+                consecutive_failures=consecutive,
+            )
+            for (
+                provider,
+                account,
+                last_run_at,
+                last_success_at,
+                last_outcome,
+                last_error,
+                duration,
+                runs,
+                failures,
+                consecutive,
+            ) in rows
+        ]
+
+    async def samples(
+        self,
+        account: str,
+        limit: str,
+        resource: str | None,
+        since: datetime,
+        until: datetime | None = None,
+    ) -> list[Point]:
+        """Raw samples of one series with since <= ts < until, oldest first."""
+        _require_aware("since", since)
+        conditions = [
+            SAMPLE.c.series_id == _series_id(account, limit, resource),
+            SAMPLE.c.ts >= since,
+        ]
+        if until is not None:
+            _require_aware("until", until)
+            conditions.append(SAMPLE.c.ts < until)
+        stmt = (
+            select(SAMPLE.c.ts, SAMPLE.c.value, SAMPLE.c.cap)
+            .where(*conditions)
+            .order_by(SAMPLE.c.ts)
+        )
+        with self._errors("reading samples"):
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(stmt)).all()
+        return [Point(ts, value, cap) for ts, value, cap in rows]
+
+    async def rollups(
+        self,
+        account: str,
+        limit: str,
+        resource: str | None,
+        granularity: Literal["hour", "day"],
+        since: datetime,
+    ) -> list[RollupPoint]:
+        """Hourly or daily buckets of one series starting at or after `since`, oldest first."""
+        _require_aware("since", since)
+        table = _rollup_table(granularity)
+        stmt = (
+            select(
+                table.c.bucket_start,
+                table.c["min"],
+                table.c["max"],
+                table.c["last"],
+                table.c["count"],
+            )
+            .where(
+                table.c.series_id == _series_id(account, limit, resource),
+                table.c.bucket_start >= since,
+            )
+            .order_by(table.c.bucket_start)
+        )
+        with self._errors("reading rollups"):
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(stmt)).all()
+        return [RollupPoint(*row) for row in rows]
+
+    # --- rollup and retention -----------------------------------------------------------------
+
+    async def rollup(self, now: datetime) -> int:
+        """Fold every complete UTC hour, then every complete UTC day, not yet rolled up.
+
+        Idempotent: a second call with the same `now` writes nothing. Returns buckets written.
+        Works in short slices, each its own transaction, so a backlog never holds the writer.
+        """
+        _require_aware("now", now)
+        with self._errors("rolling up samples"):
+            written = await self._fold(_HOUR, _floor_hour(now))
+            hour_mark = await self._watermark(_HOUR)
+            if hour_mark is not None:
+                written += await self._fold(_DAY, _floor_day(hour_mark))
+        return written
+
+    async def _watermark(
+        self, granularity: str, conn: AsyncConnection | None = None
+    ) -> datetime | None:
+        stmt = select(ROLLUP_STATE.c.rolled_until).where(ROLLUP_STATE.c.granularity == granularity)
+        if conn is not None:
+            return await conn.scalar(stmt)
+        async with self._engine.connect() as own:
+            return await own.scalar(stmt)
+
+    async def _fold(self, granularity: str, end: datetime) -> int:
+        source_col = SAMPLE.c.ts if granularity == _HOUR else ROLLUP_HOURLY.c.bucket_start
+        written = 0
+        while True:
+            async with self._write() as conn:
+                mark = await self._watermark(granularity, conn)
+                if mark is not None and mark >= end:
+                    return written
+                # Jump over stretches without data instead of walking them slice by slice.
+                lower = [source_col < end] + ([source_col >= mark] if mark is not None else [])
+                first = await conn.scalar(select(func.min(source_col)).where(*lower))
+                if first is None:
+                    if mark is not None:
+                        await conn.execute(_set_watermark(self._insert, granularity, end))
+                    return written
+                low = _FLOOR[granularity](first)
+                high = min(low + _FOLD_SLICE[granularity], end)
+                result = await conn.execute(self._fold_statement(granularity, low, high))
+                written += max(result.rowcount, 0)
+                await conn.execute(_set_watermark(self._insert, granularity, high))
+            if high >= end:
+                return written
+
+    def _bucket(self, column: ColumnElement[Any], granularity: str) -> ColumnElement[Any]:
+        # Literals, not bound parameters: GROUP BY must see the very same expression as SELECT.
+        if self.dialect == "sqlite":
+            shape = (
+                "%Y-%m-%d %H:00:00.000000" if granularity == _HOUR else "%Y-%m-%d 00:00:00.000000"
+            )
+            return func.strftime(literal_column(f"'{shape}'"), column)
+        utc: ColumnElement[Any] = literal_column("'UTC'")
+        return func.timezone(
+            utc, func.date_trunc(literal_column(f"'{granularity}'"), func.timezone(utc, column))
+        )
+
+    def _fold_statement(self, granularity: str, low: datetime, high: datetime) -> Any:
+        lo_val: ColumnElement[Any]
+        hi_val: ColumnElement[Any]
+        n: ColumnElement[Any]
+        if granularity == _HOUR:
+            src, time_col, target = SAMPLE, SAMPLE.c.ts, ROLLUP_HOURLY
+            lo_val, hi_val, n = func.min(SAMPLE.c.value), func.max(SAMPLE.c.value), func.count()
+        else:
+            src, time_col, target = ROLLUP_HOURLY, ROLLUP_HOURLY.c.bucket_start, ROLLUP_DAILY
+            h = ROLLUP_HOURLY.c
+            lo_val, hi_val, n = func.min(h["min"]), func.max(h["max"]), func.sum(h["count"])
+        bucket = self._bucket(time_col, granularity)
+        groups = (
+            select(
+                src.c.series_id.label("series_id"),
+                bucket.label("bucket"),
+                lo_val.label("lo"),
+                hi_val.label("hi"),
+                n.label("n"),
+                func.max(time_col).label("newest"),
+            )
+            .where(time_col >= low, time_col < high)
+            .group_by(src.c.series_id, bucket)
+            .subquery("g")
+        )
+        newest = src.alias("newest_row")
+        newest_time = newest.c.ts if granularity == _HOUR else newest.c.bucket_start
+        newest_value = newest.c.value if granularity == _HOUR else newest.c["last"]
+        rows = (
+            select(
+                groups.c.series_id,
+                groups.c.bucket,
+                groups.c.lo,
+                groups.c.hi,
+                newest_value,
+                groups.c.n,
+            )
+            .join_from(
+                groups,
+                newest,
+                and_(newest.c.series_id == groups.c.series_id, newest_time == groups.c.newest),
+            )
+            # SQLite needs a WHERE before ON CONFLICT, or it reads ON as a join constraint.
+            .where(true())
+        )
+        stmt = self._insert(target).from_select(
+            ["series_id", "bucket_start", "min", "max", "last", "count"], rows
+        )
+        return stmt.on_conflict_do_update(
+            index_elements=["series_id", "bucket_start"],
+            set_={name: stmt.excluded[name] for name in ("min", "max", "last", "count")},
+        )
+
+    async def apply_retention(
+        self,
+        now: datetime,
+        *,
+        samples: timedelta,
+        hourly: timedelta,
+        daily: timedelta,
+        runs: timedelta,
+    ) -> dict[str, int]:
+        """Delete rows older than their retention; returns rows deleted per table.
+
+        Raw samples not yet folded into the hourly rollup, and hourly buckets not yet folded
+        into the daily one, are kept whatever their age.
+        """
+        _require_aware("now", now)
+        for name, age in (
+            ("samples", samples),
+            ("hourly", hourly),
+            ("daily", daily),
+            ("runs", runs),
+        ):
+            if age <= timedelta(0):
+                raise ValueError(f"retention {name} must be positive, got {age}")
+
+        def folded_before(granularity: str, age: timedelta) -> _Cutoff:
+            async def cutoff(conn: AsyncConnection) -> datetime | None:
+                mark = await self._watermark(granularity, conn)
+                return None if mark is None else min(now - age, mark)
+
+            return cutoff
+
+        def older_than(age: timedelta) -> _Cutoff:
+            async def cutoff(conn: AsyncConnection) -> datetime | None:
+                return now - age
+
+            return cutoff
+
+        with self._errors("applying retention"):
+            return {
+                "sample": await self._delete_older(
+                    SAMPLE,
+                    (SAMPLE.c.series_id, SAMPLE.c.ts),
+                    SAMPLE.c.ts,
+                    folded_before(_HOUR, samples),
+                ),
+                "rollup_hourly": await self._delete_older(
+                    ROLLUP_HOURLY,
+                    (ROLLUP_HOURLY.c.series_id, ROLLUP_HOURLY.c.bucket_start),
+                    ROLLUP_HOURLY.c.bucket_start,
+                    folded_before(_DAY, hourly),
+                ),
+                "rollup_daily": await self._delete_older(
+                    ROLLUP_DAILY,
+                    (ROLLUP_DAILY.c.series_id, ROLLUP_DAILY.c.bucket_start),
+                    ROLLUP_DAILY.c.bucket_start,
+                    older_than(daily),
+                ),
+                "collector_run": await self._delete_older(
+                    COLLECTOR_RUN,
+                    (COLLECTOR_RUN.c.id,),
+                    COLLECTOR_RUN.c.started_at,
+                    older_than(runs),
+                ),
+            }
+
+    async def _delete_older(
+        self,
+        table: Table,
+        key: tuple[ColumnElement[Any], ...],
+        time_col: ColumnElement[Any],
+        cutoff_of: _Cutoff,
+    ) -> int:
+        deleted = 0
+        while True:
+            async with self._write() as conn:
+                cutoff = await cutoff_of(conn)
+                if cutoff is None:
+                    return deleted
+                batch = select(*key).where(time_col < cutoff).limit(self._delete_batch)
+                target = key[0] if len(key) == 1 else tuple_(*key)
+                result = await conn.execute(delete(table).where(target.in_(batch)))
+            deleted += result.rowcount
+            if result.rowcount < self._delete_batch:
+                return deleted
+
+    # --- backup -------------------------------------------------------------------------------
+
+    async def backup(self, path: Path) -> None:
+        """Copy the SQLite database to a new file at `path`, consistently, while others write."""
+        source = self._parsed.sqlite_path
+        if source is None:
+            raise StoreError("backup is only for SQLite; use pg_dump for PostgreSQL")
+        await asyncio.to_thread(_sqlite_backup, source, Path(path))
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        async with contextlib.AsyncExitStack() as stack:
+            if self._write_lock is not None:
+                await stack.enter_async_context(self._write_lock)
+            conn = await stack.enter_async_context(self._engine.connect())
+            await conn.execution_options(**{_WRITE_OPTION: True})
+            await stack.enter_async_context(conn.begin())
+            yield conn
+
+    @contextlib.contextmanager
+    def _errors(self, action: str = "", *, prefix: str | None = None) -> Iterator[None]:
+        """Turn driver errors into a StoreError saying what failed where, without secrets."""
+        prefix = prefix or f"{action} failed on {self.display_url}"
+        try:
+            yield
+        except StatementError as exc:
+            if not isinstance(exc, DBAPIError) and isinstance(exc.orig, ValueError | TypeError):
+                raise exc.orig from None  # a bad argument (e.g. a naive datetime), not a DB fault
+            raise StoreError(self._describe(prefix, exc)) from exc
+        except (SQLAlchemyError, OSError, sqlite3.Error) as exc:
+            raise StoreError(self._describe(prefix, exc)) from exc
+
+    def _describe(self, prefix: str, exc: BaseException) -> str:
+        orig = getattr(exc, "orig", None)
+        cause = orig if isinstance(orig, BaseException) else exc
+        detail = str(cause).split("\n[SQL:")[0].strip() or type(cause).__name__
+        if self._parsed.password:
+            detail = detail.replace(self._parsed.password, "***")
+        return mask_url_text(f"{prefix}: {detail}")
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _create_engine(parsed: DatabaseURL, *, readonly: bool) -> AsyncEngine:
+    if parsed.dialect == "sqlite":
+        engine = create_async_engine(
+            parsed.readonly_url() if readonly else parsed.url,
+            pool_size=3,
+            max_overflow=2,
+            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+        )
+        _install_sqlite_hooks(engine, readonly=readonly)
+        return engine
+    settings = {"timezone": "UTC", "application_name": "quota-watch"}
+    if readonly:
+        settings["default_transaction_read_only"] = "on"
+    return create_async_engine(
+        parsed.url,
+        pool_size=5,
+        max_overflow=5,
+        pool_pre_ping=True,
+        connect_args={"server_settings": settings, "timeout": 10},
+    )
+
+
+def _install_sqlite_hooks(engine: AsyncEngine, *, readonly: bool) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN away from the driver so that we choose DEFERRED or IMMEDIATE ourselves,
+        # and so that DDL (migrations) is transactional.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            if readonly:
+                cursor.execute("PRAGMA query_only = ON")
+            else:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # A writer takes the lock up front: upgrading a read transaction later fails with
+        # SQLITE_BUSY at once in WAL mode, without waiting for busy_timeout.
+        immediate = conn.get_execution_options().get(_WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _prepare_sqlite_file(parsed: DatabaseURL, readonly: bool) -> None:
+    path = parsed.sqlite_path
+    assert path is not None
+    if readonly:
+        if not path.is_file():
+            raise StoreError(f"cannot open database at {parsed.display}: no such file")
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot open database at {parsed.display}: cannot create directory "
+            f"{path.parent}: {exc.strerror or exc}"
+        ) from exc
+
+
+def _series_id(account: str, limit: str, resource: str | None) -> Any:
+    return (
+        select(SERIES.c.id)
+        .where(
+            SERIES.c.account == account,
+            SERIES.c.limit == limit,
+            SERIES.c.resource == (resource or ""),
+        )
+        .scalar_subquery()
+    )
+
+
+def _rollup_table(granularity: str) -> Table:
+    if granularity == _HOUR:
+        return ROLLUP_HOURLY
+    if granularity == _DAY:
+        return ROLLUP_DAILY
+    raise ValueError(f"granularity must be 'hour' or 'day', got {granularity!r}")
+
+
+def _series_params(r: StoredReading) -> dict[str, Any]:
+    return {
+        "provider": r.provider,
+        "account": r.account,
+        "limit": r.limit,
+        "resource": r.resource or "",
+        "unit": str(r.unit),
+        "measure": str(r.measure),
+        "cap_source": str(r.cap_source),
+        "last_ts": r.ts,
+        "last_value": r.value,
+        "last_cap": r.cap,
+        "period_start": r.period_start,
+        "period_end": r.period_end,
+    }
+
+
+def _run_params(run: RunRecord) -> dict[str, Any]:
+    return {
+        "provider": run.provider,
+        "account": run.account,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "outcome": run.outcome,
+        "error": _truncate(run.error),
+        "readings": run.readings,
+    }
+
+
+def _status_params(run: RunRecord) -> dict[str, Any]:
+    failed = 1 if run.failed else 0
+    return {
+        "account": run.account,
+        "provider": run.provider,
+        "last_run_at": run.finished_at,
+        "last_success_at": run.finished_at if run.outcome == "success" else None,
+        "last_outcome": run.outcome,
+        "last_error": _truncate(run.error),
+        "last_duration_seconds": max((run.finished_at - run.started_at).total_seconds(), 0.0),
+        "runs_total": 1,
+        "failures_total": failed,
+        "consecutive_failures": failed,
+    }
+
+
+def _encode_state(account: str, state: Mapping[str, Any]) -> list[dict[str, str]]:
+    rows = []
+    for key, value in state.items():
+        if not isinstance(key, str):
+            raise ValueError(f"collector state keys must be strings, got {type(key).__name__}")
+        try:
+            encoded = json.dumps(value, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"collector state {key!r} is not JSON-serialisable: {exc}") from None
+        rows.append({"account": account, "key": key, "value": encoded})
+    return rows
+
+
+def _lower_watermarks(oldest: datetime) -> Any:
+    """Make the next rollup re-fold the hour and day of a sample older than the watermark."""
+    rs = ROLLUP_STATE.c
+    return (
+        update(ROLLUP_STATE)
+        .where(rs.rolled_until > oldest)
+        .values(
+            rolled_until=case(
+                (rs.granularity == _HOUR, literal(_floor_hour(oldest), UTCDateTime())),
+                else_=literal(_floor_day(oldest), UTCDateTime()),
+            )
+        )
+    )
+
+
+def _set_watermark(
+    make_insert: Callable[[Table], sqlite.Insert | postgresql.Insert],
+    granularity: str,
+    until: datetime,
+) -> Any:
+    stmt = make_insert(ROLLUP_STATE).values(granularity=granularity, rolled_until=until)
+    return stmt.on_conflict_do_update(
+        index_elements=["granularity"], set_={"rolled_until": stmt.excluded.rolled_until}
+    )
+
+
+def _sqlite_backup(source: Path, target: Path) -> None:
+    target = target.expanduser().resolve()
+    if target.exists():
+        raise StoreError(f"refusing to overwrite {target}: it already exists")
+    if not target.parent.is_dir():
+        raise StoreError(f"cannot write a backup to {target}: {target.parent} is not a directory")
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
+    try:
+        src = sqlite3.connect(
+            f"file:{quote(str(source), safe='/')}?mode=ro",
+            uri=True,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+        )
+        try:
+            dst = sqlite3.connect(partial)
+            try:
+                # One step (pages=-1): the whole copy is read in one transaction, so it is a
+                # consistent snapshot even while the daemon keeps writing (WAL).
+                src.backup(dst)
+                dst.execute("PRAGMA journal_mode = DELETE")  # a single self-contained file
+                (check,) = dst.execute("PRAGMA quick_check").fetchone()
+                if check != "ok":
+                    raise StoreError(f"backup of {source} failed its integrity check: {check}")
+            finally:
+                dst.close()
+        finally:
+            src.close()
+        _publish(partial, target)
+    except sqlite3.Error as exc:
+        raise StoreError(f"backup of {source} to {target} failed: {exc}") from exc
+    except OSError as exc:
+        raise StoreError(f"backup of {source} to {target} failed: {exc.strerror or exc}") from exc
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _publish(partial: Path, target: Path) -> None:
+    """Give the finished copy its name without ever replacing a file that appeared meanwhile."""
+    try:
+        os.link(partial, target)
+    except FileExistsError:
+        raise StoreError(f"refusing to overwrite {target}: it already exists") from None
+    except OSError:  # no hard links on this file system
+        if target.exists():
+            raise StoreError(f"refusing to overwrite {target}: it already exists") from None
+        partial.replace(target)

@@ -1,0 +1,64 @@
+"""Public test kit for collectors: fake provider router, case runner, conformance suite, emulator.
+
+- `quota_watch.testing.router`: `FakeProvider` / `Route`, an httpx.MockTransport answering
+  from canned routes (re-exported here).
+- `quota_watch.testing.cases`: the shared case format (`tests/cases/<case>/case.toml`),
+  `run_case`, `load_case`, `iter_cases` (re-exported here).
+- `quota_watch.testing.conformance`: the checks every collector passes (`check_collector`).
+- `quota_watch.testing.emulator`: a real loopback HTTP server emulating a provider, with
+  growth and faults, for end-to-end tests and benchmarks (imported on its own: it pulls in
+  Starlette and uvicorn).
+
+Usage in a collector's tests::
+
+    from pathlib import Path
+
+    import pytest
+    from quota_watch.testing import FakeProvider, Route, iter_cases, run_case
+    from quota_watch_collectors.example.collector import ExampleCollector
+
+    @pytest.mark.parametrize("case_dir", iter_cases(Path(__file__).parent), ids=lambda p: p.name)
+    async def test_case(case_dir: Path) -> None:
+        await run_case(ExampleCollector, case_dir)
+
+    async def test_retries_once_after_429() -> None:
+        provider = FakeProvider([
+            Route("GET", "/v1/usage", status=429, headers={"Retry-After": "1"}, times=1),
+            Route("GET", "/v1/usage", body={"used": 3}),
+        ])
+        async with provider.client() as client:
+            ...
+"""
+
+from __future__ import annotations
+
+from quota_watch.testing.cases import (
+    Case,
+    CaseFailed,
+    CaseFormatError,
+    CaseResult,
+    case_id,
+    check_case,
+    execute_case,
+    iter_cases,
+    load_case,
+    run_case,
+)
+from quota_watch.testing.router import FakeProvider, RecordedRequest, Route, UnmatchedRequest
+
+__all__ = [
+    "Case",
+    "CaseFailed",
+    "CaseFormatError",
+    "CaseResult",
+    "FakeProvider",
+    "RecordedRequest",
+    "Route",
+    "UnmatchedRequest",
+    "case_id",
+    "check_case",
+    "execute_case",
+    "iter_cases",
+    "load_case",
+    "run_case",
+]
