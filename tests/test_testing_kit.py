@@ -592,6 +592,10 @@ async def test_run_case_reports_reading_differences_as_a_diff(tmp_path: Path) ->
     )
     no_cap = FIRST_POLL.replace("cap = 100000\n", "")
     await _fails_with(info, "no_cap", no_cap, "cap 100000 reported, none expected")
+    any_cap = FIRST_POLL.replace("cap = 100000\n", 'cap = "*"\n')
+    await run_case(info, write_case(info.folder / "tests" / "cases", "any_cap", any_cap))
+    cap_wanted = FIRST_POLL.replace('value = "*"', 'value = "*"\ncap = "*"')
+    await _fails_with(info, "cap_wanted", cap_wanted, "no cap reported, expected '*'")
     missing = (
         FIRST_POLL + '[[expect.readings]]\nlimit = "storage"\nresource = "videos"\nvalue = 1\n'
     )
