@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
-from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, SecretStr
+import tomli_w
+from pydantic import BaseModel, TypeAdapter
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from quota_watch.settings import AccountSettings, Settings, format_duration
+from quota_watch.settings import AccountSettings, Settings
 
 HEADER = """\
 # quota-watch configuration: every option, with its default.
@@ -27,22 +26,23 @@ HEADER = """\
 """
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, timedelta):
-        return json.dumps(format_duration(value))
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, SecretStr):
-        return '"${SECRET}"'
-    if isinstance(value, BaseModel):
-        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value) + " }"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if hasattr(value, "value") and isinstance(value.value, str):  # enums
-        return json.dumps(value.value)
-    return json.dumps(value)
+def _toml_line(name: str, field: FieldInfo, value: Any) -> str:
+    """`name = value` in TOML, the value serialised the way the model would dump it."""
+    annotation: Any = field.annotation
+    if field.metadata:
+        annotation = Annotated[annotation, *field.metadata]
+    dumped = TypeAdapter(annotation).dump_python(value, mode="json")
+    if dumped == {}:
+        return f"{name} = {{}}"
+    return tomli_w.dumps(_without_none({name: dumped})).strip()
+
+
+def _without_none(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_none(v) for k, v in node.items() if v is not None}
+    if isinstance(node, list):
+        return [_without_none(v) for v in node]
+    return node
 
 
 def _default(field: FieldInfo) -> Any:
@@ -63,7 +63,8 @@ def _describe(name: str, field: FieldInfo, prefix: str = "") -> list[str]:
     elif default is None:
         lines.append(f"{prefix}# {name} = (not set)")
     else:
-        lines.append(f"{prefix}{name} = {_toml_value(default)}")
+        text = _toml_line(name, field, default)
+        lines.extend(f"{prefix}{line}" for line in text.splitlines())
     return lines
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from contextvars import ContextVar
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,13 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
 from quota_watch.errors import ConfigError, format_validation_error, toml_path
 from quota_watch.sdk import LimitSpec, parse_duration, parse_quantity
@@ -86,7 +93,7 @@ class StoreSettings(_Section):
 
     url: str | None = Field(
         None,
-        description="sqlite:///path.db or postgresql://user@host/db; "
+        description="sqlite:////abs/path.db (4 slashes: absolute) or postgresql://user@host/db; "
         "default: <user data dir>/quota-watch.db",
     )
     rollup_interval: Duration = Field(
@@ -136,6 +143,19 @@ class AccountSettings(_Section):
     )
 
 
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("quota_watch_environ", default=None)
+
+
+class _InjectedEnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source reading an injected mapping instead of os.environ."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        env = _ENVIRON.get()
+        if env is None:
+            return super()._load_env_vars()
+        return parse_env_vars(env, self.case_sensitive or False, self.env_ignore_empty)
+
+
 class Settings(BaseSettings):
     """The whole configuration file."""
 
@@ -159,7 +179,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Environment variables override the file; no .env or secrets-dir magic."""
-        return env_settings, init_settings
+        return _InjectedEnvSource(settings_cls), init_settings
 
 
 EMBEDDED_DEFAULT: dict[str, Any] = {
@@ -400,6 +420,7 @@ def validate_config(
     data = _interpolate(dict(data), (), env, missing)
     errors = [f"{path}: {message}" for path, message in missing.items()]
     settings: Settings | None = None
+    token = _ENVIRON.set(env)
     try:
         settings = Settings(**data)
     except ValidationError as exc:
@@ -408,6 +429,8 @@ def validate_config(
             for line in format_validation_error(exc)
             if line.partition(": ")[0] not in missing
         )
+    finally:
+        _ENVIRON.reset(token)
     raw_accounts = data.get("accounts", [])
     accounts = (
         _validate_accounts(raw_accounts, settings, errors) if isinstance(raw_accounts, list) else []

@@ -77,6 +77,7 @@ __all__ = [
 Clock = Callable[[], datetime]
 OUTCOMES = ("ok", "error", "rate_limited", "timeout", "malformed", "auth_failed", "not_found")
 _ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_LIMIT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 def _utc_now() -> datetime:
@@ -173,6 +174,9 @@ class EmulatedAccount:
             raise ValueError(f"{self.name!r}: account names use letters, digits, '_', '.', '-'")
         if not self.token:
             raise ValueError(f"account {self.name!r}: token must not be empty")
+        for key in self.limits:
+            if not _LIMIT_NAME.match(key):
+                raise ValueError(f"limit {key!r}: use lowercase letters, digits and '_'")
 
 
 class Emulator:
@@ -446,6 +450,8 @@ class Emulator:
                 if limit.cap is not None:
                     spec["cap_path"] = f"limits.{quoted}.cap"
             else:
+                # cap_path would be evaluated on each resource element, which carries no cap:
+                # per-resource caps come from the declared spec's `cap` instead.
                 spec["scope"] = Scope.RESOURCE.value
                 spec["for_each"] = f"limits.{quoted}.resources"
                 spec["value"] = "used"

@@ -59,7 +59,7 @@ def retry_after_seconds(
 
 def _scrub(text: str, options: HttpJsonOptions) -> str:
     """Remove every secret the request carries from a message (defence in depth)."""
-    secrets = [v.get_secret_value() for v in (*options.headers.values(), *options.params.values())]
+    secrets = [v.get_secret_value() for v in options.headers.values()]
     url = httpx.URL(str(options.url))
     secrets += [url.password or "", url.query.decode(errors="replace")]
     for secret in secrets:
@@ -78,13 +78,12 @@ async def fetch_json(client: httpx.AsyncClient, options: HttpJsonOptions, *, now
     """
     where = f"{options.method} {options.display_url}"
     headers = {name: value.get_secret_value() for name, value in options.headers.items()}
-    params = {name: value.get_secret_value() for name, value in options.params.items()}
+    failure: Exception | None = None
     try:
         async with client.stream(
             options.method,
             str(options.url),
             headers=headers,
-            params=params or None,
             json=options.body,
             timeout=(
                 httpx.USE_CLIENT_DEFAULT
@@ -96,20 +95,25 @@ async def fetch_json(client: httpx.AsyncClient, options: HttpJsonOptions, *, now
             _check_status(response, options, where, now)
             content = await _read_limited(response, options.max_response_size, where)
     except httpx.TimeoutException as exc:
-        raise ProviderUnavailable(f"{where}: timed out ({type(exc).__name__})") from None
+        failure = ProviderUnavailable(f"{where}: timed out ({type(exc).__name__})")
     except httpx.TransportError as exc:
         detail = _scrub(str(exc), options) or type(exc).__name__
-        raise ProviderUnavailable(f"{where}: request failed: {detail}") from None
+        failure = ProviderUnavailable(f"{where}: request failed: {detail}")
     except httpx.HTTPError as exc:
         # Redirect loops and bad content encodings: a response we cannot use.
-        raise UnexpectedResponse(f"{where}: {type(exc).__name__}") from None
+        failure = UnexpectedResponse(f"{where}: {type(exc).__name__}")
+    if failure is not None:
+        # Raised outside the except clause, so no httpx exception (which holds the request
+        # and its headers) rides along as __context__.
+        raise failure
     try:
         return json.loads(content)
     except (ValueError, UnicodeDecodeError):
-        kind = response.headers.get("content-type", "no content type")
-        raise UnexpectedResponse(
-            f"{where}: the response body is not JSON ({len(content)} bytes, {kind})"
-        ) from None
+        pass
+    kind = response.headers.get("content-type", "no content type")
+    raise UnexpectedResponse(
+        f"{where}: the response body is not JSON ({len(content)} bytes, {kind})"
+    )
 
 
 def _check_status(

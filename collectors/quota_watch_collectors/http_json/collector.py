@@ -85,8 +85,9 @@ class _Mapper:
         try:
             return compiled.search(data)
         except JMESPathError as exc:
-            # The message may quote payload values; the type is enough to find the problem.
-            self.fail(what, compiled.expression, f"an error ({type(exc).__name__})", element)
+            error = type(exc).__name__
+        # Outside the except clause: the JMESPath message quotes payload values.
+        self.fail(what, compiled.expression, f"an error ({error})", element)
 
     def number(self, compiled: ParsedResult, data: Any, what: str, element: int | None) -> float:
         found = self.search(compiled, data, what, element)

@@ -110,10 +110,6 @@ class HttpJsonOptions(BaseModel):
     headers: dict[str, SecretStr] = Field(
         default_factory=dict, description="request headers; values are secrets, never shown"
     )
-    params: dict[str, SecretStr] = Field(
-        default_factory=dict,
-        description="query parameters added to the URL; values are secrets (API keys)",
-    )
     body: dict[str, Any] | list[Any] | None = Field(
         default=None, repr=False, description="JSON body (POST only)"
     )
