@@ -131,17 +131,17 @@ def collect(
         _fail("collect polls once: pass --once (use `quota-watch run` to poll on a schedule)", 2)
     cfg = _load(config)
     _logging(cfg, "warning")
-    names = list(account or [a.name for a in cfg.accounts])
+    names = list(account or [a.name for a in cfg.accounts if a.enabled])
     unknown = [n for n in names if n not in {a.name for a in cfg.accounts}]
     if unknown:
         known = ", ".join(a.name for a in cfg.accounts) or "none"
         _fail(f"unknown account(s): {', '.join(unknown)} (configured: {known})", 2)
 
     from quota_watch.collect import collect_once
-    from quota_watch.report import COLLECT_KEYS, make_row, to_json, to_table
+    from quota_watch.report import COLLECT_KEYS, make_row, sort_rows, to_json, to_table
 
     results = _run_async(lambda: collect_once(cfg, names))
-    rows = [make_row(r) for result in results for r in result.readings]
+    rows = sort_rows(make_row(r) for result in results for r in result.readings)
     now = datetime.now(UTC)
     typer.echo(to_json(rows, COLLECT_KEYS) if fmt is OutputFormat.json else to_table(rows, now))
     failed = [r for r in results if r.outcome not in ("success", "no_data")]
@@ -165,8 +165,15 @@ def report(
     from quota_watch.report import report_rows, to_json, to_table
     from quota_watch.store import Store
 
+    url = cfg.store_url()
+    if url.startswith("sqlite") and not _sqlite_file(url).exists():
+        _fail(
+            f"no readings yet: {_sqlite_file(url)} does not exist "
+            "(start `quota-watch run`, or poll once with `quota-watch collect --once`)",
+            1,
+        )
+
     async def rows_now() -> list[object]:
-        url = cfg.store_url()
         store = await Store.open(url, readonly=url.startswith("sqlite"), migrate=False)
         try:
             readings = await store.latest(accounts={a.name for a in cfg.accounts})
@@ -182,8 +189,17 @@ def report(
     typer.echo(to_json(rows) if fmt is OutputFormat.json else to_table(rows, now))  # type: ignore[arg-type]
 
 
+def _sqlite_file(url: str) -> Path:
+    from quota_watch.store.urls import parse_database_url
+
+    path = parse_database_url(url).sqlite_path
+    assert path is not None
+    return path
+
+
 @collectors_app.command(
-    "list", epilog="Examples:\n\n  quota-watch collectors list\n\n  quota-watch collectors list -f json"
+    "list",
+    epilog="Examples:\n\n  quota-watch collectors list\n\n  quota-watch collectors list -f json",
 )
 def collectors_list(
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
@@ -225,7 +241,8 @@ def collectors_list(
 
 @config_app.command(
     "check",
-    epilog="Examples:\n\n  quota-watch config check\n\n  quota-watch config check -c ./quota-watch.toml --probe",
+    epilog="Examples:\n\n  quota-watch config check\n\n"
+    "  quota-watch config check -c ./quota-watch.toml --probe",
 )
 def config_check(
     config: ConfigOption = None,
@@ -281,7 +298,9 @@ def config_example() -> None:
     typer.echo(render_example(), nl=False)
 
 
-@db_app.command("migrate", epilog="Examples:\n\n  quota-watch db migrate -c /etc/quota-watch/config.toml")
+@db_app.command(
+    "migrate", epilog="Examples:\n\n  quota-watch db migrate -c /etc/quota-watch/config.toml"
+)
 def db_migrate(config: ConfigOption = None) -> None:
     """Apply pending schema migrations (the daemon also does this at start)."""
     cfg = _load(config)

@@ -112,9 +112,7 @@ def build_families(snapshot: Snapshot) -> Iterator[Metric]:
             gauges.add(f"{PREFIX}period_end_timestamp_seconds", labels, _ts(r.period_end))
     for s in snapshot.statuses:
         labels = {"provider": s.provider, "account": s.account}
-        gauges.add(
-            f"{PREFIX}collector_success", labels, float(s.last_outcome in SUCCESS_OUTCOMES)
-        )
+        gauges.add(f"{PREFIX}collector_success", labels, float(s.last_outcome in SUCCESS_OUTCOMES))
         gauges.add(f"{PREFIX}collector_duration_seconds", labels, s.last_duration_seconds)
         if s.last_success_at is not None:
             gauges.add(

@@ -9,6 +9,11 @@ import time
 from datetime import UTC, datetime
 
 
+# Libraries whose INFO lines are noise for an operator; httpx's also carry full URLs, and a
+# query string may hold a credential.
+_QUIET = ("httpx", "httpcore", "apscheduler", "uvicorn", "sqlalchemy", "aiosqlite", "asyncio")
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: time (UTC), level, logger, message."""
 
@@ -38,5 +43,6 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
         handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.WARNING)
-    logging.getLogger("quota_watch").setLevel(level.upper())
+    root.setLevel(level.upper())
+    for noisy in _QUIET:
+        logging.getLogger(noisy).setLevel(logging.WARNING)

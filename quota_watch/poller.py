@@ -1,4 +1,4 @@
-"""One poll of one account: call the collector, resolve caps and periods, store in one transaction."""
+"""One poll of one account: call the collector, resolve caps and periods, store atomically."""
 
 from __future__ import annotations
 
@@ -94,7 +94,9 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def build_runtime(config: AccountConfig, info: CollectorInfo, client: httpx.AsyncClient) -> AccountRuntime:
+def build_runtime(
+    config: AccountConfig, info: CollectorInfo, client: httpx.AsyncClient
+) -> AccountRuntime:
     """Instantiate the account's collector on the shared client and fix its limits."""
     collector: Collector = info.cls(config.options, client)
     declared = collector.declared_limits()

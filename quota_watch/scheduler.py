@@ -34,7 +34,7 @@ def backoff_delay(
     """
     base = min(interval, timedelta(seconds=30))
     cap = max(backoff_max, interval)
-    delay = min(base * (2 ** min(failures - 1, 30)), cap)
+    delay = min(base * (1 << min(failures - 1, 30)), cap)
     if retry_after is not None:
         delay = max(delay, timedelta(seconds=retry_after))
     return delay
@@ -78,7 +78,7 @@ class PollScheduler:
         )
 
     def set_accounts(self, runtimes: Mapping[str, AccountRuntime]) -> None:
-        """Make the jobs match `runtimes`: add new accounts, drop removed ones, reschedule changed."""
+        """Match the jobs to `runtimes`: add new accounts, drop removed ones, redo changed ones."""
         for name in set(self.runtimes) - set(runtimes):
             self._remove(name)
             log.info("account %s removed", name)
@@ -104,7 +104,7 @@ class PollScheduler:
         )
         self.scheduler.add_job(
             self._poll_job,
-            IntervalTrigger(seconds=interval, jitter=max(1, int(interval * self.settings.jitter))),
+            IntervalTrigger(seconds=interval, jitter=interval * self.settings.jitter or None),
             args=(name,),
             id=f"poll:{name}",
             max_instances=1,
@@ -175,14 +175,14 @@ class PollScheduler:
             job.modify(next_run_time=datetime.now(UTC) + delay)
         log.info("account %s: failure %d, next try in %s", name, failures, delay)
 
-    async def drain(self, timeout: float) -> None:
-        """Stop starting polls, wait up to `timeout` seconds for running ones, then stop."""
+    async def drain(self, grace: float) -> None:
+        """Stop starting polls, wait up to `grace` seconds for running ones, then stop."""
         self._draining = True
         self.scheduler.pause()
         running = [t for t in self._running if t is not asyncio.current_task()]
         if running:
             log.info("waiting for %d running polls", len(running))
-            _, pending = await asyncio.wait(running, timeout=timeout)
+            _, pending = await asyncio.wait(running, timeout=grace)
             for task in pending:
                 task.cancel()
         self.scheduler.shutdown(wait=False)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import re
-from contextvars import ContextVar
 import tomllib
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -31,7 +31,6 @@ from pydantic_settings.sources.utils import parse_env_vars
 
 from quota_watch.errors import ConfigError, format_validation_error, toml_path
 from quota_watch.sdk import LimitSpec, parse_duration, parse_quantity
-
 
 
 def format_duration(value: timedelta) -> str:
@@ -248,9 +247,7 @@ def find_config_file(explicit: Path | None, env: Mapping[str, str] | None = None
     return None
 
 
-def _interpolate(
-    node: Any, path: Path_, env: Mapping[str, str], errors: dict[str, str]
-) -> Any:
+def _interpolate(node: Any, path: Path_, env: Mapping[str, str], errors: dict[str, str]) -> Any:
     if isinstance(node, str):
 
         def substitute(match: re.Match[str]) -> str:
@@ -305,9 +302,9 @@ def _validate_accounts(
         if isinstance(raw, dict) and isinstance(raw.get("collector"), str):
             used.setdefault(raw["collector"], []).append(index)
     infos = {}
-    for name, indexes in sorted(used.items()):
+    for collector_name, indexes in sorted(used.items()):
         try:
-            infos.update(discover([name]))
+            infos.update(discover([collector_name]))
         except RegistryError as exc:
             errors.extend(f"accounts[{indexes[0]}].collector: {line}" for line in exc.errors)
 
@@ -393,9 +390,7 @@ def _cap_overrides(
     return caps, errors
 
 
-def load_config(
-    explicit: Path | None = None, env: Mapping[str, str] | None = None
-) -> Config:
+def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Find, read and validate the configuration; raises ConfigError listing every problem."""
     env = os.environ if env is None else env
     source = find_config_file(explicit, env)
@@ -425,9 +420,7 @@ def validate_config(
         settings = Settings(**data)
     except ValidationError as exc:
         errors.extend(
-            line
-            for line in format_validation_error(exc)
-            if line.partition(": ")[0] not in missing
+            line for line in format_validation_error(exc) if line.partition(": ")[0] not in missing
         )
     finally:
         _ENVIRON.reset(token)

@@ -543,6 +543,7 @@ def test_iter_cases_finds_case_folders_and_rejects_stray_ones(tmp_path: Path) ->
     expected = [cases_dir / n for n in sorted(GOOD_CASES)]
     assert iter_cases(info.folder) == expected
     assert iter_cases(cases_dir) == expected
+    assert iter_cases(info.folder / "tests") == expected
     assert case_id(expected[0]) == "toy/auth_rejected"
     (cases_dir / "__pycache__").mkdir()
     assert iter_cases(info.folder) == expected

@@ -195,16 +195,16 @@ class CaseResult:
 
 
 def iter_cases(folder: Path | str) -> list[Path]:
-    """Case folders under `folder` (a collector folder with tests/cases/, or a cases folder).
+    """Case folders, sorted: `folder` is a collector folder, its tests/ folder, or a cases folder.
 
-    Every non-hidden subfolder must hold a case.toml; a stray folder is an error, not a skip.
+    Every subfolder of the cases folder (except hidden ones and __pycache__) must hold a
+    case.toml; a stray folder is an error, not a skip.
     """
     root = Path(folder)
-    cases_root = root / "tests" / "cases"
-    if not cases_root.is_dir():
-        cases_root = root
-    if not cases_root.is_dir():
+    if not root.is_dir():
         raise CaseFormatError(f"{root}: not a folder")
+    candidates = (root / "tests" / "cases", root / "cases", root)
+    cases_root = next(c for c in candidates if c.is_dir())
     found: list[Path] = []
     stray: list[str] = []
     for child in sorted(cases_root.iterdir()):

@@ -1,0 +1,233 @@
+"""Shared helpers of the benchmarks: machine facts, emulator subprocess, stats, result rows."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Result:
+    """One headline figure of a bench, as run_all.py tabulates it."""
+
+    bench: str
+    metric: str
+    value: str
+    target: str = ""
+    verdict: str = ""  # "met", "MISSED" or "" (no target)
+    note: str = ""
+
+
+def verdict(ok: bool) -> str:
+    """The verdict word for a figure checked against its target."""
+    return "met" if ok else "MISSED"
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo (or the platform's processor string)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def loadavg() -> str:
+    """The 1/5/15-minute load averages (other work on the machine skews the figures)."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
+
+
+def machine_line() -> str:
+    """One line saying what the figures were measured on."""
+    return (
+        f"{os.cpu_count()} CPU ({cpu_model()}), Python {platform.python_version()} "
+        f"({platform.python_implementation()}), {platform.system()} {platform.release()}, "
+        f"load avg {loadavg()}"
+    )
+
+
+def header(title: str, what: str) -> None:
+    """Print the bench's title, what it measures, and the machine."""
+    print(f"# {title}")
+    print(what)
+    print(f"machine: {machine_line()}")
+    print()
+
+
+def median(values: Sequence[float]) -> float:
+    """The median of `values`."""
+    return statistics.median(values)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) of `values`, nearest-rank (no interpolation)."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def ms(seconds: float) -> str:
+    """Seconds as milliseconds with one decimal."""
+    return f"{seconds * 1000:.1f} ms"
+
+
+def mib(nbytes: float) -> str:
+    """Bytes as MiB with one decimal."""
+    return f"{nbytes / 2**20:.1f} MiB"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table (readable as plain text too)."""
+    cells = [[str(c) for c in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in cells]
+    lines.insert(1, "| " + " | ".join("-" * w for w in widths) + " |")
+    return "\n".join(lines)
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    """--quick and --json, which every bench takes."""
+    parser.add_argument(
+        "--quick", action="store_true", help="a smaller run for smoke checks (< 60 s)"
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, help="also write the headline figures to this file"
+    )
+
+
+def write_results(path: Path | None, results: Sequence[Result], extra: Mapping[str, Any]) -> None:
+    """Print the headline figures and write them (with `extra` details) to `path` as JSON."""
+    print()
+    print(table(["metric", "value", "target", "verdict"], [
+        (r.metric, r.value, r.target, r.verdict) for r in results
+    ]))
+    if path is not None:
+        document = {
+            "machine": machine_line(),
+            "results": [asdict(r) for r in results],
+            "details": extra,
+        }
+        path.write_text(json.dumps(document, indent=2, default=str), encoding="utf-8")
+
+
+def free_port() -> int:
+    """A TCP port on loopback that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def isolated_env(workdir: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment without QUOTA_WATCH_* and with user config/data dirs inside `workdir`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUOTA_WATCH_")}
+    env["XDG_DATA_HOME"] = str(workdir / "data")
+    env["XDG_CONFIG_HOME"] = str(workdir / "config")
+    env.update(extra or {})
+    return env
+
+
+def rss_bytes(pid: int) -> int:
+    """VmRSS of process `pid` in bytes (resident set: what the OOM killer and `top` count)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+class EmulatorProcess:
+    """The provider emulator (`python -m quota_watch.testing.emulator`) in its own process.
+
+    Its own process so that its CPU time does not share the measured process's GIL.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        accounts: int,
+        *,
+        latency: float = 0.0,
+        interval: str = "1m",
+        store_url: str | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.config_path = workdir / "emulator-config.toml"
+        self.log_path = workdir / "emulator.log"
+        args = [
+            sys.executable,
+            "-m",
+            "quota_watch.testing.emulator",
+            "--accounts",
+            str(accounts),
+            "--port",
+            "0",
+            "--latency",
+            str(latency),
+            "--seed",
+            str(seed),
+            "--interval",
+            interval,
+            "--config-out",
+            str(self.config_path),
+        ]
+        if store_url is not None:
+            args += ["--store-url", store_url]
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            args, cwd=workdir, env=isolated_env(workdir), stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    def wait_ready(self, timeout: float = 30.0) -> Path:
+        """Wait until the emulator serves and its daemon config is written; returns the config."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"emulator exited:\n{self.log_path.read_text(errors='replace')}")
+            if "daemon config written" in self.log_path.read_text(errors="replace"):
+                return self.config_path
+            time.sleep(0.05)
+        raise RuntimeError("emulator did not start in time")
+
+    def __enter__(self) -> Self:
+        self.wait_ready()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._log.close()
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the emulator has used so far."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks

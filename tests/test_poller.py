@@ -1,0 +1,236 @@
+"""The poller and scheduler: cap precedence, outcomes, state, secrets, backoff, pause, reload."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from quota_watch.catalog import parse_catalogue
+from quota_watch.poller import AccountRuntime, Poller, build_runtime, scrub, secret_values
+from quota_watch.registry import CollectorInfo
+from quota_watch.scheduler import PollScheduler, backoff_delay
+from quota_watch.sdk import (
+    AuthError,
+    CollectContext,
+    CollectorBase,
+    NoData,
+    ProviderUnavailable,
+    RateLimited,
+    Reading,
+)
+from quota_watch.settings import AccountConfig, PollingSettings
+from quota_watch.store import Store
+
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+CATALOGUE = parse_catalogue(
+    """
+[provider]
+name = "fake"
+title = "Fake provider"
+source = "https://example.com/limits"
+verified = 2026-11-22
+[provider.policy]
+multi_account = "allowed"
+commercial_use = "allowed"
+[limits.requests]
+title = "Requests"
+unit = "count"
+measure = "cumulative"
+period = "daily"
+cap = "100k"
+[limits.storage]
+title = "Storage"
+unit = "bytes"
+measure = "level"
+scope = "resource"
+"""
+)
+
+
+class FakeOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: SecretStr = SecretStr("tok-very-secret")
+
+
+class FakeCollector(CollectorBase):
+    """Does whatever the test queued: a list of readings or an exception per poll."""
+
+    name = "fake"
+    Options = FakeOptions
+    script: ClassVar[list[Any]] = []
+    active = 0
+    peak = 0
+
+    async def collect(self, ctx: CollectContext) -> list[Reading]:
+        cls = type(self)
+        cls.active += 1
+        cls.peak = max(cls.peak, cls.active)
+        try:
+            await asyncio.sleep(0.01)
+            step = cls.script.pop(0) if cls.script else [Reading("requests", 1.0)]
+            ctx.state["polls"] = ctx.state.get("polls", 0) + 1
+            if isinstance(step, Exception):
+                raise step
+            assert isinstance(step, list)
+            return step
+        finally:
+            cls.active -= 1
+
+
+INFO = CollectorInfo(name="fake", cls=FakeCollector, catalogue=CATALOGUE, folder=Path("."))
+
+
+def account(name: str = "a1", **overrides: Any) -> AccountConfig:
+    values: dict[str, Any] = {
+        "name": name,
+        "collector": "fake",
+        "interval": timedelta(minutes=10),
+        "group": None,
+        "enabled": True,
+        "options": FakeOptions(),
+        "cap_overrides": {},
+    }
+    values.update(overrides)
+    return AccountConfig(**values)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(f"sqlite:///{tmp_path / 'qw.db'}")
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture(autouse=True)
+def reset_fake() -> None:
+    FakeCollector.script = []
+    FakeCollector.active = FakeCollector.peak = 0
+
+
+def runtime(config: AccountConfig | None = None) -> AccountRuntime:
+    return build_runtime(config or account(), INFO, httpx.AsyncClient())
+
+
+async def test_cap_precedence_api_override_catalogue(store: Store) -> None:
+    FakeCollector.script = [
+        [
+            Reading("requests", 10.0),
+            Reading("storage", 5.0, resource="db1", cap=50.0),
+            Reading("storage", 7.0, resource="db2"),
+        ]
+    ]
+    rt = runtime(account(cap_overrides={"storage": 70.0}))
+    result = await Poller(store, lambda: NOW).poll(rt)
+    assert result.outcome == "success"
+    by_key = {(r.limit, r.resource): r for r in result.readings}
+    assert (by_key["requests", None].cap, by_key["requests", None].cap_source) == (
+        100_000,
+        "catalogue",
+    )
+    assert (by_key["storage", "db1"].cap, by_key["storage", "db1"].cap_source) == (50.0, "api")
+    assert (by_key["storage", "db2"].cap, by_key["storage", "db2"].cap_source) == (
+        70.0,
+        "override",
+    )
+    daily = by_key["requests", None]
+    assert daily.period_start == datetime(2026, 11, 22, tzinfo=UTC)
+    assert daily.period_end == datetime(2026, 11, 23, tzinfo=UTC)
+    latest = await store.latest()
+    assert len(latest) == 3
+
+
+async def test_undeclared_limit_is_a_loud_failure(store: Store) -> None:
+    FakeCollector.script = [[Reading("made_up", 1.0)]]
+    result = await Poller(store, lambda: NOW).poll(runtime())
+    assert result.outcome == "unexpected"
+    assert "made_up" in (result.error or "")
+    assert await store.latest() == []
+    (status,) = await store.account_statuses()
+    assert status.failures_total == 1
+
+
+async def test_state_kept_on_success_and_no_data_not_on_failure(store: Store) -> None:
+    rt = runtime()
+    poller = Poller(store, lambda: NOW)
+    FakeCollector.script = [NoData("baseline recorded"), ProviderUnavailable("503"), []]
+    assert (await poller.poll(rt)).outcome == "no_data"
+    assert await store.load_state("a1") == {"polls": 1}
+    assert (await poller.poll(rt)).outcome == "unavailable"
+    assert await store.load_state("a1") == {"polls": 1}
+    assert (await poller.poll(rt)).outcome == "success"
+    assert await store.load_state("a1") == {"polls": 2}
+
+
+async def test_secrets_scrubbed_from_errors(store: Store) -> None:
+    FakeCollector.script = [RuntimeError("boom with tok-very-secret inside")]
+    result = await Poller(store, lambda: NOW).poll(runtime())
+    assert result.outcome == "error"
+    assert "tok-very-secret" not in (result.error or "")
+    (status,) = await store.account_statuses()
+    assert "tok-very-secret" not in (status.last_error or "")
+    assert secret_values(FakeOptions()) == ("tok-very-secret",)
+    assert scrub("a tok-very-secret b", ["tok-very-secret"]) == "a *** b"
+
+
+def test_backoff_doubles_caps_and_honours_retry_after() -> None:
+    interval, cap = timedelta(minutes=10), timedelta(hours=1)
+    delays = [backoff_delay(n, interval, cap).total_seconds() for n in range(1, 9)]
+    assert delays == [30, 60, 120, 240, 480, 960, 1920, 3600]
+    assert backoff_delay(1, interval, cap, retry_after=900) == timedelta(seconds=900)
+    assert backoff_delay(50, timedelta(hours=2), cap) == timedelta(hours=2)
+    assert backoff_delay(1, timedelta(seconds=5), cap) == timedelta(seconds=5)
+
+
+async def test_scheduler_backoff_pause_and_reload(store: Store) -> None:
+    scheduler = PollScheduler(Poller(store, lambda: NOW), PollingSettings())
+    scheduler.start()
+    try:
+        scheduler.set_accounts({"a1": runtime()})
+        job = scheduler.scheduler.get_job("poll:a1")
+        assert job is not None
+        FakeCollector.script = [RateLimited("slow down", retry_after=600)]
+        before = datetime.now(UTC)
+        result = await scheduler.poll_now("a1")
+        assert result is not None and result.outcome == "rate_limited"
+        job = scheduler.scheduler.get_job("poll:a1")
+        assert job is not None
+        assert job.next_run_time >= before + timedelta(seconds=600)
+        assert scheduler.failures["a1"] == 1
+
+        FakeCollector.script = [AuthError("token rejected")]
+        await scheduler.poll_now("a1")
+        assert "a1" in scheduler.paused
+        job = scheduler.scheduler.get_job("poll:a1")
+        assert job is not None and job.next_run_time is None  # paused
+
+        # the same config again: still paused; a changed config: polling resumes
+        scheduler.set_accounts({"a1": runtime()})
+        assert "a1" in scheduler.paused
+        fixed = account(options=FakeOptions(token=SecretStr("new-token")))
+        scheduler.set_accounts({"a1": runtime(fixed)})
+        assert "a1" not in scheduler.paused
+        job = scheduler.scheduler.get_job("poll:a1")
+        assert job is not None and job.next_run_time is not None
+
+        scheduler.set_accounts({"a2": runtime(account("a2"))})
+        assert scheduler.scheduler.get_job("poll:a1") is None
+        assert scheduler.scheduler.get_job("poll:a2") is not None
+    finally:
+        await scheduler.drain(1.0)
+
+
+async def test_per_provider_concurrency_cap(store: Store) -> None:
+    settings = PollingSettings(max_concurrency_per_provider=3)
+    scheduler = PollScheduler(Poller(store, lambda: NOW), settings)
+    runtimes = {f"a{i}": runtime(account(f"a{i}")) for i in range(12)}
+    scheduler.runtimes.update(runtimes)  # no jobs: poll by hand
+    results = await asyncio.gather(*(scheduler.poll_now(name) for name in runtimes))
+    assert all(r is not None and r.outcome == "success" for r in results)
+    assert FakeCollector.peak == 3
