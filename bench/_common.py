@@ -100,7 +100,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A Markdown table (readable as plain text too)."""
     cells = [[str(c) for c in headers], *[[str(c) for c in row] for row in rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in cells]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in cells
+    ]
     lines.insert(1, "| " + " | ".join("-" * w for w in widths) + " |")
     return "\n".join(lines)
 
@@ -118,9 +120,12 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 def write_results(path: Path | None, results: Sequence[Result], extra: Mapping[str, Any]) -> None:
     """Print the headline figures and write them (with `extra` details) to `path` as JSON."""
     print()
-    print(table(["metric", "value", "target", "verdict"], [
-        (r.metric, r.value, r.target, r.verdict) for r in results
-    ]))
+    print(
+        table(
+            ["metric", "value", "target", "verdict"],
+            [(r.metric, r.value, r.target, r.verdict) for r in results],
+        )
+    )
     if path is not None:
         document = {
             "machine": machine_line(),

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from _common import (
     EmulatorProcess,
     Result,
@@ -36,6 +35,7 @@ from _common import (
     verdict,
     write_results,
 )
+
 from quota_watch.daemon import build_runtimes, http_client, utcnow
 from quota_watch.poller import AccountRuntime, Poller
 from quota_watch.scheduler import PollScheduler

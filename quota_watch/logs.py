@@ -8,7 +8,6 @@ import sys
 import time
 from datetime import UTC, datetime
 
-
 # Libraries whose INFO lines are noise for an operator; httpx's also carry full URLs, and a
 # query string may hold a credential.
 _QUIET = ("httpx", "httpcore", "apscheduler", "uvicorn", "sqlalchemy", "aiosqlite", "asyncio")

@@ -22,7 +22,7 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path.write_text(
         f"""
 [store]
-url = "sqlite:///{tmp_path / 'qw.db'}"
+url = "sqlite:///{tmp_path / "qw.db"}"
 [[accounts]]
 name = "vm"
 collector = "host"

@@ -84,7 +84,7 @@ class FakeCollector(CollectorBase):
             cls.active -= 1
 
 
-INFO = CollectorInfo(name="fake", cls=FakeCollector, catalogue=CATALOGUE, folder=Path("."))
+INFO = CollectorInfo(name="fake", cls=FakeCollector, catalogue=CATALOGUE, folder=Path())
 
 
 def account(name: str = "a1", **overrides: Any) -> AccountConfig:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
 from quota_watch.sdk import CollectContext, CollectorBase, Reading
 
 
