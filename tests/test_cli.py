@@ -132,7 +132,7 @@ def test_unknown_account_is_an_error(config: Path) -> None:
 def test_db_migrate(config: Path) -> None:
     result = runner.invoke(app, ["db", "migrate", "-c", str(config)])
     assert result.exit_code == 0, result.output
-    assert "schema at revision 0001" in result.output
+    assert "schema at revision 0002" in result.output
 
 
 def test_report_before_any_poll_says_so(config: Path) -> None:

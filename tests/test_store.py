@@ -485,7 +485,14 @@ async def test_retention_deletes_only_old_rows_and_keeps_unrolled_samples(store:
     )
     # old_a: old and folded; old_b: old but not folded yet. Old_a's hourly bucket is older than
     # a day but its day is not folded, so it stays. Two runs are older than a week.
-    assert deleted == {"sample": 1, "rollup_hourly": 0, "rollup_daily": 0, "collector_run": 2}
+    assert deleted == {
+        "sample": 1,
+        "rollup_hourly": 0,
+        "rollup_daily": 0,
+        "collector_run": 2,
+        "outbox": 0,
+        "alert_state": 0,
+    }
     assert [p.ts for p in await store.samples("acc-a", "requests", None, at(1, 0))] == [
         old_b,
         recent,
@@ -495,7 +502,14 @@ async def test_retention_deletes_only_old_rows_and_keeps_unrolled_samples(store:
     deleted = await store.apply_retention(
         now, samples=days7, hourly=timedelta(days=1), daily=days30, runs=days7
     )
-    assert deleted == {"sample": 1, "rollup_hourly": 2, "rollup_daily": 0, "collector_run": 0}
+    assert deleted == {
+        "sample": 1,
+        "rollup_hourly": 2,
+        "rollup_daily": 0,
+        "collector_run": 0,
+        "outbox": 0,
+        "alert_state": 0,
+    }
     assert [p.ts for p in await store.samples("acc-a", "requests", None, at(1, 0))] == [recent]
     assert [
         r.bucket_start for r in await store.rollups("acc-a", "requests", None, "hour", DAY1)
@@ -527,7 +541,14 @@ async def test_retention_deletes_in_batches(store: Store) -> None:
         daily=timedelta(days=365),
         runs=timedelta(days=1),
     )
-    assert deleted == {"sample": 5, "rollup_hourly": 0, "rollup_daily": 0, "collector_run": 5}
+    assert deleted == {
+        "sample": 5,
+        "rollup_hourly": 0,
+        "rollup_daily": 0,
+        "collector_run": 5,
+        "outbox": 0,
+        "alert_state": 0,
+    }
     assert await count_rows(store, "sample") == 0
 
 

@@ -12,6 +12,7 @@ __all__ = [
     "CAP_SOURCES",
     "FAILURE_OUTCOMES",
     "OUTCOMES",
+    "SILENCE_MATCHER_KEYS",
     "AccountStatus",
     "AlertState",
     "AlertStatus",
@@ -216,6 +217,12 @@ class OutboxMessage:
     attempts: int
     sent_at: datetime | None
     last_error: str | None
+
+
+SILENCE_MATCHER_KEYS = frozenset(
+    {"provider", "account", "limit", "resource", "group", "alertname", "kind"}
+)
+"""The AlertState fields a silence may match on."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
+import math
 import os
 import sqlite3
 import uuid
@@ -21,7 +23,7 @@ from collections.abc import (
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self, TypeAlias
+from typing import Any, Literal, Self, TypeAlias, get_args
 from urllib.parse import quote
 
 from sqlalchemy import (
@@ -47,23 +49,33 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from quota_watch.store.models import (
+    SILENCE_MATCHER_KEYS,
     AccountStatus,
+    AlertState,
+    AlertStatus,
     LatestReading,
+    MessageKind,
+    OutboxMessage,
     Point,
     RollupPoint,
     RunRecord,
+    Severity,
+    Silence,
     StoredReading,
     StoreError,
 )
 from quota_watch.store.tables import (
     ACCOUNT_STATUS,
+    ALERT_STATE,
     COLLECTOR_RUN,
     COLLECTOR_STATE,
+    OUTBOX,
     ROLLUP_DAILY,
     ROLLUP_HOURLY,
     ROLLUP_STATE,
     SAMPLE,
     SERIES,
+    SILENCE,
     UTCDateTime,
 )
 from quota_watch.store.urls import DatabaseURL, mask_url_text, parse_database_url
@@ -72,7 +84,7 @@ __all__ = ["HEAD_REVISION", "Store"]
 
 log = logging.getLogger(__name__)
 
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 """The newest migration; start-up skips importing Alembic when the database is already here."""
 
 BUSY_TIMEOUT_MS = 5000
@@ -82,6 +94,13 @@ _WRITE_OPTION = "quota_watch_write"
 _HOUR = "hour"
 _DAY = "day"
 _FOLD_SLICE = {_HOUR: timedelta(hours=6), _DAY: timedelta(days=1)}
+_SILENCE_KEEP = timedelta(days=7)  # ended silences stay listable (include_expired) this long
+_IN_CHUNK = 500  # ids per IN (...) list: far below either driver's bound-parameter limit
+_SEVERITIES = frozenset(get_args(Severity))
+_ALERT_STATUSES = frozenset(get_args(AlertStatus))
+_MESSAGE_KINDS = frozenset(get_args(MessageKind))
+_ALERT_FIELDS = tuple(f.name for f in dataclasses.fields(AlertState))
+_MESSAGE_FIELDS = tuple(f.name for f in dataclasses.fields(OutboxMessage))
 
 
 def _require_aware(name: str, value: datetime) -> None:
@@ -483,6 +502,232 @@ class Store:
                 rows = (await conn.execute(stmt)).all()
         return [RollupPoint(*row) for row in rows]
 
+    # --- alerts, outbox, silences -------------------------------------------------------------
+
+    async def load_alerts(
+        self, *, account: str | None = None, include_resolved: bool = False
+    ) -> list[AlertState]:
+        """Stored alert states (of `account` if given), by account and fingerprint.
+
+        Resolved alerts are left out unless `include_resolved`.
+        """
+        stmt = select(*(ALERT_STATE.c[name] for name in _ALERT_FIELDS)).order_by(
+            ALERT_STATE.c.account, ALERT_STATE.c.fingerprint
+        )
+        if account is not None:
+            stmt = stmt.where(ALERT_STATE.c.account == account)
+        if not include_resolved:
+            stmt = stmt.where(ALERT_STATE.c.status != "resolved")
+        with self._errors("loading alert state"):
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(stmt)).all()
+        return [AlertState(*row) for row in rows]
+
+    async def save_alerts(
+        self,
+        states: Sequence[AlertState],
+        messages: Sequence[OutboxMessage],
+        delete: Sequence[str] = (),
+    ) -> list[OutboxMessage]:
+        """Upsert `states`, delete the fingerprints `delete` and queue `messages`: ONE transaction.
+
+        Returns the messages as stored, with their ids. States are upserted by fingerprint; of
+        several with one fingerprint the last one wins. Either everything is written or, on any
+        error, nothing is.
+        """
+        newest: dict[str, AlertState] = {}
+        for state in states:
+            _check_alert(state)
+            newest[state.fingerprint] = state
+        doomed = list(dict.fromkeys(delete))
+        clash = sorted(newest.keys() & set(doomed))
+        if clash:
+            raise ValueError(f"fingerprints both saved and deleted: {', '.join(clash)}")
+        for message in messages:
+            _check_message(message)
+        if not newest and not doomed and not messages:
+            return []
+        message_rows = [_message_params(m) for m in messages]
+        ids: list[int] = []
+        with self._errors("saving alerts"):
+            async with self._write() as conn:
+                if newest:
+                    await conn.execute(
+                        self._alert_upsert(), [_alert_params(s) for s in newest.values()]
+                    )
+                for chunk in _chunks(doomed):
+                    await conn.execute(
+                        ALERT_STATE.delete().where(ALERT_STATE.c.fingerprint.in_(chunk))
+                    )
+                if message_rows:
+                    result = await conn.execute(
+                        insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True),
+                        message_rows,
+                    )
+                    ids = [int(i) for i in result.scalars()]
+        return [
+            dataclasses.replace(m, id=i, last_error=_truncate(m.last_error))
+            for m, i in zip(messages, ids, strict=True)
+        ]
+
+    def _alert_upsert(self) -> Any:
+        stmt = self._insert(ALERT_STATE)
+        return stmt.on_conflict_do_update(
+            index_elements=["fingerprint"],
+            set_={name: stmt.excluded[name] for name in _ALERT_FIELDS if name != "fingerprint"},
+        )
+
+    async def due_messages(self, now: datetime, *, limit: int = 100) -> list[OutboxMessage]:
+        """Unsent messages whose next attempt is due (next_attempt_at <= now), oldest first.
+
+        "Oldest" is by created_at, then id: the order in which they were queued.
+        """
+        _require_aware("now", now)
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1, got {limit}")
+        stmt = (
+            _select_messages()
+            .where(OUTBOX.c.sent_at.is_(None), OUTBOX.c.next_attempt_at <= now)
+            .order_by(OUTBOX.c.created_at, OUTBOX.c.id)
+            .limit(limit)
+        )
+        with self._errors("reading due messages"):
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(stmt)).all()
+        return [OutboxMessage(*row) for row in rows]
+
+    async def pending_messages(self, notifier: str) -> list[OutboxMessage]:
+        """Every unsent message of `notifier`, due or not, oldest first (to build a digest)."""
+        stmt = (
+            _select_messages()
+            .where(OUTBOX.c.notifier == notifier, OUTBOX.c.sent_at.is_(None))
+            .order_by(OUTBOX.c.created_at, OUTBOX.c.id)
+        )
+        with self._errors("reading pending messages"):
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(stmt)).all()
+        return [OutboxMessage(*row) for row in rows]
+
+    async def mark_sent(self, ids: Sequence[int], now: datetime) -> None:
+        """Record that the messages `ids` were delivered at `now`.
+
+        Already-sent ones keep their first sent_at; unknown ids are ignored; attempts counts
+        failed deliveries only.
+        """
+        _require_aware("now", now)
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return
+        with self._errors("marking messages sent"):
+            async with self._write() as conn:
+                for chunk in _chunks(unique):
+                    await conn.execute(
+                        update(OUTBOX)
+                        .where(OUTBOX.c.id.in_(chunk), OUTBOX.c.sent_at.is_(None))
+                        .values(sent_at=now, last_attempt_at=now)
+                    )
+
+    async def mark_failed(
+        self, id: int, now: datetime, error: str, next_attempt_at: datetime
+    ) -> None:
+        """Record a failed delivery of unsent message `id` and when to try it again.
+
+        attempts += 1, last_error = `error` (truncated; stored as given, so scrub secrets
+        first). A sent or unknown message is left alone.
+        """
+        _require_aware("now", now)
+        _require_aware("next_attempt_at", next_attempt_at)
+        with self._errors("marking a message failed"):
+            async with self._write() as conn:
+                await conn.execute(
+                    update(OUTBOX)
+                    .where(OUTBOX.c.id == id, OUTBOX.c.sent_at.is_(None))
+                    .values(
+                        attempts=OUTBOX.c.attempts + 1,
+                        last_error=_truncate(error),
+                        last_attempt_at=now,
+                        next_attempt_at=next_attempt_at,
+                    )
+                )
+
+    async def outbox_depth(self) -> dict[str, int]:
+        """Unsent messages per notifier (notifiers with none are absent)."""
+        stmt = (
+            select(OUTBOX.c.notifier, func.count())
+            .where(OUTBOX.c.sent_at.is_(None))
+            .group_by(OUTBOX.c.notifier)
+            .order_by(OUTBOX.c.notifier)
+        )
+        with self._errors("reading the outbox depth"):
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(stmt)).all()
+        return {notifier: int(count) for notifier, count in rows}
+
+    async def prune_outbox(self, now: datetime, keep: timedelta) -> int:
+        """Delete messages sent more than `keep` before `now`; returns how many."""
+        _require_aware("now", now)
+        if keep <= timedelta(0):
+            raise ValueError(f"keep must be positive, got {keep}")
+        with self._errors("pruning the outbox"):
+            return await self._prune_outbox(now - keep)
+
+    async def _prune_outbox(self, cutoff: datetime) -> int:
+        return await self._delete_older(
+            OUTBOX, (OUTBOX.c.id,), OUTBOX.c.sent_at, _fixed_cutoff(cutoff)
+        )
+
+    async def add_silence(self, silence: Silence) -> Silence:
+        """Store a new silence (its id must be None); returns it with its id."""
+        if silence.id is not None:
+            raise ValueError(f"silence already has id {silence.id}")
+        matchers = _check_silence(silence)
+        row = {
+            "matchers": json.dumps(matchers, separators=(",", ":"), sort_keys=True),
+            "starts_at": silence.starts_at,
+            "ends_at": silence.ends_at,
+            "reason": silence.reason,
+            "created_by": silence.created_by,
+            "created_at": silence.created_at,
+        }
+        with self._errors("adding a silence"):
+            async with self._write() as conn:
+                new_id = await conn.scalar(insert(SILENCE).values(row).returning(SILENCE.c.id))
+        if new_id is None:  # pragma: no cover - INSERT ... RETURNING always returns the row
+            raise StoreError(f"adding a silence on {self.display_url} returned no id")
+        return dataclasses.replace(silence, id=int(new_id), matchers=matchers)
+
+    async def list_silences(self, now: datetime, *, include_expired: bool = False) -> list[Silence]:
+        """Silences not yet ended at `now` (active or future), by id; or all, if include_expired."""
+        _require_aware("now", now)
+        c = SILENCE.c
+        stmt = select(
+            c.id, c.matchers, c.starts_at, c.ends_at, c.reason, c.created_by, c.created_at
+        ).order_by(c.id)
+        if not include_expired:
+            stmt = stmt.where(c.ends_at > now)
+        with self._errors("listing silences"):
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(stmt)).all()
+        return [
+            Silence(int(i), json.loads(m), starts, ends, reason, by, created)
+            for i, m, starts, ends, reason, by, created in rows
+        ]
+
+    async def remove_silence(self, id: int) -> bool:
+        """Delete silence `id`; False if there was none."""
+        with self._errors("removing a silence"):
+            async with self._write() as conn:
+                result = await conn.execute(delete(SILENCE).where(SILENCE.c.id == id))
+        return bool(result.rowcount)
+
+    async def expire_silences(self, now: datetime) -> int:
+        """Delete silences that ended more than 7 days before `now`; returns how many."""
+        _require_aware("now", now)
+        with self._errors("expiring silences"):
+            return await self._delete_older(
+                SILENCE, (SILENCE.c.id,), SILENCE.c.ends_at, _fixed_cutoff(now - _SILENCE_KEEP)
+            )
+
     # --- rollup and retention -----------------------------------------------------------------
 
     async def rollup(self, now: datetime) -> int:
@@ -608,7 +853,9 @@ class Store:
         """Delete rows older than their retention; returns rows deleted per table.
 
         Raw samples not yet folded into the hourly rollup, and hourly buckets not yet folded
-        into the daily one, are kept whatever their age.
+        into the daily one, are kept whatever their age. The `runs` horizon also applies to
+        sent outbox messages (by sent_at) and resolved alert states (by resolved_at); unsent
+        messages and open alerts are never deleted.
         """
         _require_aware("now", now)
         for name, age in (
@@ -628,10 +875,7 @@ class Store:
             return cutoff
 
         def older_than(age: timedelta) -> _Cutoff:
-            async def cutoff(conn: AsyncConnection) -> datetime | None:
-                return now - age
-
-            return cutoff
+            return _fixed_cutoff(now - age)
 
         with self._errors("applying retention"):
             return {
@@ -659,6 +903,14 @@ class Store:
                     COLLECTOR_RUN.c.started_at,
                     older_than(runs),
                 ),
+                "outbox": await self._prune_outbox(now - runs),
+                "alert_state": await self._delete_older(
+                    ALERT_STATE,
+                    (ALERT_STATE.c.fingerprint,),
+                    func.coalesce(ALERT_STATE.c.resolved_at, ALERT_STATE.c.updated_at),
+                    older_than(runs),
+                    ALERT_STATE.c.status == "resolved",
+                ),
             }
 
     async def _delete_older(
@@ -667,6 +919,7 @@ class Store:
         key: tuple[ColumnElement[Any], ...],
         time_col: ColumnElement[Any],
         cutoff_of: _Cutoff,
+        *conditions: ColumnElement[bool],
     ) -> int:
         deleted = 0
         while True:
@@ -674,7 +927,7 @@ class Store:
                 cutoff = await cutoff_of(conn)
                 if cutoff is None:
                     return deleted
-                batch = select(*key).where(time_col < cutoff).limit(self._delete_batch)
+                batch = select(*key).where(time_col < cutoff, *conditions).limit(self._delete_batch)
                 target = key[0] if len(key) == 1 else tuple_(*key)
                 result = await conn.execute(delete(table).where(target.in_(batch)))
             deleted += result.rowcount
@@ -867,6 +1120,114 @@ def _encode_state(account: str, state: Mapping[str, Any]) -> list[dict[str, str]
             raise ValueError(f"collector state {key!r} is not JSON-serialisable: {exc}") from None
         rows.append({"account": account, "key": key, "value": encoded})
     return rows
+
+
+def _fixed_cutoff(moment: datetime) -> _Cutoff:
+    async def cutoff(conn: AsyncConnection) -> datetime | None:
+        return moment
+
+    return cutoff
+
+
+def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _check_finite(what: str, name: str, value: float | None) -> None:
+    if value is not None and not math.isfinite(value):
+        raise ValueError(f"{what}: {name} must be finite, got {value!r}")
+
+
+def _check_alert(state: AlertState) -> None:
+    """Refuse what the database would store differently on each backend, or not at all."""
+    what = f"alert {state.fingerprint!r}"
+    if not state.fingerprint:
+        raise ValueError("alert fingerprint must not be empty")
+    if state.status not in _ALERT_STATUSES:
+        raise ValueError(
+            f"{what}: status must be one of {sorted(_ALERT_STATUSES)}, got {state.status!r}"
+        )
+    if state.severity not in _SEVERITIES:
+        raise ValueError(
+            f"{what}: severity must be one of {sorted(_SEVERITIES)}, got {state.severity!r}"
+        )
+    if state.pending_runs < 0:
+        raise ValueError(f"{what}: pending_runs must be >= 0, got {state.pending_runs}")
+    for name in ("value", "reminder_interval_seconds", "cap", "ratio", "forecast_value"):
+        _check_finite(what, name, getattr(state, name))
+    for name in (
+        "period_start",
+        "period_end",
+        "started_at",
+        "fired_at",
+        "resolved_at",
+        "last_notified_at",
+        "next_reminder_at",
+        "exhausts_at",
+        "updated_at",
+    ):
+        moment = getattr(state, name)
+        if moment is not None:
+            _require_aware(f"{what}: {name}", moment)
+
+
+def _check_message(message: OutboxMessage) -> None:
+    what = f"message {message.title!r} to {message.notifier!r}"
+    if message.id is not None:
+        raise ValueError(f"{what} already has id {message.id}")
+    if message.kind not in _MESSAGE_KINDS:
+        raise ValueError(
+            f"{what}: kind must be one of {sorted(_MESSAGE_KINDS)}, got {message.kind!r}"
+        )
+    if message.severity not in _SEVERITIES:
+        raise ValueError(
+            f"{what}: severity must be one of {sorted(_SEVERITIES)}, got {message.severity!r}"
+        )
+    if message.attempts < 0:
+        raise ValueError(f"{what}: attempts must be >= 0, got {message.attempts}")
+    for name in ("created_at", "next_attempt_at", "sent_at"):
+        moment = getattr(message, name)
+        if moment is not None:
+            _require_aware(f"{what}: {name}", moment)
+
+
+def _check_silence(silence: Silence) -> dict[str, str]:
+    """Validate a new silence; returns its matchers as a plain dict."""
+    if not silence.matchers:
+        raise ValueError("a silence needs at least one matcher (it would silence everything)")
+    unknown = sorted(set(silence.matchers) - SILENCE_MATCHER_KEYS)
+    if unknown:
+        raise ValueError(
+            f"unknown silence matcher(s) {', '.join(map(repr, unknown))}: use "
+            f"{', '.join(sorted(SILENCE_MATCHER_KEYS))}"
+        )
+    for key, wanted in silence.matchers.items():
+        if not isinstance(wanted, str):
+            raise ValueError(f"silence matcher {key!r} must be a string, got {wanted!r}")
+    for name in ("starts_at", "ends_at", "created_at"):
+        _require_aware(name, getattr(silence, name))
+    if silence.ends_at <= silence.starts_at:
+        raise ValueError(
+            f"silence ends_at ({silence.ends_at.isoformat()}) must be after starts_at "
+            f"({silence.starts_at.isoformat()})"
+        )
+    return dict(sorted(silence.matchers.items()))
+
+
+def _alert_params(state: AlertState) -> dict[str, Any]:
+    return {name: getattr(state, name) for name in _ALERT_FIELDS}
+
+
+def _message_params(message: OutboxMessage) -> dict[str, Any]:
+    row = {name: getattr(message, name) for name in _MESSAGE_FIELDS if name != "id"}
+    row["last_error"] = _truncate(message.last_error)
+    row["last_attempt_at"] = None
+    return row
+
+
+def _select_messages() -> Any:
+    return select(*(OUTBOX.c[name] for name in _MESSAGE_FIELDS))
 
 
 def _lower_watermarks(oldest: datetime) -> Any:

@@ -29,23 +29,29 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "ACCOUNT_STATUS",
+    "ALERT_STATE",
     "COLLECTOR_RUN",
     "COLLECTOR_STATE",
     "METADATA",
+    "OUTBOX",
     "ROLLUP_DAILY",
     "ROLLUP_HOURLY",
     "ROLLUP_STATE",
     "SAMPLE",
     "SERIES",
+    "SILENCE",
     "SQLITE_DATETIME_FORMAT",
     "AccountStatusRow",
+    "AlertStateRow",
     "CollectorRunRow",
     "CollectorStateRow",
+    "OutboxRow",
     "RollupDailyRow",
     "RollupHourlyRow",
     "RollupStateRow",
     "SampleRow",
     "SeriesRow",
+    "SilenceRow",
     "UTCDateTime",
 ]
 
@@ -267,6 +273,90 @@ class CollectorStateRow(StoreModel, table=True):
     value: str = Field(sa_type=Text)  # JSON
 
 
+def _id_column() -> Any:
+    # BIGINT on PostgreSQL; on SQLite INTEGER PRIMARY KEY, the rowid alias (the tables add
+    # AUTOINCREMENT so that an id shown to a person is never handed out again).
+    return Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+
+
+class AlertStateRow(StoreModel, table=True):
+    """One alert per fingerprint: the state machine's memory and the current figures."""
+
+    __tablename__ = "alert_state"
+    __table_args__ = (Index(None, "account"),)
+
+    fingerprint: str = Field(sa_type=Text, primary_key=True)
+    kind: str = Field(sa_type=Text)
+    alertname: str = Field(sa_type=Text)
+    provider: str = Field(sa_type=Text)
+    account: str = Field(sa_type=Text)
+    group: str | None = Field(default=None, sa_type=Text)
+    limit: str | None = Field(default=None, sa_type=Text)
+    resource: str | None = Field(default=None, sa_type=Text)
+    period_start: datetime | None = _ts(nullable=True)
+    period_end: datetime | None = _ts(nullable=True)
+    status: str = Field(sa_type=Text)  # pending | firing | resolved
+    severity: str = Field(sa_type=Text)  # info | warning | critical
+    pending_runs: int = Field(sa_type=Integer)
+    started_at: datetime = _ts()
+    fired_at: datetime | None = _ts(nullable=True)
+    resolved_at: datetime | None = _ts(nullable=True)
+    last_notified_at: datetime | None = _ts(nullable=True)
+    next_reminder_at: datetime | None = _ts(nullable=True)
+    reminder_interval_seconds: float = Field(sa_type=Float)
+    value: float = Field(sa_type=Float)
+    cap: float | None = Field(default=None, sa_type=Float)
+    ratio: float | None = Field(default=None, sa_type=Float)
+    forecast_value: float | None = Field(default=None, sa_type=Float)
+    exhausts_at: datetime | None = _ts(nullable=True)
+    unit: str = Field(sa_type=Text)
+    updated_at: datetime = _ts()
+
+
+class OutboxRow(StoreModel, table=True):
+    """One message to one notifier; sent_at stays NULL until delivery succeeded."""
+
+    __tablename__ = "outbox"
+    # Serves the due scan (sent_at IS NULL AND next_attempt_at <= now) and retention
+    # (sent_at < cutoff) alike.
+    __table_args__ = (Index(None, "sent_at", "next_attempt_at"), {"sqlite_autoincrement": True})
+
+    id: int | None = _id_column()
+    notifier: str = Field(sa_type=Text)
+    fingerprint: str | None = Field(default=None, sa_type=Text)  # no FK: outlives its alert
+    kind: str = Field(sa_type=Text)
+    severity: str = Field(sa_type=Text)
+    title: str = Field(sa_type=Text)
+    body_text: str = Field(sa_type=Text)
+    body_markdown: str = Field(sa_type=Text)
+    created_at: datetime = _ts()
+    next_attempt_at: datetime = _ts()
+    attempts: int = Field(sa_type=Integer)
+    last_attempt_at: datetime | None = _ts(nullable=True)
+    sent_at: datetime | None = _ts(nullable=True)
+    last_error: str | None = Field(default=None, sa_type=Text)
+
+
+class SilenceRow(StoreModel, table=True):
+    """A silence: alerts matching every matcher send nothing between starts_at and ends_at."""
+
+    __tablename__ = "silence"
+    __table_args__ = (Index(None, "ends_at"), {"sqlite_autoincrement": True})
+
+    id: int | None = _id_column()
+    matchers: str = Field(sa_type=Text)  # JSON object of str -> str
+    starts_at: datetime = _ts()
+    ends_at: datetime = _ts()
+    reason: str = Field(sa_type=Text)
+    created_by: str = Field(sa_type=Text)
+    created_at: datetime = _ts()
+
+
 def _table(name: str) -> Table:
     return METADATA.tables[name]
 
@@ -279,3 +369,6 @@ ROLLUP_STATE = _table("rollup_state")
 COLLECTOR_RUN = _table("collector_run")
 ACCOUNT_STATUS = _table("account_status")
 COLLECTOR_STATE = _table("collector_state")
+ALERT_STATE = _table("alert_state")
+OUTBOX = _table("outbox")
+SILENCE = _table("silence")
