@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import cProfile
+import http.client
 import json
 import os
 import platform
+import pstats
+import re
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -142,9 +149,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+#: bytecode cache of the measured subprocesses (outside the repository; kept between runs)
+PYCACHE = Path(tempfile.gettempdir()) / "qw-bench-pycache"
+
+
 def isolated_env(workdir: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment without QUOTA_WATCH_* and with user config/data dirs inside `workdir`."""
+    """The environment for a measured subprocess: no QUOTA_WATCH_*, user dirs in `workdir`.
+
+    Bytecode caching is switched on (into PYCACHE) even where PYTHONDONTWRITEBYTECODE is set,
+    as it is in some development containers: an installed package has its .pyc files, and
+    recompiling every module on each start would inflate start-up times.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUOTA_WATCH_")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
     env["XDG_DATA_HOME"] = str(workdir / "data")
     env["XDG_CONFIG_HOME"] = str(workdir / "config")
     env.update(extra or {})
@@ -236,3 +254,128 @@ class EmulatorProcess:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         ticks = os.sysconf("SC_CLK_TCK")
         return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def profile_by_package(profile: cProfile.Profile, top: int = 12) -> str:
+    """Own (tottime) CPU of a cProfile run added up per package: where the time goes.
+
+    Only the profiled thread is seen (for the store: not SQLite's own C work in aiosqlite's
+    thread). cProfile slows Python code down, so read shares, not absolute times.
+    """
+    stats = pstats.Stats(profile)
+    totals: Counter[str] = Counter()
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    for (filename, _line, name), (_cc, _nc, tottime, _ct, _callers) in raw.items():
+        totals[_package_of(filename, name)] += tottime
+    grand = sum(totals.values()) or 1.0
+    rows = [(pkg, f"{t:.2f} s", f"{t / grand:.0%}") for pkg, t in totals.most_common(top)]
+    return table(["where (own time)", "time", "share"], rows)
+
+
+def _package_of(filename: str, name: str) -> str:
+    match = re.search(r"site-packages/([^/]+)", filename)
+    if match:
+        return match.group(1).removesuffix(".py")
+    if "/quota_watch/" in filename:
+        return "quota_watch"
+    if "/quota_watch_collectors/" in filename:
+        return "quota_watch_collectors"
+    if "importlib" in filename:
+        return "importlib (imports, incl. failed ones)"
+    if "/asyncio/" in filename:
+        return "asyncio"
+    if filename == "~":
+        if "epoll" in name or "select" in name:
+            return "epoll wait (idle or syscall)"
+        return f"builtin {name.strip('<>')}"
+    return "stdlib " + Path(filename).name
+
+
+class DaemonProcess:
+    """`python -m quota_watch run -c CONFIG` in a subprocess, logging to a file."""
+
+    def __init__(self, workdir: Path, config: Path, port: int) -> None:
+        self.port = port
+        self.log_path = workdir / f"daemon-{port}.log"
+        env = isolated_env(workdir, {"QUOTA_WATCH_SERVER__LISTEN": f"127.0.0.1:{port}"})
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "quota_watch", "run", "--config", str(config)],
+            cwd=workdir,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    @property
+    def pid(self) -> int:
+        """The daemon's process id."""
+        return self.proc.pid
+
+    def log(self) -> str:
+        """Everything the daemon printed so far."""
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def check_alive(self) -> None:
+        """Raise with the daemon's log if it has exited."""
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"daemon exited with {self.proc.returncode}:\n{self.log()}")
+
+    def get(self, path: str, timeout: float = 30.0) -> tuple[int, bytes, float]:
+        """GET `path` on a fresh connection: status, body, seconds to the last byte."""
+        t0 = time.perf_counter()
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            body = response.read()
+            return response.status, body, time.perf_counter() - t0
+        finally:
+            conn.close()
+
+    def wait_serving(self, timeout: float = 30.0) -> None:
+        """Wait until /readyz answers 200."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                if self.get("/readyz", timeout=5)[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"daemon not ready after {timeout}s:\n{self.log()}")
+
+    def stop(self, timeout: float = 60.0) -> int:
+        """SIGTERM, wait, and return the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self._log.close()
+
+
+def sqlite_count(db: Path, sql: str) -> int:
+    """One integer from a read-only query on the SQLite file (0 if the table is not there yet)."""
+    if not db.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        return int(conn.execute(sql).fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        conn.close()

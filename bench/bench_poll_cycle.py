@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import math
 import sys
 import tempfile
@@ -22,7 +23,7 @@ import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from _common import (
@@ -30,7 +31,9 @@ from _common import (
     Result,
     add_common_args,
     header,
+    median,
     ms,
+    profile_by_package,
     table,
     verdict,
     write_results,
@@ -50,33 +53,48 @@ class Cycle:
     """One measured cycle."""
 
     wall: float
+    cpu: float  # process CPU time (all threads: the event loop and aiosqlite's worker)
     outcomes: dict[str, int]
     readings: int
-    store_seconds: float  # summed time inside Store.record_poll (serialised on SQLite)
+    lock_held: float | None  # summed time the SQLite write lock was held (None: no lock)
 
 
-class TimedStore:
-    """Wraps Store.record_poll on one instance to add up the time spent writing."""
+class TimedLock(asyncio.Lock):
+    """An asyncio.Lock that adds up how long it is held (the store's SQLite writer lock)."""
 
-    def __init__(self, store: Store) -> None:
-        self.total = 0.0
-        self.calls = 0
-        original = store.record_poll
+    def __init__(self) -> None:
+        super().__init__()
+        self.held = 0.0
+        self._since = 0.0
 
-        async def record_poll(*args: Any, **kwargs: Any) -> None:
-            t0 = time.perf_counter()
-            try:
-                await original(*args, **kwargs)
-            finally:
-                self.total += time.perf_counter() - t0
-                self.calls += 1
+    async def acquire(self) -> Literal[True]:
+        """Acquire, then start the clock."""
+        await super().acquire()
+        self._since = time.perf_counter()
+        return True
 
-        store.record_poll = record_poll  # type: ignore[method-assign]
+    def release(self) -> None:
+        """Stop the clock, then release."""
+        self.held += time.perf_counter() - self._since
+        super().release()
 
     def take(self) -> float:
-        """Seconds summed since the last take()."""
-        total, self.total = self.total, 0.0
-        return total
+        """Seconds held since the last take()."""
+        held, self.held = self.held, 0.0
+        return held
+
+
+def time_write_lock(store: Store) -> TimedLock | None:
+    """Swap the store's SQLite writer lock for a timed one (a diagnostic; None if it has none).
+
+    Store._write_lock is private: if the store stops having one, the bench reports no
+    lock figures rather than failing.
+    """
+    if getattr(store, "_write_lock", None) is None:
+        return None
+    lock = TimedLock()
+    store._write_lock = lock
+    return lock
 
 
 def load_config(emulator_config: Path, concurrency: int, store_url: str) -> Config:
@@ -112,15 +130,17 @@ async def measure(
     concurrency: int,
     cycles: int,
     sequential_sample: int,
+    profile: bool,
 ) -> dict[str, Any]:
     """Run `cycles` full cycles at `concurrency`, the HTTP floor, and a sequential sample."""
     db = workdir / f"poll-c{concurrency}.db"
     config = load_config(emulator_config, concurrency, f"sqlite:///{db}")
     store = await Store.open(config.store_url())
-    timed = TimedStore(store)
+    lock = time_write_lock(store)
     results: list[Cycle] = []
     floors: list[float] = []
     sequential: list[float] = []
+    profiled = ""
     try:
         async with http_client(config) as client:
             runtimes = build_runtimes(config, client)
@@ -130,21 +150,33 @@ async def measure(
             scheduler.scheduler.start(paused=True)
             scheduler.set_accounts(runtimes)
             names = sorted(runtimes)
+
+            async def cycle() -> Cycle:
+                if lock is not None:
+                    lock.take()
+                cpu0, t0 = time.process_time(), time.perf_counter()
+                polled = await asyncio.gather(*(scheduler.poll_now(n) for n in names))
+                wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+                outcomes = Counter(p.outcome if p else "skipped" for p in polled)
+                readings = sum(len(p.readings) for p in polled if p)
+                held = lock.take() if lock is not None else None
+                return Cycle(wall, cpu, dict(outcomes), readings, held)
+
             try:
                 for _ in range(cycles):
-                    timed.take()
-                    t0 = time.perf_counter()
-                    polled = await asyncio.gather(*(scheduler.poll_now(n) for n in names))
-                    wall = time.perf_counter() - t0
-                    outcomes = Counter(p.outcome if p else "skipped" for p in polled)
-                    readings = sum(len(p.readings) for p in polled if p)
-                    results.append(Cycle(wall, dict(outcomes), readings, timed.take()))
-                for _ in range(max(1, min(3, cycles))):
+                    results.append(await cycle())
+                for _ in range(1 if cycles < 3 else 3):
                     floors.append(await http_floor(client, runtimes, concurrency))
                 for name in names[:sequential_sample]:
                     t0 = time.perf_counter()
                     await scheduler.poll_now(name)
                     sequential.append(time.perf_counter() - t0)
+                if profile:
+                    profiler = cProfile.Profile()
+                    profiler.enable()
+                    await cycle()
+                    profiler.disable()
+                    profiled = profile_by_package(profiler)
             finally:
                 scheduler.scheduler.shutdown(wait=False)
     finally:
@@ -156,6 +188,7 @@ async def measure(
         "http_floor": floors,
         "sequential": sequential,
         "db_bytes": db.stat().st_size,
+        "profile": profiled,
     }
 
 
@@ -177,8 +210,10 @@ def report(run: dict[str, Any], latency: float) -> tuple[list[Result], list[str]
                 f"{c.wall / ideal:.2f}x",
                 f"{n / c.wall:.0f}",
                 c.readings,
-                ms(c.store_seconds / n),
-                f"{c.store_seconds / c.wall:.0%}",
+                ms(c.cpu / n),
+                f"{c.cpu / c.wall:.0%}",
+                "-" if c.lock_held is None else ms(c.lock_held / n),
+                "-" if c.lock_held is None else f"{c.lock_held / c.wall:.0%}",
             )
         )
     print(f"## per-provider concurrency cap {conc}: {n} accounts, latency {ms(latency)}")
@@ -191,14 +226,18 @@ def report(run: dict[str, Any], latency: float) -> tuple[list[Result], list[str]
                 "vs ideal",
                 "polls/s",
                 "readings",
-                "store write/poll",
-                "store busy",
+                "CPU/poll",
+                "CPU/wall",
+                "write lock/poll",
+                "write lock busy",
             ],
             rows,
         )
     )
-    steady = [c.wall for c in cycles[1:]] or [cycles[0].wall]
+    steady_cycles = cycles[1:] or cycles
+    steady = [c.wall for c in steady_cycles]
     steady_best, steady_worst = min(steady), max(steady)
+    cpu_per_poll = median([c.cpu / n for c in steady_cycles])
     floor = min(run["http_floor"])
     seq = run["sequential"]
     seq_per_poll = sum(seq) / len(seq)
@@ -208,29 +247,37 @@ def report(run: dict[str, Any], latency: float) -> tuple[list[Result], list[str]
         f"{ms(floor)} = {floor / ideal:.2f}x ideal"
     )
     print(
+        f"CPU floor on one event loop: N x CPU/poll = {n} x {ms(cpu_per_poll)} = "
+        f"{n * cpu_per_poll:.2f} s = {n * cpu_per_poll / ideal:.2f}x ideal"
+    )
+    print(
         f"sequential: {ms(seq_per_poll)} per poll measured over {len(seq)} accounts -> "
         f"{seq_total:.1f} s for {n} (computed N x latency = {n * latency:.1f} s); "
         f"steady cycle is {seq_total / steady_best:.0f}x faster"
     )
     print(f"SQLite file after {len(cycles)} cycles: {run['db_bytes'] / 2**20:.1f} MiB")
+    if run["profile"]:
+        print("\ncProfile of one more cycle, own time by package (event-loop thread only):")
+        print(run["profile"])
     print()
     ratio = steady_worst / ideal
     results = [
         Result(
             "poll cycle",
-            f"{n} accounts, cap {conc}, steady cycle (worst of {len(steady)})",
+            f"{n} accounts, cap {conc}: steady cycle (worst of {len(steady)})",
             f"{ms(steady_worst)} = {ratio:.2f}x ideal ({ms(ideal)})",
             f"<= {TARGET_RATIO}x ideal",
             verdict(ratio <= TARGET_RATIO),
+            f"CPU {ms(cpu_per_poll)}/poll",
         ),
         Result(
             "poll cycle",
-            f"{n} accounts, cap {conc}, first cycle (creates series)",
+            f"{n} accounts, cap {conc}: first cycle (creates series)",
             f"{ms(cycles[0].wall)} = {cycles[0].wall / ideal:.2f}x ideal",
         ),
         Result(
             "poll cycle",
-            f"{n} accounts, cap {conc}, vs sequential",
+            f"{n} accounts, cap {conc}: vs sequential",
             f"{seq_total / steady_best:.0f}x faster ({seq_total:.1f} s sequential)",
         ),
     ]
@@ -239,7 +286,7 @@ def report(run: dict[str, Any], latency: float) -> tuple[list[Result], list[str]
 
 def main(argv: list[str] | None = None) -> int:
     """Run the bench and print its figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     add_common_args(parser)
     parser.add_argument("--accounts", type=int, default=500)
     parser.add_argument("--latency", type=float, default=0.1, help="emulated seconds per answer")
@@ -251,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
         help="per-provider caps to measure (default: 100 and the default 8)",
     )
     parser.add_argument("--cycles", type=int, default=None, help="cycles per cap (default 5)")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile one extra cycle per cap, by package"
+    )
     args = parser.parse_args(argv)
     cycles = args.cycles or (2 if args.quick else 5)
     sample = 10 if args.quick else 30
@@ -258,7 +308,9 @@ def main(argv: list[str] | None = None) -> int:
         "poll cycle",
         f"{args.accounts} http_json accounts on the emulator (own process, latency "
         f"{ms(args.latency)}, 4 readings per poll), SQLite store in a temp dir (WAL), "
-        f"{cycles} cycles per concurrency cap.",
+        f"{cycles} cycles per concurrency cap. Wall time of asyncio.gather(poll_now(a) for "
+        "every account): HTTP GET, JSON + JMESPath mapping, cap/period resolution, one "
+        "SQLite transaction per poll. CPU = process CPU time (all threads).",
     )
     results: list[Result] = []
     problems: list[str] = []
@@ -268,9 +320,11 @@ def main(argv: list[str] | None = None) -> int:
         with EmulatorProcess(workdir, args.accounts, latency=args.latency) as emulator:
             for conc in args.concurrency:
                 cpu0 = emulator.cpu_seconds()
-                run = asyncio.run(measure(emulator.config_path, workdir, conc, cycles, sample))
+                run = asyncio.run(
+                    measure(emulator.config_path, workdir, conc, cycles, sample, args.profile)
+                )
                 got, bad = report(run, args.latency)
-                print(f"(emulator process used {emulator.cpu_seconds() - cpu0:.1f} s CPU)\n")
+                print(f"(the emulator process used {emulator.cpu_seconds() - cpu0:.1f} s CPU)\n")
                 results += got
                 problems += bad
                 details[f"cap{conc}"] = {

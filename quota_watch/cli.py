@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 import typer
 
 if TYPE_CHECKING:
+    from quota_watch.report import Row
     from quota_watch.settings import Config
 
 T = TypeVar("T")
@@ -32,7 +33,13 @@ app = typer.Typer(
 collectors_app = typer.Typer(help="Installed collectors.", no_args_is_help=True)
 config_app = typer.Typer(help="Check or show the configuration.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+notify_app = typer.Typer(help="Notification channels.", no_args_is_help=True)
+silence_app = typer.Typer(help="Mute matching alerts for a while.", no_args_is_help=True)
+rules_app = typer.Typer(help="The alert rules.", no_args_is_help=True)
 app.add_typer(collectors_app, name="collectors")
+app.add_typer(notify_app, name="notify")
+app.add_typer(silence_app, name="silence")
+app.add_typer(rules_app, name="rules")
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 
@@ -162,7 +169,7 @@ def report(
     """Show every limit of every configured account, riskiest first (reads the store)."""
     cfg = _load(config)
     _logging(cfg, "warning")
-    from quota_watch.report import report_rows, to_json, to_table
+    from quota_watch.report import gather_rows, to_json, to_table
     from quota_watch.store import Store
 
     url = cfg.store_url()
@@ -173,20 +180,16 @@ def report(
             1,
         )
 
-    async def rows_now() -> list[object]:
+    async def rows_now() -> list[Row]:
         store = await Store.open(url, readonly=url.startswith("sqlite"), migrate=False)
         try:
-            readings = await store.latest(accounts={a.name for a in cfg.accounts})
-            statuses = await store.account_statuses()
+            return await gather_rows(store, cfg, datetime.now(UTC))
         finally:
             await store.close()
-        intervals = {a.name: a.interval for a in cfg.accounts}
-        stale_runs = cfg.settings.polling.stale_after_runs
-        return list(report_rows(readings, statuses, intervals, datetime.now(UTC), stale_runs))
 
     rows = _run_async(rows_now)
     now = datetime.now(UTC)
-    typer.echo(to_json(rows) if fmt is OutputFormat.json else to_table(rows, now))  # type: ignore[arg-type]
+    typer.echo(to_json(rows) if fmt is OutputFormat.json else to_table(rows, now))
 
 
 def _sqlite_file(url: str) -> Path:
@@ -338,6 +341,236 @@ def db_backup(
 
     _run_async(backup)
     typer.echo(f"backup written to {path}")
+
+
+class SeverityChoice(StrEnum):
+    """Alert severities."""
+
+    critical = "critical"
+    warning = "warning"
+    info = "info"
+
+
+@notify_app.command(
+    "test",
+    epilog="Examples:\n\n  quota-watch notify test\n\n  quota-watch notify test --severity warning",
+)
+def notify_test(
+    severity: Annotated[
+        SeverityChoice, typer.Option("--severity", "-s", help="Severity of the test message.")
+    ] = SeverityChoice.critical,
+    config: ConfigOption = None,
+) -> None:
+    """Send a test message through every notifier that takes SEVERITY; report each result."""
+    cfg = _load(config)
+    _logging(cfg, "warning")
+    from quota_watch.notify.config import notifier_name
+    from quota_watch.notify.deliver import send
+    from quota_watch.notify.routing import route
+    from quota_watch.notify.templates import render_test
+
+    notifiers = cfg.settings.notifiers
+    now = datetime.now(UTC)
+    chosen = {r.notifier for r in route(severity.value, "test", notifiers, (), now)}
+    targets = [(notifier_name(n, i), n) for i, n in enumerate(notifiers)]
+    targets = [(name, n) for name, n in targets if name in chosen]
+    if not targets:
+        _fail(f"no notifier takes {severity.value} messages (see [[notifiers]] severities)", 1)
+    title, text, markdown = render_test(severity.value, now)
+
+    async def send_all() -> list[tuple[bool, str | None]]:
+        return list(
+            await asyncio.gather(
+                *(
+                    send(
+                        n.url.get_secret_value(),
+                        title,
+                        markdown if n.format == "markdown" else text,
+                        n.format,
+                    )
+                    for _, n in targets
+                )
+            )
+        )
+
+    results = _run_async(send_all)
+    for (name, _), (ok, error) in zip(targets, results, strict=True):
+        typer.echo(f"{name}: {'sent' if ok else f'FAILED: {error}'}")
+    if not all(ok for ok, _ in results):
+        raise typer.Exit(1)
+
+
+def _parse_matchers(text: str) -> dict[str, str]:
+    from quota_watch.store.models import SILENCE_MATCHER_KEYS
+
+    matchers: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value:
+            _fail(f"--match: {part!r} is not key=value", 2)
+        if key not in SILENCE_MATCHER_KEYS:
+            allowed = ", ".join(sorted(SILENCE_MATCHER_KEYS))
+            _fail(f"--match: unknown key {key!r} (use {allowed})", 2)
+        matchers[key] = value
+    if not matchers:
+        _fail("--match: give at least one key=value", 2)
+    return matchers
+
+
+@silence_app.command(
+    "add",
+    epilog="Examples:\n\n"
+    "  quota-watch silence add --match provider=cloudflare,limit=kv_writes \\\n"
+    '      --for 24h --reason "migration"\n\n'
+    '  quota-watch silence add --match account=host --for 2h --reason "disk resize"',
+)
+def silence_add(
+    match: Annotated[
+        str,
+        typer.Option(
+            "--match",
+            "-m",
+            help="key=value[,key=value]: provider, account, "
+            "limit, resource, group, alertname, kind",
+        ),
+    ],
+    duration: Annotated[str, typer.Option("--for", help="How long, e.g. 30m, 24h, 7d.")],
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why (shown in the list).")],
+    config: ConfigOption = None,
+) -> None:
+    """Mute matching alerts: they stay in report and metrics but send nothing until expiry."""
+    import getpass
+
+    from quota_watch.sdk import parse_duration
+    from quota_watch.store import Silence, Store
+
+    matchers = _parse_matchers(match)
+    try:
+        length = parse_duration(duration)
+    except ValueError as exc:
+        _fail(f"--for: {exc}", 2)
+    if not reason.strip():
+        _fail("--reason: say why", 2)
+    cfg = _load(config)
+    now = datetime.now(UTC)
+    silence = Silence(
+        id=None,
+        matchers=matchers,
+        starts_at=now,
+        ends_at=now + length,
+        reason=reason.strip(),
+        created_by=getpass.getuser(),
+        created_at=now,
+    )
+
+    async def add() -> Silence:
+        async with await Store.open(cfg.store_url()) as store:
+            return await store.add_silence(silence)
+
+    added = _run_async(add)
+    typer.echo(f"silence {added.id} until {added.ends_at.isoformat(timespec='minutes')}")
+
+
+@silence_app.command(
+    "list", epilog="Examples:\n\n  quota-watch silence list\n\n  quota-watch silence list --all"
+)
+def silence_list(
+    show_all: Annotated[bool, typer.Option("--all", help="Include expired silences.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """List silences in force (and expired ones with --all)."""
+    from quota_watch.store import Silence, Store
+
+    cfg = _load(config)
+    now = datetime.now(UTC)
+
+    async def listing() -> list[Silence]:
+        async with await Store.open(cfg.store_url()) as store:
+            return await store.list_silences(now, include_expired=show_all)
+
+    silences = _run_async(listing)
+    if not silences:
+        typer.echo("no silences")
+        return
+    for s in silences:
+        matchers = ",".join(f"{k}={v}" for k, v in sorted(s.matchers.items()))
+        state = "active" if s.active(now) else "expired" if s.ends_at <= now else "pending"
+        until = s.ends_at.isoformat(timespec="minutes")
+        typer.echo(
+            f"{s.id:>4}  {state:<7}  until {until}  {matchers}  ({s.created_by}: {s.reason})"
+        )
+
+
+@silence_app.command("remove", epilog="Examples:\n\n  quota-watch silence remove 3")
+def silence_remove(
+    silence_id: Annotated[int, typer.Argument(help="The silence's ID (see `silence list`).")],
+    config: ConfigOption = None,
+) -> None:
+    """End a silence now."""
+    from quota_watch.store import Store
+
+    cfg = _load(config)
+
+    async def remove() -> bool:
+        async with await Store.open(cfg.store_url()) as store:
+            return await store.remove_silence(silence_id)
+
+    if not _run_async(remove):
+        _fail(f"no silence with ID {silence_id}", 1)
+    typer.echo(f"silence {silence_id} removed")
+
+
+@rules_app.command(
+    "test",
+    epilog="Examples:\n\n"
+    "  quota-watch rules test rules/examples/month_daily.toml\n\n"
+    "  quota-watch rules test usage.csv --unit bytes --measure level --cap '500 MB'",
+)
+def rules_test(
+    path: Annotated[Path, typer.Argument(help="Series file: TOML, or CSV with ts,value.")],
+    unit: Annotated[str | None, typer.Option(help="CSV: bytes, seconds or count.")] = None,
+    measure: Annotated[str | None, typer.Option(help="CSV: cumulative or level.")] = None,
+    period: Annotated[str | None, typer.Option(help="CSV: daily, calendar_month, ...")] = None,
+    cap: Annotated[str | None, typer.Option(help="CSV: the cap, e.g. '500 MB'.")] = None,
+    messages: Annotated[
+        bool, typer.Option("--messages/--no-messages", help="Print each message's text.")
+    ] = True,
+    config: ConfigOption = None,
+) -> None:
+    """Replay a series through the rules; print the alerts and messages they would send."""
+    from quota_watch.engine.replay import load_series, replay
+    from quota_watch.engine.rulepack import load_rule_pack
+    from quota_watch.errors import ConfigError
+    from quota_watch.notify.templates import render
+
+    cfg = _load(config) if config is not None else None
+    meta = {
+        k: v
+        for k, v in {"unit": unit, "measure": measure, "period": period, "cap": cap}.items()
+        if v is not None
+    }
+    try:
+        series = load_series(path, **meta)
+        pack = load_rule_pack(cfg.settings.alerts.rule_pack if cfg else None)
+    except ConfigError as exc:
+        _fail(["cannot replay:", *(f"  {e}" for e in exc.errors)], 2)
+    result = replay(series, pack, cfg.settings.rules if cfg else ())
+    for error in result.errors:
+        typer.echo(f"rules: {error}", err=True)
+    for t in result.transitions:
+        title, text, _ = render(t.kind, t.state, t.at, resets_at=t.state.period_end)
+        typer.echo(f"{t.at.isoformat(timespec='minutes')}  {t.kind:<12} {title}")
+        if messages:
+            typer.echo("".join(f"    {line}\n" for line in text.splitlines()))
+    firsts: dict[str, datetime] = {}
+    for t in result.transitions:
+        if t.kind in ("firing", "escalated"):
+            firsts.setdefault(t.state.alertname, t.at)
+    typer.echo(f"{len(result.transitions)} transitions")
+    if "QuotaPredictedFull" in firsts and "QuotaAlmostFull" in firsts:
+        lead = firsts["QuotaAlmostFull"] - firsts["QuotaPredictedFull"]
+        typer.echo(f"forecast lead over the threshold warning: {lead}")
 
 
 def main() -> None:

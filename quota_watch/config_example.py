@@ -9,6 +9,8 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from quota_watch.engine.rulepack import RuleOverride
+from quota_watch.notify.config import NotifierSettings
 from quota_watch.settings import AccountSettings, Settings
 
 HEADER = """\
@@ -31,10 +33,10 @@ def _toml_line(name: str, field: FieldInfo, value: Any) -> str:
     annotation: Any = field.annotation
     if field.metadata:
         annotation = Annotated[annotation, *field.metadata]
-    dumped = TypeAdapter(annotation).dump_python(value, mode="json")
+    dumped = _without_none(TypeAdapter(annotation).dump_python(value, mode="json"))
     if dumped == {}:
         return f"{name} = {{}}"
-    return tomli_w.dumps(_without_none({name: dumped})).strip()
+    return tomli_w.dumps({name: dumped}).strip()
 
 
 def _without_none(node: Any) -> Any:
@@ -92,6 +94,22 @@ def _collector_options(name: str, model: type[BaseModel]) -> list[str]:
     return lines
 
 
+_RULES_EXAMPLE = """\
+# [[rules]]
+# match = { provider = "cloudflare", limit = "d1_storage" }
+# warning = 0.5
+# critical = "4 GB"
+"""
+_NOTIFIERS_EXAMPLE = """\
+# [[notifiers]]
+# name = "ops-mail"
+# url = "mailtos://${SMTP_USER}:${SMTP_PASSWORD}@smtp.example.com?to=ops@example.com"
+# severities = ["critical", "warning"]
+# mode = "digest"
+# quiet_hours = { start = "22:00", end = "07:00", tz = "Europe/Berlin", allow_critical = true }
+"""
+
+
 def render_example() -> str:
     """The full text of config.example.toml."""
     from quota_watch.registry import discover
@@ -121,6 +139,15 @@ def render_example() -> str:
         '# network_egress = "1 TB"',
     ]
     parts.append("\n".join(account_lines) + "\n")
+    for title, model, example in (
+        ("rules", RuleOverride, _RULES_EXAMPLE),
+        ("notifiers", NotifierSettings, _NOTIFIERS_EXAMPLE),
+    ):
+        lines = [f"# {(model.__doc__ or '').strip().splitlines()[0]}", example.rstrip()]
+        lines.append(f"# every key of [[{title}]], with its default:")
+        for field_name, field in model.model_fields.items():
+            lines.extend(f"#   {line}" for line in _describe(field_name, field))
+        parts.append("\n".join(lines) + "\n")
     for info in discover().values():
         parts.append("\n".join(_collector_options(info.name, info.cls.Options)) + "\n")
     return "\n".join(parts)

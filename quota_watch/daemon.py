@@ -6,13 +6,14 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from quota_watch import __version__
+from quota_watch.alerting import Alerting
 from quota_watch.errors import ConfigError
-from quota_watch.exposition import AccountFacts, Snapshot
+from quota_watch.exposition import AccountFacts, ForecastFacts, Snapshot
 from quota_watch.poller import AccountRuntime, Poller, build_runtime
 from quota_watch.registry import discover
 from quota_watch.scheduler import PollScheduler
@@ -22,8 +23,9 @@ from quota_watch.store import Store
 
 log = logging.getLogger("quota_watch.daemon")
 
-USER_AGENT = f"quota-watch/{__version__} (+https://github.com/quota-watch/quota-watch)"
+USER_AGENT = f"quota-watch/{__version__} (free-tier usage monitor)"
 DRAIN_TIMEOUT = 30.0
+HEALTH_INTERVAL = timedelta(minutes=5)  # reminders of paused (auth-failed) accounts
 
 
 def utcnow() -> datetime:
@@ -64,6 +66,7 @@ class Daemon:
         self.store: Store | None = None
         self.scheduler: PollScheduler | None = None
         self.client: httpx.AsyncClient | None = None
+        self.alerting: Alerting | None = None
 
     def ready(self) -> str | None:
         """None when the daemon is ready to serve, else why not."""
@@ -75,7 +78,7 @@ class Daemon:
 
     async def snapshot(self) -> Snapshot:
         """The data one /metrics scrape renders."""
-        if self.store is None or self.scheduler is None:
+        if self.store is None or self.scheduler is None or self.alerting is None:
             return Snapshot(readings=(), statuses=(), accounts=())
         names = set(self.scheduler.runtimes)
         readings = await self.store.latest(accounts=names)
@@ -89,7 +92,25 @@ class Daemon:
             )
             for name, rt in sorted(self.scheduler.runtimes.items())
         ]
-        return Snapshot(readings=readings, statuses=statuses, accounts=accounts)
+        firing: dict[str, int] = {}
+        for alert in await self.alerting.firing():
+            if alert.account in names:
+                firing[alert.severity] = firing.get(alert.severity, 0) + 1
+        forecasts = {
+            key: ForecastFacts(signal.forecast_utilization, signal.exhausts_at)
+            for key, signal in self.alerting.forecasts.items()
+        }
+        worker = self.alerting.worker
+        return Snapshot(
+            readings=readings,
+            statuses=statuses,
+            accounts=accounts,
+            alerts_firing=firing,
+            forecasts=forecasts,
+            notifications_sent=dict(worker.sent_total),
+            notifications_failed=dict(worker.failed_total),
+            outbox_depth=await self.store.outbox_depth(),
+        )
 
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT; returns the process exit code."""
@@ -102,16 +123,21 @@ class Daemon:
         log.info("store: %s", self.store.display_url)
         self.client = http_client(self.config)
         poller = Poller(self.store, self.clock)
-        self.scheduler = PollScheduler(poller, settings.polling)
+        self.alerting = Alerting(self.store, self.config, self.clock)
+        self.scheduler = PollScheduler(poller, settings.polling, self.alerting.after_poll)
         self.scheduler.start()
         self.scheduler.add_maintenance("rollup", settings.store.rollup_interval, self._rollup)
         self.scheduler.add_maintenance(
             "retention", settings.store.retention_interval, self._retention
         )
+        self.scheduler.add_maintenance("paused-health", HEALTH_INTERVAL, self._paused_health)
         self.scheduler.set_accounts(build_runtimes(self.config, self.client))
         host, port = settings.server.host_port()
         server = build_server(create_app(self.snapshot, self.ready), host, port)
         serving = asyncio.create_task(server.serve())
+        outbox = asyncio.create_task(
+            self.alerting.run_outbox(settings.alerts.outbox_interval, self.stop)
+        )
         await asyncio.sleep(0)
         source = self.config.source or "embedded default (host collector)"
         log.info(
@@ -130,7 +156,8 @@ class Daemon:
         log.info("stopping: draining polls")
         await self.scheduler.drain(DRAIN_TIMEOUT)
         server.should_exit = True
-        await asyncio.gather(serving, return_exceptions=True)
+        self.stop.set()
+        await asyncio.gather(serving, outbox, return_exceptions=True)
         stop.cancel()
         await self.client.aclose()
         await self.store.close()
@@ -160,8 +187,18 @@ class Daemon:
                 log.warning("%s changed: takes effect at the next restart", what)
         self.scheduler.settings = new.settings.polling
         self.scheduler.set_accounts(runtimes)
+        if self.alerting is not None:
+            self.alerting.reconfigure(new)
+            self.alerting.forget(set(runtimes))
         self.config = new
         log.info("reloaded: %d accounts", len(new.accounts))
+
+    async def _paused_health(self) -> None:
+        assert self.scheduler is not None and self.alerting is not None
+        for name in sorted(self.scheduler.paused):
+            rt = self.scheduler.runtimes.get(name)
+            if rt is not None:
+                await self.alerting.evaluate_health(rt)
 
     async def _rollup(self) -> None:
         assert self.store is not None
@@ -171,7 +208,9 @@ class Daemon:
     async def _retention(self) -> None:
         assert self.store is not None
         r = self.config.settings.store.retention
+        now = self.clock()
         deleted = await self.store.apply_retention(
-            self.clock(), samples=r.samples, hourly=r.hourly, daily=r.daily, runs=r.runs
+            now, samples=r.samples, hourly=r.hourly, daily=r.daily, runs=r.runs
         )
+        deleted["silence"] = await self.store.expire_silences(now)
         log.info("retention: deleted %s", deleted)

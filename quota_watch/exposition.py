@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import platform
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from prometheus_client.core import (
@@ -24,6 +24,7 @@ PREFIX = "quota_watch_"
 UNIT_SUFFIX = {"bytes": "_bytes", "seconds": "_seconds", "count": ""}
 #: outcomes that leave collector_success at 1 (NoData is not a failure)
 SUCCESS_OUTCOMES = frozenset({"success", "no_data"})
+SEVERITIES = ("critical", "warning", "info")
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,25 @@ class AccountFacts:
 
 
 @dataclass(frozen=True)
+class ForecastFacts:
+    """The latest forecast of one series."""
+
+    utilization: float | None
+    exhausts_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything one scrape renders, read from the store in one go."""
 
     readings: Sequence[LatestReading]
     statuses: Sequence[AccountStatus]
     accounts: Sequence[AccountFacts]
+    alerts_firing: Mapping[str, int] = field(default_factory=dict)  # by severity
+    forecasts: Mapping[tuple[str, str, str | None], ForecastFacts] = field(default_factory=dict)
+    notifications_sent: Mapping[str, int] = field(default_factory=dict)  # by notifier
+    notifications_failed: Mapping[str, int] = field(default_factory=dict)
+    outbox_depth: Mapping[str, int] = field(default_factory=dict)
 
 
 def usage_metric(unit: str) -> str:
@@ -66,6 +80,12 @@ METRIC_HELP: dict[str, str] = {
     f"{PREFIX}collector_last_success_timestamp_seconds": "Time of the last successful poll.",
     f"{PREFIX}collector_runs": "Polls of the account since its first one.",
     f"{PREFIX}collector_failures": "Failed polls of the account since its first one.",
+    f"{PREFIX}forecast_utilization_ratio": "Projected usage at period end (or trend) / cap.",
+    f"{PREFIX}forecast_exhaustion_timestamp_seconds": "When the trend reaches the cap.",
+    f"{PREFIX}alerts_firing": "Alerts firing now, silenced ones included.",
+    f"{PREFIX}notifications": "Notifications delivered, per notifier.",
+    f"{PREFIX}notification_failures": "Failed notification deliveries (retried), per notifier.",
+    f"{PREFIX}outbox_messages": "Notifications waiting in the outbox, per notifier.",
     f"{PREFIX}account": "Configured account (constant facts).",
     f"{PREFIX}build": "quota-watch build.",
 }
@@ -110,6 +130,13 @@ def build_families(snapshot: Snapshot) -> Iterator[Metric]:
             gauges.add(f"{PREFIX}period_start_timestamp_seconds", labels, _ts(r.period_start))
         if r.period_end is not None:
             gauges.add(f"{PREFIX}period_end_timestamp_seconds", labels, _ts(r.period_end))
+        forecast = snapshot.forecasts.get((r.account, r.limit, r.resource))
+        if forecast is not None and forecast.utilization is not None:
+            gauges.add(f"{PREFIX}forecast_utilization_ratio", labels, forecast.utilization)
+        if forecast is not None and forecast.exhausts_at is not None:
+            gauges.add(
+                f"{PREFIX}forecast_exhaustion_timestamp_seconds", labels, _ts(forecast.exhausts_at)
+            )
     for s in snapshot.statuses:
         labels = {"provider": s.provider, "account": s.account}
         gauges.add(f"{PREFIX}collector_success", labels, float(s.last_outcome in SUCCESS_OUTCOMES))
@@ -120,8 +147,17 @@ def build_families(snapshot: Snapshot) -> Iterator[Metric]:
                 labels,
                 _ts(s.last_success_at),
             )
+    for severity in SEVERITIES:
+        gauges.add(
+            f"{PREFIX}alerts_firing",
+            {"severity": severity},
+            float(snapshot.alerts_firing.get(severity, 0)),
+        )
+    for notifier, depth in sorted(snapshot.outbox_depth.items()):
+        gauges.add(f"{PREFIX}outbox_messages", {"notifier": notifier}, float(depth))
     yield from gauges.families.values()
     yield from _counters(snapshot.statuses)
+    yield from _notification_counters(snapshot)
     yield _account_info(snapshot.accounts)
     build = InfoMetricFamily(f"{PREFIX}build", METRIC_HELP[f"{PREFIX}build"])
     build.add_metric([], {"version": __version__, "python_version": platform.python_version()})
@@ -141,6 +177,19 @@ def _counters(statuses: Iterable[AccountStatus]) -> Iterator[Metric]:
         failures.add_metric([s.provider, s.account], s.failures_total)
     yield runs
     yield failures
+
+
+def _notification_counters(snapshot: Snapshot) -> Iterator[Metric]:
+    for name, values in (
+        ("notifications", snapshot.notifications_sent),
+        ("notification_failures", snapshot.notifications_failed),
+    ):
+        family = CounterMetricFamily(
+            f"{PREFIX}{name}", METRIC_HELP[f"{PREFIX}{name}"], labels=["notifier"]
+        )
+        for notifier, count in sorted(values.items()):
+            family.add_metric([notifier], count)
+        yield family
 
 
 def _account_info(accounts: Iterable[AccountFacts]) -> Metric:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from quota_watch.store import AccountStatus, LatestReading, StoredReading
+from quota_watch.store import LatestReading, Store, StoredReading
+
+if TYPE_CHECKING:
+    from quota_watch.engine.signals import Signal
+    from quota_watch.settings import Config
 
 Status = Literal["ok", "warning", "critical", "stale", "unknown"]
-WARNING_RATIO = 0.8  # until the rules engine replaces these fixed thresholds
-CRITICAL_RATIO = 1.0
 STATUS_ORDER: dict[str, int] = {"critical": 0, "warning": 1, "stale": 2, "unknown": 3, "ok": 4}
 
 
@@ -60,21 +62,30 @@ def _utilization(value: float, cap: float | None) -> float | None:
     return value / cap if cap else None
 
 
-def _status(utilization: float | None, stale: bool) -> Status:
+_SEVERITY_STATUS: dict[str, Status] = {"critical": "critical", "warning": "warning"}
+
+
+def _status(utilization: float | None, severity: str | None, stale: bool) -> Status:
     if stale:
         return "stale"
+    if severity in _SEVERITY_STATUS:
+        return _SEVERITY_STATUS[severity]
     if utilization is None:
         return "unknown"
-    if utilization >= CRITICAL_RATIO:
-        return "critical"
-    if utilization >= WARNING_RATIO:
-        return "warning"
     return "ok"
 
 
-def make_row(reading: LatestReading | StoredReading, stale: bool = False) -> Row:
-    """The row for one stored reading."""
+def make_row(
+    reading: LatestReading | StoredReading,
+    *,
+    stale: bool = False,
+    severity: str | None = None,
+    forecast: Signal | None = None,
+) -> Row:
+    """The row for one stored reading; `severity` from the rules, `forecast` from the engine."""
     utilization = _utilization(reading.value, reading.cap)
+    if severity is None and utilization is not None:  # no engine verdict: the default pack's
+        severity = "critical" if utilization >= 1.0 else "warning" if utilization >= 0.8 else None
     return Row(
         provider=reading.provider,
         account=reading.account,
@@ -87,32 +98,94 @@ def make_row(reading: LatestReading | StoredReading, stale: bool = False) -> Row
         utilization=utilization,
         period_start=reading.period_start,
         period_end=reading.period_end,
-        status=_status(utilization, stale),
-        forecast_value=None,  # filled by the rules engine's forecasts
-        forecast_utilization=None,
-        exhausts_at=None,
+        status=_status(utilization, severity, stale),
+        forecast_value=forecast.forecast_value if forecast else None,
+        forecast_utilization=forecast.forecast_utilization if forecast else None,
+        exhausts_at=forecast.exhausts_at if forecast else None,
         resets_at=reading.period_end if reading.measure == "cumulative" else None,
         as_of=reading.ts,
     )
 
 
-def report_rows(
-    readings: Iterable[LatestReading],
-    statuses: Iterable[AccountStatus],
-    intervals: Mapping[str, timedelta],
-    now: datetime,
-    stale_after_runs: int,
-) -> list[Row]:
-    """Rows for the configured accounts (`intervals` keys), riskiest first."""
-    last_success = {s.account: s.last_success_at for s in statuses}
+_RANK = {"critical": 2, "warning": 1}
+
+
+def _worst(a: str | None, b: str | None) -> str | None:
+    return a if _RANK.get(a or "", 0) >= _RANK.get(b or "", 0) and a else b
+
+
+async def gather_rows(store: Store, config: Config, now: datetime) -> list[Row]:
+    """Rows for every configured account: engine status (threshold now and firing alerts),
+    forecasts from the stored samples, stale accounts marked; riskiest first."""
+    from quota_watch.alerting import fetch_since, series_view
+    from quota_watch.daemon import build_runtimes
+    from quota_watch.engine.forecast import forecast_signal
+    from quota_watch.engine.rulepack import RuleError, effective_rules, load_rule_pack
+    from quota_watch.engine.threshold import threshold_signal
+
+    pack = load_rule_pack(config.settings.alerts.rule_pack)
+    overrides = config.settings.rules
+    runtimes = build_runtimes(config, client=None)  # type: ignore[arg-type]
+    readings = await store.latest(accounts=set(runtimes))
+    statuses = {s.account: s for s in await store.account_statuses()}
+    firing: dict[tuple[str, str | None, str | None], str] = {}
+    for alert in await store.load_alerts():
+        if alert.status == "firing" and alert.kind in ("threshold", "forecast"):
+            key = (alert.account, alert.limit, alert.resource)
+            firing[key] = _worst(firing.get(key), alert.severity) or alert.severity
+    lookback = max(
+        [pack.forecast.lookback, *(o.forecast_lookback for o in overrides if o.forecast_lookback)]
+    )
     rows = []
     for reading in readings:
-        interval = intervals.get(reading.account)
-        if interval is None:
-            continue
-        success = last_success.get(reading.account) or reading.ts
-        stale = now - success > interval * stale_after_runs
-        rows.append(make_row(reading, stale))
+        rt = runtimes[reading.account]
+        status = statuses.get(reading.account)
+        success = status.last_success_at if status and status.last_success_at else reading.ts
+        stale = now - success > rt.config.interval * pack.stale.after_runs
+        points = await store.samples(
+            reading.account,
+            reading.limit,
+            reading.resource,
+            fetch_since(reading, now, lookback),
+            now + timedelta(seconds=1),
+        )
+        view = series_view(rt, reading, points, now)
+        try:
+            rules = effective_rules(
+                pack,
+                overrides,
+                provider=view.provider,
+                account=view.account,
+                limit=view.limit,
+                group=view.group,
+                resource=view.resource,
+                unit=view.unit,
+                cap=view.cap,
+            )
+        except RuleError:
+            rules = effective_rules(
+                pack,
+                (),
+                provider=view.provider,
+                account=view.account,
+                limit=view.limit,
+                group=view.group,
+                unit=None,
+                cap=None,
+            )
+        threshold = threshold_signal(view, rules)
+        now_severity: str | None = threshold.severity if threshold.active else None
+        severity = _worst(
+            now_severity, firing.get((reading.account, reading.limit, reading.resource))
+        )
+        rows.append(
+            make_row(
+                reading,
+                stale=stale,
+                severity=severity or "ok",
+                forecast=forecast_signal(view, rules),
+            )
+        )
     return sort_rows(rows)
 
 

@@ -47,7 +47,7 @@ class PollScheduler:
         self,
         poller: Poller,
         settings: PollingSettings,
-        on_result: Callable[[PollResult], Awaitable[None]] | None = None,
+        on_result: Callable[[AccountRuntime, PollResult], Awaitable[None]] | None = None,
     ) -> None:
         self.poller = poller
         self.settings = settings
@@ -149,7 +149,10 @@ class PollScheduler:
             result = await self.poller.poll(rt)
         self._after(rt, result)
         if self.on_result is not None:
-            await self.on_result(result)
+            try:
+                await self.on_result(rt, result)
+            except Exception:  # alerting must not stop polling; the log says what broke
+                log.exception("evaluating alerts of %s failed", name)
         return result
 
     def _after(self, rt: AccountRuntime, result: PollResult) -> None:

@@ -29,7 +29,9 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
+from quota_watch.engine.rulepack import RuleOverride
 from quota_watch.errors import ConfigError, format_validation_error, toml_path
+from quota_watch.notify.config import NotifierSettings
 from quota_watch.sdk import LimitSpec, parse_duration, parse_quantity
 
 
@@ -116,9 +118,6 @@ class PollingSettings(_Section):
     )
     timeout: Duration = Field(timedelta(seconds=30), description="HTTP timeout per request")
     backoff_max: Duration = Field(timedelta(hours=1), description="longest retry delay")
-    stale_after_runs: int = Field(
-        3, ge=1, description="missed intervals after which a reading counts as stale"
-    )
 
 
 class LoggingSettings(_Section):
@@ -126,6 +125,21 @@ class LoggingSettings(_Section):
 
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["text", "json"] = "text"
+
+
+class AlertSettings(_Section):
+    """The rules engine and the notification outbox."""
+
+    rule_pack: Path | None = Field(
+        None, description="rule-pack TOML replacing the built-in rules/default.toml"
+    )
+    retry_initial: Duration = Field(
+        timedelta(seconds=30), description="first retry delay of a failed notification"
+    )
+    retry_max: Duration = Field(timedelta(hours=1), description="longest retry delay")
+    outbox_interval: Duration = Field(
+        timedelta(seconds=10), description="how often due notifications are sent"
+    )
 
 
 class AccountSettings(_Section):
@@ -166,7 +180,10 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     polling: PollingSettings = PollingSettings()
     logging: LoggingSettings = LoggingSettings()
+    alerts: AlertSettings = AlertSettings()
     accounts: list[AccountSettings] = Field(default_factory=list)
+    rules: list[RuleOverride] = Field(default_factory=list)
+    notifiers: list[NotifierSettings] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(
@@ -428,11 +445,49 @@ def validate_config(
     accounts = (
         _validate_accounts(raw_accounts, settings, errors) if isinstance(raw_accounts, list) else []
     )
+    if settings is not None:
+        errors.extend(_check_alerting(settings, accounts))
     if errors:
         where = f"{source}: " if source else ""
         raise ConfigError([f"{where}{line}" for line in errors])
     assert settings is not None
     return Config(settings=settings, accounts=tuple(accounts), source=source)
+
+
+def _check_alerting(settings: Settings, accounts: Sequence[AccountConfig]) -> list[str]:
+    """Rule pack readable, every [[rules]] entry applicable, notifier URLs usable."""
+    from quota_watch.engine.rulepack import RuleError, effective_rules, load_rule_pack
+    from quota_watch.notify.config import check_notifiers
+
+    errors: list[str] = []
+    try:
+        pack = load_rule_pack(settings.alerts.rule_pack)
+    except ConfigError as exc:
+        return [f"alerts.rule_pack: {line}" for line in exc.errors]
+    if settings.rules:
+        from quota_watch.registry import discover
+
+        infos = discover({a.collector for a in accounts})
+        for account in accounts:
+            limits = _declared_limits(infos[account.collector], account.options)
+            for name, spec in limits.items():
+                cap = account.cap_overrides.get(name, spec.cap)
+                try:
+                    effective_rules(
+                        pack,
+                        settings.rules,
+                        provider=account.collector,
+                        account=account.name,
+                        limit=name,
+                        group=account.group,
+                        unit=spec.unit.value,
+                        cap=cap if cap is not None else 1.0,
+                    )
+                except RuleError as exc:
+                    errors.append(f"{exc} (account {account.name}, limit {name})")
+    if settings.notifiers:
+        errors.extend(check_notifiers(settings.notifiers))
+    return list(dict.fromkeys(errors))
 
 
 def redacted(config: Config) -> dict[str, Any]:

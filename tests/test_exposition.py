@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from quota_watch.exposition import AccountFacts, Snapshot, render
+from quota_watch.exposition import AccountFacts, ForecastFacts, Snapshot, render
 from quota_watch.store import AccountStatus, LatestReading
 from tests.promtool import check_metrics
 
@@ -63,6 +63,13 @@ def snapshot() -> Snapshot:
             )
         ],
         accounts=[AccountFacts("host", "vm", None, 60.0)],
+        alerts_firing={"critical": 2},
+        forecasts={
+            ("vm", "network_egress", None): ForecastFacts(0.9, datetime(2026, 11, 28, tzinfo=UTC))
+        },
+        notifications_sent={"ops": 3},
+        notifications_failed={"ops": 1},
+        outbox_depth={"ops": 2},
     )
 
 
@@ -97,15 +104,29 @@ def test_names_units_and_labels() -> None:
     info = got["quota_watch_account_info"][0][0]
     assert info["account"] == "vm" and info["interval_seconds"] == "60"
     assert got["quota_watch_build_info"][0][0]["version"]
+    assert ({"severity": "critical"}, 2) in got["quota_watch_alerts_firing"]
+    assert ({"severity": "warning"}, 0) in got["quota_watch_alerts_firing"]
+    assert (egress, 0.9) in got["quota_watch_forecast_utilization_ratio"]
+    exhaustion = datetime(2026, 11, 28, tzinfo=UTC).timestamp()
+    assert (egress, exhaustion) in got["quota_watch_forecast_exhaustion_timestamp_seconds"]
+    assert ({"notifier": "ops"}, 3) in got["quota_watch_notifications_total"]
+    assert ({"notifier": "ops"}, 1) in got["quota_watch_notification_failures_total"]
+    assert ({"notifier": "ops"}, 2) in got["quota_watch_outbox_messages"]
 
 
 def test_no_label_outside_the_contract() -> None:
     allowed = {"provider", "account", "limit", "resource"}
+    extra = {
+        "quota_watch_alerts_firing": {"severity"},
+        "quota_watch_outbox_messages": {"notifier"},
+        "quota_watch_notifications_total": {"notifier"},
+        "quota_watch_notification_failures_total": {"notifier"},
+    }
     for name, rows in samples(render(snapshot())).items():
         if name.endswith("_info"):
             continue
         for labels, _ in rows:
-            assert set(labels) <= allowed, (name, labels)
+            assert set(labels) <= allowed | extra.get(name, set()), (name, labels)
 
 
 def test_no_timestamps() -> None:

@@ -400,8 +400,8 @@ class Store:
             for p, a, lim, res, u, m, v, cap, src, ps, pe, ts in rows
         ]
 
-    async def account_statuses(self) -> list[AccountStatus]:
-        """Poll health of every account that has run at least once, by account name."""
+    async def account_statuses(self, *, account: str | None = None) -> list[AccountStatus]:
+        """Poll health of every account (or just `account`) that has run, by account name."""
         c = ACCOUNT_STATUS.c
         stmt = select(
             c.provider,
@@ -415,6 +415,8 @@ class Store:
             c.failures_total,
             c.consecutive_failures,
         ).order_by(c.account)
+        if account is not None:
+            stmt = stmt.where(c.account == account)
         with self._errors("reading account status"):
             async with self._engine.connect() as conn:
                 rows = (await conn.execute(stmt)).all()

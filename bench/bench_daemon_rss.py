@@ -1,0 +1,296 @@
+"""Daemon memory benchmark: RSS of the real daemon polling N emulated accounts for ~1,000 cycles.
+
+`python -m quota_watch run -c cfg` in a subprocess polls N http_json accounts (default 50) on the
+loopback emulator (in this process's thread) with a short interval, while this script
+samples the daemon's VmRSS from /proc/<pid>/status and scrapes /metrics every few seconds as a
+Prometheus would, reading quota_watch_collector_runs_total to count cycles (cycle k = every
+account has at least k runs). Also measured: the import floor (RSS of a bare python, of
+`import quota_watch.daemon`, and of that plus loading the http_json collector).
+
+    python bench/bench_daemon_rss.py           # 50 accounts until 1,000 cycles (~7.5 min)
+    python bench/bench_daemon_rss.py --quick   # 100 cycles (~50 s)
+
+The default interval, 400ms (+ 10 % jitter), keeps the daemon below saturation: a poll costs it
+~7 ms of CPU, so 50 accounts every 250 ms (~190 polls/s) is more than one event loop does, and
+APScheduler then skips runs ("maximum number of running instances reached").
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from _common import (
+    DaemonProcess,
+    Result,
+    add_common_args,
+    free_port,
+    header,
+    isolated_env,
+    mib,
+    table,
+    verdict,
+    write_results,
+)
+
+from quota_watch.testing.emulator import Emulator, demo_accounts
+
+TARGET_BYTES = 100 * 2**20
+_RUNS = re.compile(rb"^quota_watch_collector_runs_total\{[^}]*\} ([0-9.e+]+)$", re.MULTILINE)
+
+_FLOOR_SNIPPETS = {
+    "bare python": "",
+    "import quota_watch.daemon": "import quota_watch.daemon",
+    "+ http_json collector loaded": (
+        "import quota_watch.daemon\n"
+        "from quota_watch.registry import discover\n"
+        "discover({'http_json'})"
+    ),
+}
+_PRINT_RSS = (
+    "\nfor _l in open('/proc/self/status'):\n"
+    "    if _l.startswith('VmRSS:'):\n"
+    "        print(int(_l.split()[1]) * 1024)\n"
+)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One observation of the daemon."""
+
+    elapsed: float
+    rss: int
+    hwm: int
+    cycles: int  # min runs_total over the accounts at the last scrape
+    cpu: float  # daemon CPU seconds so far
+
+
+def proc_status(pid: int) -> tuple[int, int]:
+    """VmRSS and VmHWM (peak RSS) of `pid`, in bytes."""
+    rss = hwm = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1]) * 1024
+        elif line.startswith("VmHWM:"):
+            hwm = int(line.split()[1]) * 1024
+    return rss, hwm
+
+
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of `pid`."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def import_floor(workdir: Path) -> dict[str, int]:
+    """RSS right after each snippet runs in a fresh interpreter."""
+    floors = {}
+    for label, code in _FLOOR_SNIPPETS.items():
+        for _ in range(2):  # the first run may still be writing bytecode caches
+            out = subprocess.run(
+                [sys.executable, "-c", code + _PRINT_RSS],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=isolated_env(workdir),
+            ).stdout
+        floors[label] = int(out.split()[-1])
+    return floors
+
+
+def min_runs(body: bytes, accounts: int) -> int:
+    """The smallest collector_runs_total over the accounts (0 until every account has run)."""
+    runs = [float(v) for v in _RUNS.findall(body)]
+    if len(runs) < accounts:
+        return 0
+    return int(min(runs))
+
+
+def run_daemon(
+    workdir: Path, accounts: int, interval: str, cycles: int, scrape_every: float, timeout: float
+) -> tuple[list[Sample], dict[str, Any]]:
+    """Run the daemon until `cycles` cycles; returns the samples and end-of-run facts."""
+    db = workdir / "rss.db"
+    port = free_port()
+    samples: list[Sample] = []
+    with Emulator(demo_accounts(accounts), seed=4) as emulator:
+        document: dict[str, Any] = tomllib.loads(
+            emulator.config_toml(
+                interval=interval, store_url=f"sqlite:///{db}", listen=f"127.0.0.1:{port}"
+            )
+        )
+        config = workdir / "rss.toml"
+        config.write_text(tomli_w.dumps(document), encoding="utf-8")
+        with DaemonProcess(workdir, config, port) as daemon:
+            t0 = time.perf_counter()
+            daemon.wait_serving()
+            rss, hwm = proc_status(daemon.pid)
+            samples.append(Sample(time.perf_counter() - t0, rss, hwm, 0, proc_cpu(daemon.pid)))
+            done = 0
+            next_scrape = 0.0
+            deadline = time.monotonic() + timeout
+            while done < cycles:
+                daemon.check_alive()
+                if time.monotonic() > deadline:
+                    print(f"stopping at the {timeout:.0f} s time limit after {done} cycles")
+                    break
+                now = time.perf_counter() - t0
+                # Scrape often until the first cycle completes, then at the Prometheus pace.
+                if now >= next_scrape:
+                    status, body, _ = daemon.get("/metrics")
+                    if status == 200:
+                        done = min_runs(body, accounts)
+                    next_scrape = now + (0.2 if done == 0 else scrape_every)
+                rss, hwm = proc_status(daemon.pid)
+                samples.append(Sample(now, rss, hwm, done, proc_cpu(daemon.pid)))
+                time.sleep(0.2 if done == 0 else 0.5)
+            stats = emulator.stats
+            code = daemon.stop()
+            log = daemon.log()
+            if code != 0:
+                raise RuntimeError(f"daemon exited {code}:\n{log}")
+    requests = sum(sum(counter.values()) for counter in stats.values())
+    facts = {
+        "db_bytes": db.stat().st_size + sum(p.stat().st_size for p in workdir.glob("rss.db-*")),
+        "requests": requests,
+        "warnings": [line for line in log.splitlines() if " WARNING " in line][:5],
+        "warning_count": sum(1 for line in log.splitlines() if " WARNING " in line),
+    }
+    return samples, facts
+
+
+def at_cycle(samples: list[Sample], cycle: int) -> Sample | None:
+    """The first sample at or after `cycle` cycles."""
+    return next((s for s in samples if s.cycles >= cycle), None)
+
+
+def slope_per_100(samples: list[Sample], start_cycle: int) -> float | None:
+    """Least-squares RSS growth in bytes per 100 cycles, from `start_cycle` on (leak check)."""
+    points = [(s.cycles, s.rss) for s in samples if s.cycles >= start_cycle]
+    if len({c for c, _ in points}) < 3:
+        return None
+    n = len(points)
+    mean_c = sum(c for c, _ in points) / n
+    mean_r = sum(r for _, r in points) / n
+    var = sum((c - mean_c) ** 2 for c, _ in points)
+    cov = sum((c - mean_c) * (r - mean_r) for c, r in points)
+    return cov / var * 100
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the bench and print its figures."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    add_common_args(parser)
+    parser.add_argument("--accounts", type=int, default=50)
+    parser.add_argument(
+        "--interval",
+        default="400ms",
+        help="poll interval (default 400ms: below saturation with 50 accounts; see above)",
+    )
+    parser.add_argument("--cycles", type=int, default=None, help="default 1000 (quick: 100)")
+    parser.add_argument("--scrape-every", type=float, default=5.0, help="seconds between scrapes")
+    parser.add_argument("--timeout", type=float, default=900.0, help="give up after (seconds)")
+    args = parser.parse_args(argv)
+    cycles = args.cycles or (100 if args.quick else 1000)
+    header(
+        "daemon RSS",
+        f"Real daemon (subprocess), {args.accounts} http_json accounts on the loopback emulator "
+        f"(no added latency, 4 readings per poll), interval {args.interval}, SQLite store, "
+        f"/metrics scraped every {args.scrape_every:g} s, until every account has {cycles} runs. "
+        "RSS = VmRSS from /proc/<pid>/status (resident memory, shared libraries included).",
+    )
+    with tempfile.TemporaryDirectory(prefix="qw-bench-rss-") as tmp:
+        floors = import_floor(Path(tmp))
+        print(table(["import floor", "RSS"], [(k, mib(v)) for k, v in floors.items()]))
+        print()
+        samples, facts = run_daemon(
+            Path(tmp), args.accounts, args.interval, cycles, args.scrape_every, args.timeout
+        )
+    last = samples[-1]
+    milestones = [("start (/readyz answers)", samples[0])]
+    for mark in (1, 10, 100, 250, 500, 1000, cycles):
+        sample = at_cycle(samples, mark)
+        label = "after the first cycle" if mark == 1 else f"{mark} cycles"
+        if sample is not None and all(label != m[0] for m in milestones) and mark <= cycles:
+            milestones.append((label, sample))
+    milestones.append(("end", last))
+    print(
+        table(
+            ["when", "elapsed", "cycles", "RSS", "peak RSS (VmHWM)", "daemon CPU"],
+            [
+                (label, f"{s.elapsed:.1f} s", s.cycles, mib(s.rss), mib(s.hwm), f"{s.cpu:.1f} s")
+                for label, s in milestones
+            ],
+        )
+    )
+    polls = last.cycles * args.accounts
+    first_full = at_cycle(samples, 1)
+    period = (
+        (last.elapsed - first_full.elapsed) / max(1, last.cycles - 1)
+        if first_full
+        else float("nan")
+    )
+    print(
+        f"\n{facts['requests']} polls served by the emulator; one cycle took {period:.2f} s on "
+        f"average (interval {args.interval} + scheduler jitter); daemon CPU "
+        f"{last.cpu / max(1, facts['requests']) * 1000:.1f} ms per poll, "
+        f"{last.cpu / max(last.elapsed, 1e-9):.0%} of one core; SQLite files "
+        f"{mib(facts['db_bytes'])} at the end"
+    )
+    growth = slope_per_100(samples, min(100, max(2, last.cycles // 4)))
+    if growth is not None:
+        print(f"RSS trend after warm-up: {growth / 2**20:+.2f} MiB per 100 cycles")
+    if facts["warning_count"]:
+        print(f"daemon logged {facts['warning_count']} WARNING lines, e.g.:")
+        for line in facts["warnings"]:
+            print(f"  {line}")
+    print()
+    reached = last.cycles >= cycles
+    results = [
+        Result(
+            "daemon RSS",
+            f"{args.accounts} accounts, RSS at {last.cycles} cycles ({polls} polls)",
+            f"{mib(last.rss)} (peak {mib(last.hwm)})",
+            f"< {mib(TARGET_BYTES)}",
+            verdict(last.hwm < TARGET_BYTES and reached),
+            "" if reached else f"stopped before {cycles} cycles",
+        ),
+        Result(
+            "daemon RSS",
+            f"{args.accounts} accounts, RSS at start / after first cycle",
+            f"{mib(samples[0].rss)} / {mib(first_full.rss) if first_full else 'n/a'}",
+        ),
+        Result(
+            "daemon RSS",
+            "import floor: bare python / import quota_watch.daemon",
+            f"{mib(floors['bare python'])} / {mib(floors['import quota_watch.daemon'])}",
+        ),
+    ]
+    if growth is not None:
+        results.append(
+            Result("daemon RSS", "RSS trend after warm-up", f"{growth / 2**20:+.2f} MiB/100 cycles")
+        )
+    write_results(
+        args.json,
+        results,
+        {
+            "floors": floors,
+            "samples": [s.__dict__ for s in samples[:: max(1, len(samples) // 400)]],
+        },
+    )
+    return 0 if reached else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

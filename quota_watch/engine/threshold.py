@@ -1,0 +1,60 @@
+"""Threshold rule: utilization at or above the warning / critical ratio of the cap."""
+
+from __future__ import annotations
+
+from quota_watch.engine.rulepack import EffectiveRules
+from quota_watch.engine.signals import SeriesView, Signal, utilization
+from quota_watch.store import Severity
+
+__all__ = ["held_severity", "raw_severity", "threshold_signal"]
+
+
+def raw_severity(ratio: float | None, rules: EffectiveRules) -> Severity | None:
+    """critical at >= critical, warning at >= warning, else None (no hysteresis)."""
+    if ratio is None or not rules.threshold_enabled:
+        return None
+    if rules.critical is not None and ratio >= rules.critical:
+        return "critical"
+    if rules.warning is not None and ratio >= rules.warning:
+        return "warning"
+    return None
+
+
+def held_severity(
+    ratio: float | None, previous: Severity, rules: EffectiveRules
+) -> Severity | None:
+    """The severity a FIRING threshold alert keeps: escalation at the plain threshold, but
+    de-escalation and clearing only below threshold - clear_hysteresis.
+
+    The state machine (state.py) calls this for firing alerts only; pending ones use the raw
+    condition, like Prometheus' `for`.
+    """
+    raw = raw_severity(ratio, rules)
+    if raw == "critical" or ratio is None or not rules.threshold_enabled:
+        return raw
+    band = rules.clear_hysteresis
+    if previous == "critical" and rules.critical is not None and ratio >= rules.critical - band:
+        return "critical"
+    if rules.warning is not None and ratio >= rules.warning - band:
+        return "warning"
+    return None
+
+
+def threshold_signal(view: SeriesView, rules: EffectiveRules) -> Signal:
+    """The raw threshold condition on the newest point (inactive without a cap or points)."""
+    points = view.points_in_period()
+    if not points:
+        return Signal(kind="threshold", active=False, cap=view.cap, unit=view.unit)
+    value = points[-1][1]
+    ratio = utilization(value, view.cap)
+    severity = raw_severity(ratio, rules)
+    return Signal(
+        kind="threshold",
+        active=severity is not None,
+        severity=severity or "warning",
+        value=value,
+        cap=view.cap,
+        ratio=ratio,
+        unit=view.unit,
+        points_used=1,
+    )

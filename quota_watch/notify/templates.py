@@ -1,0 +1,256 @@
+"""Message texts: a title plus plain-text and markdown bodies for every message kind."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from quota_watch.report import human
+from quota_watch.store import AlertState, MessageKind, OutboxMessage, Severity
+
+__all__ = [
+    "ACTIONS",
+    "Rendered",
+    "render",
+    "render_digest",
+    "render_digest_messages",
+    "render_test",
+]
+
+Rendered = tuple[str, str, str]
+"""(title, plain-text body, markdown body)."""
+
+ACTIONS: dict[str, str] = {
+    "threshold": "Reduce usage, raise the cap override if the plan changed, "
+    "or add a shard account (see `quota-watch plan`).",
+    "forecast": "Reduce usage, raise the cap override if the plan changed, "
+    "or add a shard account (see `quota-watch plan`).",
+    "stale": "Check the daemon log / provider status.",
+    "auth": "Renew the token; polling is paused until the config changes.",
+}
+"""The suggested action per alert kind, while the alert is open."""
+_NO_ACTION = "None needed."
+_DEFAULT_ACTION = "See `quota-watch report`."
+_HEADLINES: dict[MessageKind, str] = {
+    "firing": "Firing",
+    "escalated": "Escalated from warning to critical",
+    "reminder": "Still firing",
+    "resolved": "Resolved",
+    "period_reset": "Period reset, alert cleared",
+}
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(abs(delta.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    for big, big_unit, small, small_unit in (
+        (days, "d", hours, "h"),
+        (hours, "h", minutes, "m"),
+        (minutes, "m", secs, "s"),
+    ):
+        if big:
+            return f"{big}{big_unit} {small}{small_unit}" if small else f"{big}{big_unit}"
+    return f"{secs}s"
+
+
+def _relative(moment: datetime, now: datetime) -> str:
+    delta = moment - now
+    return f"in {_span(delta)}" if delta >= timedelta() else f"{_span(delta)} ago"
+
+
+def _pct(ratio: float, digits: int = 0) -> str:
+    return f"{ratio:.{digits}%}"
+
+
+def _subject(alert: AlertState) -> str:
+    where = f"{alert.provider}/{alert.account}"
+    if alert.limit is None:
+        return where
+    return f"{where} {alert.limit}" + (f" ({alert.resource})" if alert.resource else "")
+
+
+def _usage(alert: AlertState) -> str:
+    """'at 104% of 100k', or 'at 104k' without a cap."""
+    if alert.cap and alert.ratio is not None:
+        return f"at {_pct(alert.ratio)} of {human(alert.cap, alert.unit)}"
+    return f"at {human(alert.value, alert.unit)}"
+
+
+def _forecast_phrase(alert: AlertState, now: datetime) -> str | None:
+    if alert.forecast_value is not None:
+        if alert.cap:
+            share = _pct(alert.forecast_value / alert.cap)
+            return f"projected at {share} of {human(alert.cap, alert.unit)} by period end"
+        return f"projected at {human(alert.forecast_value, alert.unit)} by period end"
+    if alert.exhausts_at is not None:
+        return f"projected full {_relative(alert.exhausts_at, now)}"
+    return None
+
+
+def _condition(kind: MessageKind, alert: AlertState, now: datetime) -> str:
+    """The title's statement after the subject."""
+    if alert.kind == "stale":
+        if kind == "resolved":
+            return "data fresh again"
+        if alert.unit == "seconds" and alert.value > 0:
+            return f"data stale, last success {human(alert.value, 'seconds')} ago"
+        return "data stale"
+    if alert.kind == "auth":
+        return "credentials accepted again" if kind == "resolved" else "credentials rejected"
+    if kind == "period_reset":
+        return f"{_usage(alert)} in the new period"
+    if alert.kind == "forecast":
+        return _forecast_phrase(alert, now) or _usage(alert)
+    return _usage(alert)
+
+
+def _title(kind: MessageKind, alert: AlertState, now: datetime) -> str:
+    severity = alert.severity.upper()
+    prefix = {
+        "firing": f"[{severity}]",
+        "escalated": f"[{severity}] escalated:",
+        "reminder": f"[{severity}] still firing:",
+        "resolved": "[RESOLVED]",
+        "period_reset": "[RESET]",
+    }.get(kind, f"[{severity}]")
+    return f"{prefix} {_subject(alert)} {_condition(kind, alert, now)}"
+
+
+def _forecast_line(alert: AlertState, now: datetime) -> str:
+    parts = []
+    if alert.forecast_value is not None:
+        share = f" ({_pct(alert.forecast_value / alert.cap, 1)} of cap)" if alert.cap else ""
+        parts.append(f"{human(alert.forecast_value, alert.unit)} at period end{share}")
+    if alert.exhausts_at is not None:
+        parts.append(f"full {_relative(alert.exhausts_at, now)} ({_when(alert.exhausts_at)})")
+    return "; ".join(parts) or "none (not enough data, or no cap to run out of)"
+
+
+def _status_line(kind: MessageKind, alert: AlertState, now: datetime) -> str:
+    text = f"{alert.alertname}, {alert.severity}"
+    fired = alert.fired_at or alert.started_at
+    if kind == "resolved":
+        return f"{text}, fired {_when(fired)}, resolved {_when(alert.resolved_at or now)}"
+    if kind == "period_reset":
+        return f"{text}, fired {_when(fired)}, cleared by the new period"
+    return f"{text}, firing since {_when(fired)} ({_relative(fired, now)})"
+
+
+def _fields(
+    kind: MessageKind, alert: AlertState, now: datetime, resets_at: datetime | None
+) -> list[tuple[str, str]]:
+    fields = [("Provider", alert.provider), ("Account", alert.account)]
+    if alert.group:
+        fields.append(("Group", alert.group))
+    if alert.limit is not None:
+        fields.append(("Limit", alert.limit))
+        if alert.resource:
+            fields.append(("Resource", alert.resource))
+        value = human(alert.value, alert.unit)
+        if alert.cap:
+            ratio = "" if alert.ratio is None else f" ({_pct(alert.ratio, 1)})"
+            value = f"{value} of {human(alert.cap, alert.unit)}{ratio}"
+        else:
+            value += " (no known cap)"
+        fields.append(("Value", value))
+        fields.append(("Forecast", _forecast_line(alert, now)))
+        resets = f"{_relative(resets_at, now)} ({_when(resets_at)})" if resets_at else "-"
+        fields.append(("Resets", resets))
+    elif alert.kind == "stale" and alert.unit == "seconds" and alert.value > 0:
+        allowed = f" (allowed: {human(alert.cap, 'seconds')})" if alert.cap else ""
+        fields.append(("Last success", f"{human(alert.value, 'seconds')} ago{allowed}"))
+    elif alert.kind == "auth" and alert.value > 0:
+        fields.append(("Failed polls", f"{alert.value:g} in a row"))
+    fields.append(("Alert", _status_line(kind, alert, now)))
+    if kind in ("resolved", "period_reset"):
+        action = _NO_ACTION
+    else:
+        action = ACTIONS.get(alert.kind, _DEFAULT_ACTION)
+    fields.append(("Action", action))
+    return fields
+
+
+def _headline(kind: MessageKind, alert: AlertState, now: datetime) -> str:
+    return f"{_HEADLINES.get(kind, kind)}: {_subject(alert)} {_condition(kind, alert, now)}."
+
+
+def _text(headline: str, fields: Sequence[tuple[str, str]]) -> str:
+    width = max(len(label) for label, _ in fields) + 2
+    lines = [headline, ""]
+    lines += [f"{label + ':':<{width}}{value}" for label, value in fields]
+    return "\n".join(lines)
+
+
+def _markdown(headline: str, fields: Sequence[tuple[str, str]]) -> str:
+    lines = [f"**{headline}**", ""]
+    lines += [f"- **{label}:** {value}" for label, value in fields]
+    return "\n".join(lines)
+
+
+def render(
+    kind: MessageKind, alert: AlertState, now: datetime, *, resets_at: datetime | None
+) -> Rendered:
+    """(title, text, markdown) of a firing/escalated/reminder/resolved/period_reset message."""
+    if kind in ("test", "digest"):
+        raise ValueError(f"{kind} messages are rendered by render_{kind}")
+    fields = _fields(kind, alert, now, resets_at)
+    headline = _headline(kind, alert, now)
+    return _title(kind, alert, now), _text(headline, fields), _markdown(headline, fields)
+
+
+def render_test(severity: Severity, now: datetime) -> Rendered:
+    """(title, text, markdown) of the message `quota-watch notify test` sends."""
+    title = f"[TEST] quota-watch test notification ({severity})"
+    body = (
+        f"This is a test message from quota-watch, sent {_when(now)}.\n"
+        f"If you can read it, {severity} alerts reach this notifier."
+    )
+    return title, body, f"**{title}**\n\n{body}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _open_line(alert: AlertState, now: datetime) -> str:
+    since = alert.fired_at or alert.started_at
+    return f"{_title('firing', alert, now)}, since {_when(since)}"
+
+
+def _digest(changes: Sequence[str], still_open: Sequence[AlertState], now: datetime) -> Rendered:
+    title = f"[DIGEST] quota-watch: {_count(len(changes), 'change')}, {len(still_open)} still open"
+    open_lines = [_open_line(a, now) for a in still_open]
+    sections = [
+        (f"Changes ({len(changes)})", list(changes) or ["none"]),
+        (f"Still open ({len(still_open)})", open_lines or ["none"]),
+    ]
+    text = [f"quota-watch digest, {_when(now)}"]
+    markdown = [f"**quota-watch digest, {_when(now)}**"]
+    for heading, lines in sections:
+        text += ["", f"{heading}:", *(f"- {line}" for line in lines)]
+        markdown += ["", f"**{heading}**", "", *(f"- {line}" for line in lines)]
+    return title, "\n".join(text), "\n".join(markdown)
+
+
+def render_digest(
+    changes: Sequence[tuple[MessageKind, AlertState]],
+    still_open: Sequence[AlertState],
+    now: datetime,
+) -> Rendered:
+    """(title, text, markdown) of a digest: each change's title, then each open alert."""
+    lines = [f"{_when(a.updated_at)} {_title(kind, a, now)}" for kind, a in changes]
+    return _digest(lines, still_open, now)
+
+
+def render_digest_messages(
+    messages: Sequence[OutboxMessage], still_open: Sequence[AlertState], now: datetime
+) -> Rendered:
+    """A digest built from queued messages (what the outbox holds), oldest first."""
+    ordered = sorted(messages, key=lambda m: (m.created_at, m.id or 0))
+    return _digest([f"{_when(m.created_at)} {m.title}" for m in ordered], still_open, now)
