@@ -180,10 +180,17 @@ def report(
             1,
         )
 
+    from quota_watch.daemon import build_runtimes
+    from quota_watch.engine.rulepack import load_rule_pack
+    from quota_watch.poller import OFFLINE_CLIENT
+
+    runtimes = build_runtimes(cfg, OFFLINE_CLIENT)
+    pack = load_rule_pack(cfg.settings.alerts.rule_pack)
+
     async def rows_now() -> list[Row]:
         store = await Store.open(url, readonly=url.startswith("sqlite"), migrate=False)
         try:
-            return await gather_rows(store, cfg, datetime.now(UTC))
+            return await gather_rows(store, runtimes, pack, cfg.settings.rules, datetime.now(UTC))
         finally:
             await store.close()
 

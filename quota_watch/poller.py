@@ -94,6 +94,16 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+class _OfflineClient:
+    """Stands in for the HTTP client where collectors are built but never poll."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError("this collector was built offline and cannot make requests")
+
+
+OFFLINE_CLIENT: Any = _OfflineClient()
+
+
 def build_runtime(
     config: AccountConfig, info: CollectorInfo, client: httpx.AsyncClient
 ) -> AccountRuntime:

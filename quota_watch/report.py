@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from quota_watch.store import LatestReading, Store, StoredReading
 
 if TYPE_CHECKING:
+    from quota_watch.engine.rulepack import RuleOverride, RulePack
     from quota_watch.engine.signals import Signal
-    from quota_watch.settings import Config
+    from quota_watch.poller import AccountRuntime
 
 Status = Literal["ok", "warning", "critical", "stale", "unknown"]
 STATUS_ORDER: dict[str, int] = {"critical": 0, "warning": 1, "stale": 2, "unknown": 3, "ok": 4}
@@ -114,18 +115,20 @@ def _worst(a: str | None, b: str | None) -> str | None:
     return a if _RANK.get(a or "", 0) >= _RANK.get(b or "", 0) and a else b
 
 
-async def gather_rows(store: Store, config: Config, now: datetime) -> list[Row]:
-    """Rows for every configured account: engine status (threshold now and firing alerts),
+async def gather_rows(
+    store: Store,
+    runtimes: Mapping[str, AccountRuntime],
+    pack: RulePack,
+    overrides: Sequence[RuleOverride],
+    now: datetime,
+) -> list[Row]:
+    """Rows for the accounts in `runtimes`: engine status (threshold now and firing alerts),
     forecasts from the stored samples, stale accounts marked; riskiest first."""
     from quota_watch.alerting import fetch_since, series_view
-    from quota_watch.daemon import build_runtimes
     from quota_watch.engine.forecast import forecast_signal
-    from quota_watch.engine.rulepack import RuleError, effective_rules, load_rule_pack
+    from quota_watch.engine.rulepack import RuleError, effective_rules
     from quota_watch.engine.threshold import threshold_signal
 
-    pack = load_rule_pack(config.settings.alerts.rule_pack)
-    overrides = config.settings.rules
-    runtimes = build_runtimes(config, client=None)  # type: ignore[arg-type]
     readings = await store.latest(accounts=set(runtimes))
     statuses = {s.account: s for s in await store.account_statuses()}
     firing: dict[tuple[str, str | None, str | None], str] = {}

@@ -372,18 +372,10 @@ def _validate_accounts(
 
 
 def _declared_limits(info: Any, options: BaseModel) -> dict[str, LimitSpec]:
-    declared: dict[str, LimitSpec] | None = info.cls(options, _NO_CLIENT).declared_limits()
+    from quota_watch.poller import OFFLINE_CLIENT
+
+    declared: dict[str, LimitSpec] | None = info.cls(options, OFFLINE_CLIENT).declared_limits()
     return dict(info.catalogue.limits) if declared is None else declared
-
-
-class _NoClient:
-    """Stands in for the HTTP client when a collector is built only to list its limits."""
-
-    def __getattr__(self, name: str) -> Any:
-        raise RuntimeError("no HTTP client while validating configuration")
-
-
-_NO_CLIENT: Any = _NoClient()
 
 
 def _cap_overrides(

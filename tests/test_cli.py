@@ -56,6 +56,11 @@ value = "n"
         ["config", "example"],
         ["db", "migrate"],
         ["db", "backup"],
+        ["notify", "test"],
+        ["silence", "add"],
+        ["silence", "list"],
+        ["silence", "remove"],
+        ["rules", "test"],
     ],
 )
 def test_every_command_has_help_with_examples(args: list[str]) -> None:
@@ -140,3 +145,84 @@ def test_report_before_any_poll_says_so(config: Path) -> None:
     result = runner.invoke(app, ["report", "-c", str(config)])
     assert result.exit_code == 0, result.output
     assert "no readings yet" in result.output
+
+
+def test_silence_add_list_remove(config: Path) -> None:
+    added = runner.invoke(
+        app,
+        [
+            "silence",
+            "add",
+            "-m",
+            "account=vm,limit=block_storage",
+            "--for",
+            "2h",
+            "--reason",
+            "resizing the volume",
+            "-c",
+            str(config),
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    assert added.output.startswith("silence 1 until ")
+    listed = runner.invoke(app, ["silence", "list", "-c", str(config)])
+    assert "account=vm,limit=block_storage" in listed.output
+    assert "active" in listed.output and "resizing the volume" in listed.output
+    removed = runner.invoke(app, ["silence", "remove", "1", "-c", str(config)])
+    assert removed.exit_code == 0
+    assert runner.invoke(app, ["silence", "list", "-c", str(config)]).output.strip() == (
+        "no silences"
+    )
+    again = runner.invoke(app, ["silence", "remove", "1", "-c", str(config)])
+    assert again.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-m", "colour=red", "--for", "1h", "--reason", "x"], "unknown key 'colour'"),
+        (["-m", "account", "--for", "1h", "--reason", "x"], "is not key=value"),
+        (["-m", "account=vm", "--for", "soon", "--reason", "x"], "--for:"),
+        (["-m", "account=vm", "--for", "1h", "--reason", " "], "--reason"),
+    ],
+)
+def test_silence_add_rejects_bad_input(config: Path, args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["silence", "add", *args, "-c", str(config)])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_notify_test_reports_each_notifier(config: Path, tmp_path: Path) -> None:
+    from tests.receivers import HttpReceiver
+
+    with HttpReceiver() as good:
+        text = config.read_text() + (
+            f'\n[[notifiers]]\nname = "good"\nurl = "json://127.0.0.1:{good.port}/x"\n'
+            '\n[[notifiers]]\nname = "down"\nurl = "json://127.0.0.1:9/x"\n'
+            '\n[[notifiers]]\nname = "warn-only"\nurl = "json://127.0.0.1:9/x"\n'
+            'severities = ["warning"]\n'
+        )
+        config.write_text(text)
+        result = runner.invoke(app, ["notify", "test", "-c", str(config)])
+        assert result.exit_code == 1, result.output
+        assert "good: sent" in result.output
+        assert "down: FAILED" in result.output
+        assert "warn-only" not in result.output
+        (title,) = good.titles()
+        assert title.startswith("[TEST]")
+
+
+def test_rules_test_shows_forecast_lead(config: Path) -> None:
+    example = Path(__file__).resolve().parent.parent / "rules" / "examples" / "month_daily.toml"
+    result = runner.invoke(app, ["rules", "test", str(example), "--no-messages"])
+    assert result.exit_code == 0, result.output
+    assert "firing       [WARNING] example/example-main api_requests projected" in result.output
+    assert "forecast lead over the threshold warning: 7 days, 12:00:00" in result.output
+
+
+def test_rules_test_bad_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("points = 3\n")
+    result = runner.invoke(app, ["rules", "test", str(bad)])
+    assert result.exit_code == 2
+    assert "cannot replay" in result.output
