@@ -39,6 +39,7 @@ from _common import (
     write_results,
 )
 
+from quota_watch.alerting import Alerting
 from quota_watch.daemon import build_runtimes, http_client, utcnow
 from quota_watch.poller import AccountRuntime, Poller
 from quota_watch.scheduler import PollScheduler
@@ -131,6 +132,7 @@ async def measure(
     cycles: int,
     sequential_sample: int,
     profile: bool,
+    alerting: bool,
 ) -> dict[str, Any]:
     """Run `cycles` full cycles at `concurrency`, the HTTP floor, and a sequential sample."""
     db = workdir / f"poll-c{concurrency}.db"
@@ -144,7 +146,9 @@ async def measure(
     try:
         async with http_client(config) as client:
             runtimes = build_runtimes(config, client)
-            scheduler = PollScheduler(Poller(store, utcnow), config.settings.polling)
+            # As in the daemon: the rules are evaluated right after each poll (on_result).
+            after_poll = Alerting(store, config, utcnow).after_poll if alerting else None
+            scheduler = PollScheduler(Poller(store, utcnow), config.settings.polling, after_poll)
             # Started paused: the interval jobs exist (as in the daemon) but never fire; the
             # bench drives each cycle through poll_now, which takes the provider semaphore.
             scheduler.scheduler.start(paused=True)
@@ -301,6 +305,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", action="store_true", help="cProfile one extra cycle per cap, by package"
     )
+    parser.add_argument(
+        "--no-alerting",
+        action="store_true",
+        help="leave out the rules evaluation the daemon runs after each poll",
+    )
     args = parser.parse_args(argv)
     cycles = args.cycles or (2 if args.quick else 5)
     sample = 10 if args.quick else 30
@@ -310,7 +319,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{ms(args.latency)}, 4 readings per poll), SQLite store in a temp dir (WAL), "
         f"{cycles} cycles per concurrency cap. Wall time of asyncio.gather(poll_now(a) for "
         "every account): HTTP GET, JSON + JMESPath mapping, cap/period resolution, one "
-        "SQLite transaction per poll. CPU = process CPU time (all threads).",
+        "SQLite transaction per poll"
+        + (
+            ""
+            if args.no_alerting
+            else ", then the rules evaluation the daemon runs after each poll (Alerting."
+            "after_poll: each series' recent samples read back, rules, alert state written)"
+        )
+        + ". CPU = process CPU time (all threads).",
     )
     results: list[Result] = []
     problems: list[str] = []
@@ -321,7 +337,15 @@ def main(argv: list[str] | None = None) -> int:
             for conc in args.concurrency:
                 cpu0 = emulator.cpu_seconds()
                 run = asyncio.run(
-                    measure(emulator.config_path, workdir, conc, cycles, sample, args.profile)
+                    measure(
+                        emulator.config_path,
+                        workdir,
+                        conc,
+                        cycles,
+                        sample,
+                        args.profile,
+                        not args.no_alerting,
+                    )
                 )
                 got, bad = report(run, args.latency)
                 print(f"(the emulator process used {emulator.cpu_seconds() - cpu0:.1f} s CPU)\n")

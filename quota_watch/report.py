@@ -264,7 +264,19 @@ def _when(moment: datetime | None, now: datetime) -> str:
 
 def to_table(rows: Sequence[Row], now: datetime) -> str:
     """A plain-text table, one line per row."""
-    header = ("STATUS", "PROVIDER", "ACCOUNT", "LIMIT", "RESOURCE", "USED", "CAP", "USE%", "RESETS")
+    header = (
+        "STATUS",
+        "PROVIDER",
+        "ACCOUNT",
+        "LIMIT",
+        "RESOURCE",
+        "USED",
+        "CAP",
+        "USE%",
+        "FORECAST",
+        "FULL",
+        "RESETS",
+    )
     lines = [header]
     for r in rows:
         lines.append(
@@ -277,11 +289,13 @@ def to_table(rows: Sequence[Row], now: datetime) -> str:
                 human(r.value, r.unit),
                 human(r.cap, r.unit),
                 "-" if r.utilization is None else f"{r.utilization:.1%}",
+                "-" if r.forecast_utilization is None else f"{r.forecast_utilization:.0%}",
+                _when(r.exhausts_at, now),
                 _when(r.resets_at, now),
             )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    right = {5, 6, 7}
+    right = {5, 6, 7, 8}
     out = []
     for line in lines:
         cells = [

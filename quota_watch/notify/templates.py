@@ -61,7 +61,9 @@ def _span(delta: timedelta) -> str:
 
 def _relative(moment: datetime, now: datetime) -> str:
     delta = moment - now
-    return f"in {_span(delta)}" if delta >= timedelta() else f"{_span(delta)} ago"
+    if abs(delta) < timedelta(seconds=1):
+        return "now"
+    return f"in {_span(delta)}" if delta > timedelta() else f"{_span(delta)} ago"
 
 
 def _pct(ratio: float, digits: int = 0) -> str:
