@@ -126,7 +126,7 @@ async def gather_rows(
     forecasts from the stored samples, stale accounts marked; riskiest first."""
     from quota_watch.alerting import fetch_since, series_view
     from quota_watch.engine.forecast import forecast_signal
-    from quota_watch.engine.rulepack import RuleError, effective_rules
+    from quota_watch.engine.state import rules_for_series
     from quota_watch.engine.threshold import threshold_signal
 
     readings = await store.latest(accounts=set(runtimes))
@@ -153,29 +153,7 @@ async def gather_rows(
             now + timedelta(seconds=1),
         )
         view = series_view(rt, reading, points, now)
-        try:
-            rules = effective_rules(
-                pack,
-                overrides,
-                provider=view.provider,
-                account=view.account,
-                limit=view.limit,
-                group=view.group,
-                resource=view.resource,
-                unit=view.unit,
-                cap=view.cap,
-            )
-        except RuleError:
-            rules = effective_rules(
-                pack,
-                (),
-                provider=view.provider,
-                account=view.account,
-                limit=view.limit,
-                group=view.group,
-                unit=None,
-                cap=None,
-            )
+        rules = rules_for_series(pack, overrides, view, [])
         threshold = threshold_signal(view, rules)
         now_severity: str | None = threshold.severity if threshold.active else None
         severity = _worst(

@@ -10,14 +10,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     ValidationError,
     field_validator,
 )
@@ -29,26 +27,12 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
+from quota_watch.durations import Duration, format_duration
 from quota_watch.engine.rulepack import RuleOverride
 from quota_watch.errors import ConfigError, format_validation_error, toml_path
 from quota_watch.notify.config import NotifierSettings
-from quota_watch.sdk import LimitSpec, parse_duration, parse_quantity
+from quota_watch.sdk import LimitSpec, parse_quantity
 
-
-def format_duration(value: timedelta) -> str:
-    """The shortest of "7d", "6h", "15m" or "90s" that states `value` exactly."""
-    seconds = int(value.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0 and seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-Duration = Annotated[
-    timedelta,
-    BeforeValidator(parse_duration),
-    PlainSerializer(format_duration, return_type=str, when_used="json"),
-]
 Path_ = tuple[str | int, ...]
 
 ENV_CONFIG = "QUOTA_WATCH_CONFIG"

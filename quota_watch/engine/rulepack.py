@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from quota_watch.durations import format_duration
 from quota_watch.errors import ConfigError, format_validation_error
 from quota_watch.sdk import Unit, parse_duration, parse_quantity
 
@@ -55,14 +56,6 @@ _PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")
 _NUMBER = re.compile(r"^\s*[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\s*$")
 
 
-def _format_duration(value: timedelta) -> str:
-    seconds = int(value.total_seconds())
-    for suffix, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds // size}{suffix}"
-    return f"{seconds}s"
-
-
 _MAX_DURATION = timedelta(days=3650)
 
 
@@ -76,7 +69,7 @@ Duration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),
     AfterValidator(_bounded),
-    PlainSerializer(_format_duration, return_type=str, when_used="json"),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
 ]
 
 

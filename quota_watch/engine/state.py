@@ -43,6 +43,7 @@ __all__ = [
     "alertname",
     "evaluate_account",
     "fingerprint",
+    "rules_for_series",
     "step",
 ]
 
@@ -344,12 +345,14 @@ class _Collector:
             self.deletions[prev.fingerprint] = None
 
 
-def _rules_for(
+def rules_for_series(
     pack: RulePack,
     overrides: Sequence[RuleOverride],
     view: SeriesView,
     errors: list[str],
 ) -> EffectiveRules:
+    """The rules of one series; an override that cannot apply is noted in `errors` and the
+    series falls back to ratio thresholds only."""
     def resolve(
         chosen: Sequence[RuleOverride], unit: str | None, cap: float | None
     ) -> EffectiveRules:
@@ -434,7 +437,7 @@ def evaluate_account(
         if (view.limit, view.resource) in seen:
             raise ValueError(f"series {view.limit!r} ({view.resource}) given twice")
         seen.add((view.limit, view.resource))
-        rules = _rules_for(pack, overrides, view, errors)
+        rules = rules_for_series(pack, overrides, view, errors)
         forecast = forecast_signal(view, rules)
         forecasts[(view.limit, view.resource)] = forecast
         subject = AlertSubject.of_series(view)

@@ -5,21 +5,19 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
-from typing import Annotated, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     Field,
-    PlainSerializer,
     SecretStr,
     field_validator,
     model_validator,
 )
 
+from quota_watch.durations import Duration
 from quota_watch.notify.deliver import validate_url
-from quota_watch.sdk import parse_duration
 from quota_watch.store import Severity
 
 __all__ = [
@@ -32,22 +30,6 @@ __all__ = [
 
 _CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
-
-
-def _format_duration(value: timedelta) -> str:
-    seconds = int(value.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0 and seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-# quota_watch.settings imports this module, so its Duration type cannot be imported here.
-_Duration = Annotated[
-    timedelta,
-    BeforeValidator(parse_duration),
-    PlainSerializer(_format_duration, return_type=str, when_used="json"),
-]
 
 
 def _default_severities() -> list[Severity]:
@@ -121,7 +103,7 @@ class NotifierSettings(BaseModel, extra="forbid"):
     mode: Literal["immediate", "digest"] = Field(
         "immediate", description="immediate: one message per change; digest: one per interval"
     )
-    digest_interval: _Duration = Field(
+    digest_interval: Duration = Field(
         timedelta(hours=1), description="digest mode: how often a digest is sent"
     )
     quiet_hours: QuietHours | None = Field(
