@@ -23,6 +23,7 @@ from quota_watch.notify.outbox import (
     retry_delay,
 )
 from quota_watch.store import AlertState, MessageKind, OutboxMessage, Silence, Store
+from tests.factories import make_alert
 
 NOW = datetime(2026, 11, 22, 10, 5, tzinfo=UTC)
 
@@ -186,35 +187,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 def alert(**changes: Any) -> AlertState:
-    base = AlertState(
-        fingerprint="0123456789abcdef",
-        kind="threshold",
-        alertname="QuotaFullyUsed",
-        provider="cloudflare",
-        account="cf-main",
-        group=None,
-        limit="workers_requests",
-        resource=None,
-        period_start=datetime(2026, 11, 22, tzinfo=UTC),
-        period_end=datetime(2026, 11, 23, tzinfo=UTC),
-        status="firing",
-        severity="critical",
-        pending_runs=0,
-        started_at=NOW,
-        fired_at=NOW,
-        resolved_at=None,
-        last_notified_at=None,
-        next_reminder_at=None,
-        reminder_interval_seconds=14400.0,
-        value=104_000.0,
-        cap=100_000.0,
-        ratio=1.04,
-        forecast_value=None,
-        exhausts_at=None,
-        unit="count",
-        updated_at=NOW,
-    )
-    return replace(base, **changes)
+    return make_alert(NOW, **{**{}, **changes})
 
 
 KV = alert(

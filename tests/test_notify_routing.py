@@ -12,41 +12,27 @@ from pydantic import ValidationError
 from quota_watch.notify.config import NotifierSettings, QuietHours, notifier_name
 from quota_watch.notify.routing import Route, digest_boundary, route
 from quota_watch.store import AlertState, Silence
+from tests.factories import make_alert
 
 NOW = datetime(2026, 11, 22, 10, 17, 5, tzinfo=UTC)
 
 
 def alert(**changes: Any) -> AlertState:
     """A warning threshold alert on Cloudflare KV writes."""
-    base = AlertState(
-        fingerprint="0123456789abcdef",
-        kind="threshold",
-        alertname="QuotaAlmostFull",
-        provider="cloudflare",
-        account="cf-main",
-        group=None,
-        limit="kv_writes",
-        resource=None,
-        period_start=datetime(2026, 11, 22, tzinfo=UTC),
-        period_end=datetime(2026, 11, 23, tzinfo=UTC),
-        status="firing",
-        severity="warning",
-        pending_runs=0,
-        started_at=NOW,
-        fired_at=NOW,
-        resolved_at=None,
-        last_notified_at=None,
-        next_reminder_at=None,
-        reminder_interval_seconds=14400.0,
-        value=850.0,
-        cap=1000.0,
-        ratio=0.85,
-        forecast_value=None,
-        exhausts_at=None,
-        unit="count",
-        updated_at=NOW,
+    return make_alert(
+        NOW,
+        **{
+            **dict(
+                alertname="QuotaAlmostFull",
+                limit="kv_writes",
+                severity="warning",
+                value=850.0,
+                cap=1000.0,
+                ratio=0.85,
+            ),
+            **changes,
+        },
     )
-    return replace(base, **changes)
 
 
 def notifier(**data: Any) -> NotifierSettings:

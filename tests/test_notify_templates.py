@@ -15,6 +15,7 @@ from quota_watch.notify.templates import (
     render_test,
 )
 from quota_watch.store import AlertState, OutboxMessage
+from tests.factories import make_alert
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 DAY_END = datetime(2026, 11, 23, tzinfo=UTC)
@@ -22,35 +23,9 @@ DAY_END = datetime(2026, 11, 23, tzinfo=UTC)
 
 def alert(**changes: Any) -> AlertState:
     """A critical threshold alert on Cloudflare Workers requests, firing for 20 minutes."""
-    base = AlertState(
-        fingerprint="0123456789abcdef",
-        kind="threshold",
-        alertname="QuotaFullyUsed",
-        provider="cloudflare",
-        account="cf-main",
-        group="edge-api",
-        limit="workers_requests",
-        resource=None,
-        period_start=datetime(2026, 11, 22, tzinfo=UTC),
-        period_end=DAY_END,
-        status="firing",
-        severity="critical",
-        pending_runs=0,
-        started_at=NOW - timedelta(minutes=20),
-        fired_at=NOW - timedelta(minutes=20),
-        resolved_at=None,
-        last_notified_at=None,
-        next_reminder_at=None,
-        reminder_interval_seconds=14400.0,
-        value=104_000.0,
-        cap=100_000.0,
-        ratio=1.04,
-        forecast_value=250_000.0,
-        exhausts_at=None,
-        unit="count",
-        updated_at=NOW,
-    )
-    return replace(base, **changes)
+    since = NOW - timedelta(minutes=20)
+    defaults = dict(group="edge-api", started_at=since, fired_at=since, forecast_value=250_000.0)
+    return make_alert(NOW, **{**defaults, **changes})
 
 
 def test_firing_threshold_text_and_markdown() -> None:
