@@ -14,9 +14,10 @@ from quota_watch import __version__
 from quota_watch.alerting import Alerting
 from quota_watch.errors import ConfigError
 from quota_watch.exposition import AccountFacts, ForecastFacts, Snapshot
-from quota_watch.poller import AccountRuntime, Poller, build_runtime
+from quota_watch.poller import AccountRuntime, Poller, PollResult, build_runtime
 from quota_watch.registry import discover
 from quota_watch.scheduler import PollScheduler
+from quota_watch.sdk import RateLimitStatus
 from quota_watch.server import build_server, create_app
 from quota_watch.settings import Config
 from quota_watch.store import Store
@@ -67,6 +68,7 @@ class Daemon:
         self.scheduler: PollScheduler | None = None
         self.client: httpx.AsyncClient | None = None
         self.alerting: Alerting | None = None
+        self.rate_limits: dict[tuple[str, str], RateLimitStatus] = {}
 
     def ready(self) -> str | None:
         """None when the daemon is ready to serve, else why not."""
@@ -110,6 +112,7 @@ class Daemon:
             notifications_sent=dict(worker.sent_total),
             notifications_failed=dict(worker.failed_total),
             outbox_depth=await self.store.outbox_depth(),
+            rate_limits={k: v for k, v in self.rate_limits.items() if k[1] in names},
         )
 
     async def run(self) -> int:
@@ -124,7 +127,7 @@ class Daemon:
         self.client = http_client(self.config)
         poller = Poller(self.store, self.clock)
         self.alerting = Alerting(self.store, self.config, self.clock)
-        self.scheduler = PollScheduler(poller, settings.polling, self.alerting.after_poll)
+        self.scheduler = PollScheduler(poller, settings.polling, self._after_poll)
         self.scheduler.start()
         self.scheduler.add_maintenance("rollup", settings.store.rollup_interval, self._rollup)
         self.scheduler.add_maintenance(
@@ -192,6 +195,12 @@ class Daemon:
             self.alerting.forget(set(runtimes))
         self.config = new
         log.info("reloaded: %d accounts", len(new.accounts))
+
+    async def _after_poll(self, rt: AccountRuntime, result: PollResult) -> None:
+        if result.rate_limit is not None:
+            self.rate_limits[(rt.provider, rt.config.name)] = result.rate_limit
+        assert self.alerting is not None
+        await self.alerting.after_poll(rt, result)
 
     async def _paused_health(self) -> None:
         assert self.scheduler is not None and self.alerting is not None

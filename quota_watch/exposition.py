@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector as PromCollector
 from prometheus_client.samples import Sample
 
 from quota_watch import __version__
+from quota_watch.sdk import RateLimitStatus
 from quota_watch.store import AccountStatus, LatestReading
 
 PREFIX = "quota_watch_"
@@ -57,6 +58,7 @@ class Snapshot:
     notifications_sent: Mapping[str, int] = field(default_factory=dict)  # by notifier
     notifications_failed: Mapping[str, int] = field(default_factory=dict)
     outbox_depth: Mapping[str, int] = field(default_factory=dict)
+    rate_limits: Mapping[tuple[str, str], RateLimitStatus] = field(default_factory=dict)
 
 
 def usage_metric(unit: str) -> str:
@@ -86,6 +88,9 @@ METRIC_HELP: dict[str, str] = {
     f"{PREFIX}notifications": "Notifications delivered, per notifier.",
     f"{PREFIX}notification_failures": "Failed notification deliveries (retried), per notifier.",
     f"{PREFIX}outbox_messages": "Notifications waiting in the outbox, per notifier.",
+    f"{PREFIX}collector_rate_limit_remaining": "API requests left, as the provider last said.",
+    f"{PREFIX}collector_rate_limit": "API request budget, as the provider last said.",
+    f"{PREFIX}collector_rate_limit_reset_timestamp_seconds": "When the API budget resets.",
     f"{PREFIX}account": "Configured account (constant facts).",
     f"{PREFIX}build": "quota-watch build.",
 }
@@ -146,6 +151,15 @@ def build_families(snapshot: Snapshot) -> Iterator[Metric]:
                 f"{PREFIX}collector_last_success_timestamp_seconds",
                 labels,
                 _ts(s.last_success_at),
+            )
+    for (provider, account), rate in sorted(snapshot.rate_limits.items()):
+        labels = {"provider": provider, "account": account}
+        gauges.add(f"{PREFIX}collector_rate_limit_remaining", labels, rate.remaining)
+        if rate.limit is not None:
+            gauges.add(f"{PREFIX}collector_rate_limit", labels, rate.limit)
+        if rate.resets_at is not None:
+            gauges.add(
+                f"{PREFIX}collector_rate_limit_reset_timestamp_seconds", labels, _ts(rate.resets_at)
             )
     for severity in SEVERITIES:
         gauges.add(

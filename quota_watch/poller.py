@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from quota_watch.sdk import (
     LimitSpec,
     Period,
     RateLimited,
+    RateLimitStatus,
     Reading,
     UnexpectedResponse,
 )
@@ -60,7 +61,7 @@ class PollResult:
     error: str | None = None
     retry_after: float | None = None
     duration: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    rate_limit: RateLimitStatus | None = None
 
 
 def secret_values(options: BaseModel) -> tuple[str, ...]:
@@ -181,6 +182,7 @@ class Poller:
             error=error,
             retry_after=retry_after,
             duration=duration,
+            rate_limit=ctx.rate_limit,
         )
 
     def _resolve(

@@ -35,6 +35,7 @@ __all__ = [
     "PeriodKind",
     "PeriodSpec",
     "ProviderUnavailable",
+    "RateLimitStatus",
     "RateLimited",
     "Reading",
     "Scope",
@@ -361,6 +362,15 @@ class NoData(CollectorError):
 # --- the contract -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class RateLimitStatus:
+    """What the provider's API said about our own request budget (e.g. X-RateLimit-* headers)."""
+
+    remaining: float
+    limit: float | None = None
+    resets_at: datetime | None = None
+
+
 @dataclass
 class CollectContext:
     """What the core hands a collector for one poll."""
@@ -371,10 +381,19 @@ class CollectContext:
     state: MutableMapping[str, Any] = field(default_factory=dict)
     # `state` is the account's persistent JSON-able scratch space (e.g. last counter values);
     # it is saved in the same transaction as the readings.
+    rate_limit: RateLimitStatus | None = None
 
     def period(self, limit: str) -> Period:
         """The current period of `limit`."""
         return self.periods[limit]
+
+    def report_rate_limit(
+        self, remaining: float, limit: float | None = None, resets_at: datetime | None = None
+    ) -> None:
+        """Record the API request budget the provider reported (exported as a self-metric)."""
+        if resets_at is not None and resets_at.tzinfo is None:
+            raise ValueError("resets_at must be timezone-aware")
+        self.rate_limit = RateLimitStatus(remaining, limit, resets_at)
 
 
 @runtime_checkable

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from prometheus_client.parser import text_string_to_metric_families
 
 from quota_watch.exposition import AccountFacts, ForecastFacts, Snapshot, render
+from quota_watch.sdk import RateLimitStatus
 from quota_watch.store import AccountStatus, LatestReading
 from tests.promtool import check_metrics
 
@@ -70,6 +71,9 @@ def snapshot() -> Snapshot:
         notifications_sent={"ops": 3},
         notifications_failed={"ops": 1},
         outbox_depth={"ops": 2},
+        rate_limits={
+            ("host", "vm"): RateLimitStatus(4990, 5000, datetime(2026, 11, 22, 11, tzinfo=UTC))
+        },
     )
 
 
@@ -112,6 +116,8 @@ def test_names_units_and_labels() -> None:
     assert ({"notifier": "ops"}, 3) in got["quota_watch_notifications_total"]
     assert ({"notifier": "ops"}, 1) in got["quota_watch_notification_failures_total"]
     assert ({"notifier": "ops"}, 2) in got["quota_watch_outbox_messages"]
+    assert (acct, 4990) in got["quota_watch_collector_rate_limit_remaining"]
+    assert (acct, 5000) in got["quota_watch_collector_rate_limit"]
 
 
 def test_no_label_outside_the_contract() -> None:

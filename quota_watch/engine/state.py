@@ -353,6 +353,7 @@ def rules_for_series(
 ) -> EffectiveRules:
     """The rules of one series; an override that cannot apply is noted in `errors` and the
     series falls back to ratio thresholds only."""
+
     def resolve(
         chosen: Sequence[RuleOverride], unit: str | None, cap: float | None
     ) -> EffectiveRules:

@@ -53,6 +53,7 @@ replaced in `[state]` and in `[expect]` strings, so a resource can name a path i
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import json
@@ -66,6 +67,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import httpx
 from pydantic import BaseModel, ValidationError
 
 from quota_watch import sdk
@@ -73,6 +75,7 @@ from quota_watch.catalog import load_catalogue
 from quota_watch.periods import current_period
 from quota_watch.registry import CollectorInfo
 from quota_watch.sdk import CollectContext, CollectorError, LimitSpec, Reading
+from quota_watch.testing.loopback import LoopbackProvider, point_at
 from quota_watch.testing.router import FakeProvider, RecordedRequest, Route, UnmatchedRequest
 
 __all__ = [
@@ -478,8 +481,14 @@ def validate_options(cls: type[Any], case: Case) -> BaseModel:
         raise CaseFormatError(f"{case.path / CASE_FILE}: [options] invalid: {problems}") from None
 
 
-async def execute_case(target: CollectorInfo | type[Any], case: Case | Path | str) -> CaseResult:
-    """Run one case and return what happened, without comparing it with `[expect]`."""
+async def execute_case(
+    target: CollectorInfo | type[Any], case: Case | Path | str, *, over_http: bool = False
+) -> CaseResult:
+    """Run one case and return what happened, without comparing it with `[expect]`.
+
+    `over_http`: serve the routes from a real loopback HTTP server and point the collector's
+    `api_base` at it (a real socket, real headers and status codes) instead of MockTransport.
+    """
     if not isinstance(case, Case):
         case = load_case(case)
     cls, folder = _collector_parts(target)
@@ -488,8 +497,16 @@ async def execute_case(target: CollectorInfo | type[Any], case: Case | Path | st
     state: dict[str, Any] = copy.deepcopy(case.state)
     readings: list[Reading] | None = None
     error: Exception | None = None
-    with capture_logs() as records:
-        async with provider.client() as client:
+    with contextlib.ExitStack() as stack:
+        if over_http:
+            server = stack.enter_context(LoopbackProvider(provider))
+            pointed = point_at(cls.Options, case.options, server.base_url)
+            if pointed is None:
+                raise CaseFormatError(f"{cls.name}: its options have no api_base (or url)")
+            options = pointed
+        records = stack.enter_context(capture_logs())
+        client_cm = httpx.AsyncClient(timeout=10) if over_http else provider.client()
+        async with client_cm as client:
             collector = cls(options, client)
             declared: dict[str, LimitSpec] | None = collector.declared_limits()
             if declared is not None:
@@ -518,9 +535,11 @@ async def execute_case(target: CollectorInfo | type[Any], case: Case | Path | st
     )
 
 
-async def run_case(target: CollectorInfo | type[Any], case_dir: Case | Path | str) -> CaseResult:
+async def run_case(
+    target: CollectorInfo | type[Any], case_dir: Case | Path | str, *, over_http: bool = False
+) -> CaseResult:
     """Load, run and check one case; raises CaseFailed (an AssertionError) on any difference."""
-    result = await execute_case(target, case_dir)
+    result = await execute_case(target, case_dir, over_http=over_http)
     check_case(result.case, result)
     return result
 

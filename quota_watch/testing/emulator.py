@@ -42,7 +42,6 @@ import hmac
 import json
 import random
 import re
-import socket
 import sys
 import threading
 import time
@@ -55,13 +54,13 @@ from types import TracebackType
 from typing import Any, Self
 
 import tomli_w
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from quota_watch.sdk import Measure, Scope, Unit
+from quota_watch.testing.threaded import ThreadedServer
 
 __all__ = [
     "OUTCOMES",
@@ -203,7 +202,6 @@ class Emulator:
         if self.started_at.tzinfo is None:
             raise ValueError("the emulator's clock must return timezone-aware datetimes")
         self.host = host
-        self._requested_port = port
         self._global_faults = faults or Faults()
         self._faults: dict[str, Faults] = {
             a.name: a.faults for a in self.accounts.values() if a.faults is not None
@@ -211,16 +209,13 @@ class Emulator:
         self._rngs = {name: random.Random(f"{seed}:{name}") for name in self.accounts}
         self._stats: dict[str, Counter[str]] = {name: Counter() for name in self.accounts}
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._failure: BaseException | None = None
-        self._port: int | None = None
         self.app = Starlette(
             routes=[
                 Route("/v1/accounts/{name}/usage", self._usage_endpoint, methods=["GET"]),
                 Route("/healthz", self._health_endpoint, methods=["GET"]),
             ]
         )
+        self._http = ThreadedServer(self.app, host, port, name="quota-watch-emulator")
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -238,68 +233,16 @@ class Emulator:
 
     def start(self, timeout: float = 10.0) -> None:
         """Bind the port and serve in a background thread; returns once the server accepts."""
-        if self._thread is not None:
-            raise RuntimeError("the emulator is already running")
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        # An explicit IPPROTO_TCP makes asyncio set TCP_NODELAY on accepted connections;
-        # without it every answer waits ~40 ms on Nagle and delayed ACKs.
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((self.host, self._requested_port))
-        except OSError:
-            sock.close()
-            raise
-        self._port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            loop="asyncio",
-            backlog=4096,
-            timeout_graceful_shutdown=1,
-        )
-        server = uvicorn.Server(config)
-        self._server = server
-        self._failure = None
-
-        def serve() -> None:
-            try:
-                asyncio.run(server.serve(sockets=[sock]))
-            except BaseException as exc:  # reported to the thread that called start()
-                self._failure = exc
-
-        self._thread = threading.Thread(
-            target=serve, name=f"quota-watch-emulator:{self._port}", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the emulator did not start: {self._failure!r}")
-            time.sleep(0.01)
+        self._http.start(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving (abandoning requests still hanging) and join the server thread."""
-        server, thread = self._server, self._thread
-        if server is not None:
-            server.should_exit = True
-            server.force_exit = True
-        if thread is not None:
-            thread.join(timeout)
-            if thread.is_alive():
-                raise RuntimeError("the emulator thread did not stop")
-        self._server = None
-        self._thread = None
+        self._http.stop(timeout)
 
     @property
     def port(self) -> int:
         """The bound TCP port (useful with port=0)."""
-        if self._port is None:
-            raise RuntimeError("the emulator is not started")
-        return self._port
+        return self._http.port
 
     @property
     def base_url(self) -> str:

@@ -142,7 +142,7 @@ class FakeProvider:
         self.hits: list[int] = [0] * len(self.routes)
         self.requests: list[RecordedRequest] = []
         self.unmatched: list[UnmatchedRequest] = []
-        self.transport = httpx.MockTransport(self._handle)
+        self.transport = httpx.MockTransport(self.handle)
 
     def client(self, base_url: str = "https://provider.test", **kwargs: Any) -> httpx.AsyncClient:
         """An AsyncClient whose every request (any host) is answered by this fake provider."""
@@ -152,7 +152,8 @@ class FakeProvider:
         """Routes that never answered a request."""
         return [route for route, hits in zip(self.routes, self.hits, strict=True) if hits == 0]
 
-    def _handle(self, request: httpx.Request) -> httpx.Response:
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        """Answer `request` from the first matching route (raises UnmatchedRequest)."""
         content = request.read()
         body = _decode_json(content)
         items = tuple(request.url.params.multi_items())
