@@ -310,9 +310,9 @@ error = "UnexpectedResponse"
 
 GOOD_CASES = {
     "first_poll": FIRST_POLL,
-    "auth_rejected": AUTH_REJECTED,
+    "auth_error": AUTH_REJECTED,
     "rate_limited": RATE_LIMITED,
-    "drifted_payload": DRIFTED,
+    "api_changed": DRIFTED,
 }
 
 
@@ -544,7 +544,7 @@ def test_iter_cases_finds_case_folders_and_rejects_stray_ones(tmp_path: Path) ->
     assert iter_cases(info.folder) == expected
     assert iter_cases(cases_dir) == expected
     assert iter_cases(info.folder / "tests") == expected
-    assert case_id(expected[0]) == "toy/auth_rejected"
+    assert case_id(cases_dir / "auth_error") == "toy/auth_error"
     (cases_dir / "__pycache__").mkdir()
     assert iter_cases(info.folder) == expected
     (cases_dir / "half_written").mkdir()
@@ -818,8 +818,8 @@ async def test_check_error_cases(tmp_path: Path) -> None:
     with pytest.raises(ConformanceError) as caught:
         await check_error_cases(info)
     text = problems_of(caught)
-    assert "missing case 'auth_rejected' (expecting AuthError)" in text
-    assert "missing case 'drifted_payload'" in text
+    assert "missing case 'auth_error' (expecting AuthError)" in text
+    assert "missing case 'api_changed'" in text
     assert "case rate_limited: [expect] error is 'UnexpectedResponse'" in text
     no_after = RATE_LIMITED.replace('headers = { "Retry-After" = "30" }', "").replace(
         "error_retry_after = 30", ""

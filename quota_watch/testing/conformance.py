@@ -20,8 +20,8 @@ What is checked:
 - coverage: every catalogue limit is produced by some passing case, and no case produces an
   undeclared limit (for collectors declaring limits in their options: against each case's own
   declaration);
-- error cases: an HTTP collector (`uses_network`, default True) has `auth_rejected`,
-  `rate_limited` and `drifted_payload` cases raising AuthError, RateLimited (with retry_after)
+- error cases: an HTTP collector (`uses_network`, default True) has `auth_error`,
+  `rate_limited` and `api_changed` cases raising AuthError, RateLimited (with retry_after)
   and UnexpectedResponse;
 - secrets: no SecretStr option value appears in log records, in the str()/repr() of a raised
   exception and its cause/context chain, in the options' repr/str/JSON dump, in readings or in
@@ -72,9 +72,9 @@ __all__ = [
 ]
 
 REQUIRED_ERROR_CASES: dict[str, str] = {
-    "auth_rejected": "AuthError",
+    "auth_error": "AuthError",
     "rate_limited": "RateLimited",
-    "drifted_payload": "UnexpectedResponse",
+    "api_changed": "UnexpectedResponse",
 }
 # Shorter fake secrets would match by accident and make the leak check meaningless.
 MIN_SECRET_LENGTH = 8
@@ -255,7 +255,7 @@ async def check_coverage(info: CollectorInfo) -> None:
 
 
 async def check_error_cases(info: CollectorInfo) -> None:
-    """An HTTP collector has auth_rejected, rate_limited and drifted_payload cases that pass."""
+    """An HTTP collector has auth_error, rate_limited and api_changed cases that pass."""
     if not getattr(info.cls, "uses_network", True):
         return
     results, problems = await run_all_cases(info)
