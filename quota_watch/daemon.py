@@ -18,7 +18,7 @@ from quota_watch.poller import AccountRuntime, Poller, PollResult, build_runtime
 from quota_watch.registry import discover
 from quota_watch.scheduler import PollScheduler
 from quota_watch.sdk import RateLimitStatus
-from quota_watch.server import build_server, create_app
+from quota_watch.server import bind, build_server, create_app
 from quota_watch.settings import Config
 from quota_watch.store import Store
 
@@ -122,6 +122,12 @@ class Daemon:
             loop.add_signal_handler(sig, self.stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
         settings = self.config.settings
+        host, port = settings.server.host_port()
+        try:
+            sock = bind(host, port)
+        except OSError as exc:
+            log.error("cannot listen on %s: %s", settings.server.listen, exc.strerror or exc)
+            return 1
         self.store = await Store.open(self.config.store_url())
         log.info("store: %s", self.store.display_url)
         self.client = http_client(self.config)
@@ -135,9 +141,8 @@ class Daemon:
         )
         self.scheduler.add_maintenance("paused-health", HEALTH_INTERVAL, self._paused_health)
         self.scheduler.set_accounts(build_runtimes(self.config, self.client))
-        host, port = settings.server.host_port()
         server = build_server(create_app(self.snapshot, self.ready), host, port)
-        serving = asyncio.create_task(server.serve())
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
         outbox = asyncio.create_task(
             self.alerting.run_outbox(settings.alerts.outbox_interval, self.stop)
         )

@@ -10,7 +10,18 @@ from datetime import UTC, datetime
 
 # Libraries whose INFO lines are noise for an operator; httpx's also carry full URLs, and a
 # query string may hold a credential.
-_QUIET = ("httpx", "httpcore", "apscheduler", "uvicorn", "sqlalchemy", "aiosqlite", "asyncio")
+_QUIET = (
+    "httpx",
+    "httpcore",
+    "apscheduler",
+    "uvicorn",
+    "sqlalchemy",
+    "aiosqlite",
+    "asyncio",
+    "alembic",
+    "apprise",
+    "urllib3",
+)
 
 
 class JsonFormatter(logging.Formatter):

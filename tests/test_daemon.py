@@ -162,3 +162,17 @@ def test_sigkill_mid_polling_loses_no_committed_sample(tmp_path: Path) -> None:
     with DaemonProcess(tmp_path, free_port(), config=config) as daemon:
         daemon.wait_for('account="acct-01"', timeout=15)
         assert daemon.stop() == 0
+
+
+def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with DaemonProcess(tmp_path, port) as daemon:
+            assert daemon.proc.wait(30) == 1
+            log = daemon.log()
+    assert f"cannot listen on 127.0.0.1:{port}" in log
+    assert "Traceback" not in log
