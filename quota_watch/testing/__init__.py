@@ -32,6 +32,7 @@ Usage in a collector's tests::
 
 from __future__ import annotations
 
+from quota_watch.periods import current_period  # collectors' tests build periods with it
 from quota_watch.testing.cases import (
     Case,
     CaseFailed,
@@ -57,6 +58,7 @@ __all__ = [
     "UnmatchedRequest",
     "case_id",
     "check_case",
+    "current_period",
     "execute_case",
     "iter_cases",
     "load_case",

@@ -1,0 +1,1 @@
+"""The `github` collector: Actions, Packages and Codespaces usage from the billing usage API."""

@@ -1,0 +1,1 @@
+"""The `netlify` collector: team bandwidth, build minutes and credits from Netlify's API."""
