@@ -237,7 +237,8 @@ def collectors_list(
         typer.echo(json.dumps(data, indent=2))
         return
     for info in infos.values():
-        typer.echo(f"{info.name}: {info.catalogue.provider.title}")
+        count = len(info.catalogue.limits)
+        typer.echo(f"{info.name}: {info.catalogue.provider.title} ({count} limits)")
         for key, spec in info.catalogue.limits.items():
             from quota_watch.report import human
 
