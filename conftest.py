@@ -1,4 +1,4 @@
-"""Repository-wide pytest set-up: Hypothesis without per-example deadlines (CI machines are busy)."""
+"""Repository-wide pytest set-up: Hypothesis without per-example deadlines (busy CI)."""
 
 from hypothesis import HealthCheck, settings
 
