@@ -14,13 +14,15 @@ from quota_watch import __version__
 from quota_watch.alerting import Alerting
 from quota_watch.errors import ConfigError
 from quota_watch.exposition import AccountFacts, ForecastFacts, Snapshot
+from quota_watch.heartbeat import Heartbeat
 from quota_watch.poller import AccountRuntime, Poller, PollResult, build_runtime
 from quota_watch.registry import discover
 from quota_watch.scheduler import PollScheduler
 from quota_watch.sdk import RateLimitStatus
+from quota_watch.selfstats import process_stats
 from quota_watch.server import bind, build_server, create_app
 from quota_watch.settings import Config
-from quota_watch.store import Store
+from quota_watch.store import Store, StoreError
 
 log = logging.getLogger("quota_watch.daemon")
 
@@ -69,6 +71,7 @@ class Daemon:
         self.client: httpx.AsyncClient | None = None
         self.alerting: Alerting | None = None
         self.rate_limits: dict[tuple[str, str], RateLimitStatus] = {}
+        self.heartbeat: Heartbeat | None = None
 
     def ready(self) -> str | None:
         """None when the daemon is ready to serve, else why not."""
@@ -78,10 +81,24 @@ class Daemon:
             return "scheduler not started"
         return None
 
+    async def health(self) -> str | None:
+        """None when the scheduler runs and the store answers (the heartbeat test), else why not."""
+        reason = self.ready()
+        if reason is not None or self.store is None:
+            return reason
+        try:
+            timeout = self.config.settings.heartbeat.timeout.total_seconds()
+            await asyncio.wait_for(self.store.schema_revision(), timeout)
+        except TimeoutError:
+            return "store did not answer in time"
+        except StoreError as exc:
+            return f"store unreachable: {exc}"
+        return None
+
     async def snapshot(self) -> Snapshot:
         """The data one /metrics scrape renders."""
         if self.store is None or self.scheduler is None or self.alerting is None:
-            return Snapshot(readings=(), statuses=(), accounts=())
+            return Snapshot(readings=(), statuses=(), accounts=(), process=process_stats())
         names = set(self.scheduler.runtimes)
         readings = await self.store.latest(accounts=names)
         statuses = [s for s in await self.store.account_statuses() if s.account in names]
@@ -113,6 +130,8 @@ class Daemon:
             notifications_failed=dict(worker.failed_total),
             outbox_depth=await self.store.outbox_depth(),
             rate_limits={k: v for k, v in self.rate_limits.items() if k[1] in names},
+            heartbeat=self.heartbeat.facts() if self.heartbeat is not None else None,
+            process=process_stats(),
         )
 
     async def run(self) -> int:
@@ -146,6 +165,10 @@ class Daemon:
         outbox = asyncio.create_task(
             self.alerting.run_outbox(settings.alerts.outbox_interval, self.stop)
         )
+        self.heartbeat = Heartbeat(
+            lambda: self.config.settings.heartbeat, self.health, self.client, self.clock
+        )
+        heartbeat = asyncio.create_task(self.heartbeat.run(self.stop))
         await asyncio.sleep(0)
         source = self.config.source or "embedded default (host collector)"
         log.info(
@@ -165,7 +188,7 @@ class Daemon:
         await self.scheduler.drain(DRAIN_TIMEOUT)
         server.should_exit = True
         self.stop.set()
-        await asyncio.gather(serving, outbox, return_exceptions=True)
+        await asyncio.gather(serving, outbox, heartbeat, return_exceptions=True)
         stop.cancel()
         await self.client.aclose()
         await self.store.close()

@@ -47,6 +47,14 @@ class ForecastFacts:
 
 
 @dataclass(frozen=True)
+class HeartbeatFacts:
+    """The outside heartbeat's record, when one is configured."""
+
+    last_success_at: datetime | None
+    failures_total: int
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything one scrape renders, read from the store in one go."""
 
@@ -59,6 +67,8 @@ class Snapshot:
     notifications_failed: Mapping[str, int] = field(default_factory=dict)
     outbox_depth: Mapping[str, int] = field(default_factory=dict)
     rate_limits: Mapping[tuple[str, str], RateLimitStatus] = field(default_factory=dict)
+    heartbeat: HeartbeatFacts | None = None
+    process: Mapping[str, float] = field(default_factory=dict)  # quota_watch.selfstats
 
 
 def usage_metric(unit: str) -> str:
@@ -91,8 +101,24 @@ METRIC_HELP: dict[str, str] = {
     f"{PREFIX}collector_rate_limit_remaining": "API requests left, as the provider last said.",
     f"{PREFIX}collector_rate_limit": "API request budget, as the provider last said.",
     f"{PREFIX}collector_rate_limit_reset_timestamp_seconds": "When the API budget resets.",
+    f"{PREFIX}heartbeat_last_success_timestamp_seconds": "Time of the last accepted heartbeat.",
+    f"{PREFIX}heartbeat_failures": "Heartbeat pings that failed since start.",
     f"{PREFIX}account": "Configured account (constant facts).",
     f"{PREFIX}build": "quota-watch build.",
+}
+
+#: The daemon's own resource use, under prometheus_client's ProcessCollector names (without our
+#: prefix: every exporter uses these, and dashboards expect them). Kind and help per family.
+PROCESS_METRICS: dict[str, tuple[str, str]] = {
+    "process_resident_memory_bytes": ("gauge", "Resident memory size in bytes."),
+    "process_virtual_memory_bytes": ("gauge", "Virtual memory size in bytes."),
+    "process_cpu_seconds": ("counter", "Total user and system CPU time spent in seconds."),
+    "process_start_time_seconds": (
+        "gauge",
+        "Start time of the process since unix epoch in seconds.",
+    ),
+    "process_open_fds": ("gauge", "Number of open file descriptors."),
+    "process_max_fds": ("gauge", "Maximum number of open file descriptors."),
 }
 
 
@@ -169,9 +195,21 @@ def build_families(snapshot: Snapshot) -> Iterator[Metric]:
         )
     for notifier, depth in sorted(snapshot.outbox_depth.items()):
         gauges.add(f"{PREFIX}outbox_messages", {"notifier": notifier}, float(depth))
+    if snapshot.heartbeat is not None and snapshot.heartbeat.last_success_at is not None:
+        gauges.add(
+            f"{PREFIX}heartbeat_last_success_timestamp_seconds",
+            {},
+            _ts(snapshot.heartbeat.last_success_at),
+        )
     yield from gauges.families.values()
     yield from _counters(snapshot.statuses)
     yield from _notification_counters(snapshot)
+    if snapshot.heartbeat is not None:
+        name = f"{PREFIX}heartbeat_failures"
+        yield CounterMetricFamily(
+            name, METRIC_HELP[name], value=float(snapshot.heartbeat.failures_total)
+        )
+    yield from _process_families(snapshot.process)
     yield _account_info(snapshot.accounts)
     build = InfoMetricFamily(f"{PREFIX}build", METRIC_HELP[f"{PREFIX}build"])
     build.add_metric([], {"version": __version__, "python_version": platform.python_version()})
@@ -204,6 +242,17 @@ def _notification_counters(snapshot: Snapshot) -> Iterator[Metric]:
         for notifier, count in sorted(values.items()):
             family.add_metric([notifier], count)
         yield family
+
+
+def _process_families(stats: Mapping[str, float]) -> Iterator[Metric]:
+    for name, (kind, help_text) in PROCESS_METRICS.items():
+        value = stats.get(name)
+        if value is None:
+            continue
+        if kind == "counter":
+            yield CounterMetricFamily(name, help_text, value=value)
+        else:
+            yield GaugeMetricFamily(name, help_text, value=value)
 
 
 def _account_info(accounts: Iterable[AccountFacts]) -> Metric:

@@ -86,7 +86,13 @@ def make_row(
     """The row for one stored reading; `severity` from the rules, `forecast` from the engine."""
     utilization = _utilization(reading.value, reading.cap)
     if severity is None and utilization is not None:  # no engine verdict: the default pack's
-        severity = "critical" if utilization >= 1.0 else "warning" if utilization >= 0.8 else None
+        from quota_watch.engine.rulepack import RulePack
+
+        pack = RulePack().threshold
+        if utilization >= pack.critical:
+            severity = "critical"
+        elif utilization >= pack.warning:
+            severity = "warning"
     return Row(
         provider=reading.provider,
         account=reading.account,

@@ -16,8 +16,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -126,6 +128,43 @@ class AlertSettings(_Section):
     )
 
 
+class HeartbeatSettings(_Section):
+    """Optional dead man's switch: a URL pinged while the daemon is healthy (healthchecks.io)."""
+
+    url: SecretStr | None = Field(
+        None,
+        description="http(s) URL to GET (e.g. https://hc-ping.com/<uuid>), or any apprise URL; "
+        "a secret",
+    )
+    interval: Duration = Field(timedelta(minutes=5), description="time between pings")
+    timeout: Duration = Field(timedelta(seconds=10), description="time limit of one ping")
+
+    @field_validator("url")
+    @classmethod
+    def _usable(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        url = value.get_secret_value().strip()
+        scheme, sep, rest = url.partition("://")
+        if not sep or not scheme or not rest:
+            raise ValueError("expected a URL such as https://hc-ping.com/<uuid>")
+        if scheme.lower() not in ("http", "https"):
+            from quota_watch.notify.deliver import validate_url
+
+            problem = validate_url(url)
+            if problem is not None:
+                raise ValueError(problem)
+        return SecretStr(url)
+
+    @model_validator(mode="after")
+    def _timeout_below_interval(self) -> HeartbeatSettings:
+        if self.interval < timedelta(seconds=10):
+            raise ValueError("interval: at least 10s")
+        if self.timeout >= self.interval:
+            raise ValueError("timeout: must be shorter than interval")
+        return self
+
+
 class AccountSettings(_Section):
     """One provider account to poll."""
 
@@ -165,6 +204,7 @@ class Settings(BaseSettings):
     polling: PollingSettings = PollingSettings()
     logging: LoggingSettings = LoggingSettings()
     alerts: AlertSettings = AlertSettings()
+    heartbeat: HeartbeatSettings = HeartbeatSettings()
     accounts: list[AccountSettings] = Field(default_factory=list)
     rules: list[RuleOverride] = Field(default_factory=list)
     notifiers: list[NotifierSettings] = Field(default_factory=list)
