@@ -12,15 +12,13 @@ botocore is an optional dependency (`pip install 'quota-watch[aws]'`), imported 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import importlib
 import json
 import logging
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -33,6 +31,7 @@ from quota_watch.sdk import (
     ProviderUnavailable,
     RateLimited,
     UnexpectedResponse,
+    retry_after_seconds,
 )
 from quota_watch_collectors.aws.models import AwsErrorBody
 from quota_watch_collectors.aws.options import AwsOptions
@@ -190,26 +189,6 @@ class BotocoreSigner:
             )
         log.debug("aws: credentials from botocore's chain (%s)", credentials.method)
         return credentials
-
-
-def _http_date(value: str) -> datetime | None:
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def retry_after_seconds(value: str | None, *, now: datetime) -> float | None:
-    """Seconds from a Retry-After header (delay-seconds or HTTP date); None when unusable."""
-    if value is None or not value.strip():
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        when = _http_date(value.strip())
-        return None if when is None else max(0.0, (when - now).total_seconds())
-    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,13 +8,12 @@ trimmed provider message with the token scrubbed out; never a header value.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import math
 import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 import httpx
@@ -27,6 +26,9 @@ from quota_watch.sdk import (
     RateLimited,
     RateLimitStatus,
     UnexpectedResponse,
+    http_date,
+    read_body,
+    retry_after_seconds,
 )
 from quota_watch_collectors.cloudflare.models import (
     CfMessage,
@@ -74,33 +76,6 @@ _WAIT_UNITS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def _http_date(value: str) -> datetime | None:
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def retry_after_seconds(
-    value: str | None, *, now: datetime, date: str | None = None
-) -> float | None:
-    """Seconds to wait from a Retry-After header: delay-seconds or an HTTP date (measured from
-    the response's Date header when it has one, else from `now`); None when unreadable."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        when = _http_date(text)
-        if when is None:
-            return None
-        reference = _http_date(date) if date else None
-        return max(0.0, (when - (reference or now)).total_seconds())
-    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _items(header: str) -> list[tuple[str, dict[str, str]]]:
@@ -172,7 +147,7 @@ def _legacy_rate_limit(headers: httpx.Headers, now: datetime) -> RateLimitStatus
     if reset_text:
         seconds = _number(reset_text)
         resets_at = now + timedelta(seconds=seconds) if seconds is not None else None
-        resets_at = resets_at or _http_date(reset_text)
+        resets_at = resets_at or http_date(reset_text)
     return RateLimitStatus(remaining, _number(headers.get("x-ratelimit-limit")), resets_at)
 
 
@@ -262,7 +237,7 @@ class CloudflareApi:
                 json=body,
             ) as response:
                 log.debug("%s -> HTTP %d", where, response.status_code)
-                content = await self._read(response, where)
+                content = await read_body(response, _MAX_BODY, where)
         except httpx.TimeoutException as exc:
             failure = ProviderUnavailable(f"{where}: timed out ({type(exc).__name__})")
         except httpx.TransportError as exc:
@@ -276,20 +251,6 @@ class CloudflareApi:
             raise failure
         self._track(response)
         return response, content
-
-    @staticmethod
-    async def _read(response: httpx.Response, where: str) -> bytes:
-        declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > _MAX_BODY:
-            raise UnexpectedResponse(f"{where}: response of {declared} bytes is too large")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > _MAX_BODY:
-                raise UnexpectedResponse(f"{where}: response exceeds {_MAX_BODY} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     @staticmethod
     def _json(content: bytes) -> Any:

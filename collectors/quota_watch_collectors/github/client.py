@@ -19,6 +19,7 @@ from quota_watch.sdk import (
     RateLimited,
     RateLimitStatus,
     UnexpectedResponse,
+    read_body,
 )
 from quota_watch_collectors.github.models import ApiError, UsageReport
 from quota_watch_collectors.github.options import GitHubOptions
@@ -102,7 +103,7 @@ class GitHubClient:
                 status = parse_rate_limit(resp)
                 if status is not None and on_rate_limit is not None:
                     on_rate_limit(status)
-                content = await self._read(resp)
+                content = await read_body(resp, MAX_RESPONSE_BYTES, self.where)
                 self._check_status(resp, content, now)
                 return self._parse(content, resp)
         except httpx.TimeoutException as exc:
@@ -113,18 +114,6 @@ class GitHubClient:
             failure = UnexpectedResponse(f"{self.where}: {type(exc).__name__}")
         # Raised outside the except clause: httpx exceptions hold the request and its headers.
         raise failure
-
-    async def _read(self, response: httpx.Response) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > MAX_RESPONSE_BYTES:
-                raise UnexpectedResponse(
-                    f"{self.where}: response exceeds {MAX_RESPONSE_BYTES} bytes"
-                )
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     def _message(self, content: bytes) -> str:
         """GitHub's error `message`, cleaned and shortened; "" when the body has none."""

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
-import math
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -16,45 +14,14 @@ from quota_watch.sdk import (
     ProviderUnavailable,
     RateLimited,
     UnexpectedResponse,
+    read_body,
+    retry_after_seconds,
 )
 from quota_watch_collectors.http_json.options import HttpJsonOptions
 
 __all__ = ["fetch_json", "retry_after_seconds"]
 
 log = logging.getLogger(__name__)
-
-
-def _http_date(value: str) -> datetime | None:
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    # HTTP dates are always GMT; a date without a zone is read as such.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def retry_after_seconds(
-    value: str | None, *, now: datetime, date: str | None = None
-) -> float | None:
-    """Seconds to wait from a Retry-After header: delay-seconds or an HTTP date.
-
-    An HTTP date is measured from the response's own Date header when it has one (so a skewed
-    local clock does not matter), else from `now`. Unparseable values give None.
-    """
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    when = _http_date(text)
-    if when is None:
-        return None
-    reference = _http_date(date) if date else None
-    return max(0.0, (when - (reference or now)).total_seconds())
 
 
 def _scrub(text: str, options: HttpJsonOptions) -> str:
@@ -93,7 +60,9 @@ async def fetch_json(client: httpx.AsyncClient, options: HttpJsonOptions, *, now
         ) as response:
             log.debug("%s -> HTTP %d", where, response.status_code)
             _check_status(response, options, where, now)
-            content = await _read_limited(response, options.max_response_size, where)
+            content = await read_body(
+                response, options.max_response_size, f"{where} (see max_response_size)"
+            )
     except httpx.TimeoutException as exc:
         failure = ProviderUnavailable(f"{where}: timed out ({type(exc).__name__})")
     except httpx.TransportError as exc:
@@ -133,19 +102,3 @@ def _check_status(
     if not 200 <= status <= 299:
         hint = " (a redirect: set url to the final address)" if 300 <= status <= 399 else ""
         raise UnexpectedResponse(f"{where}: HTTP {status}{hint}")
-
-
-async def _read_limited(response: httpx.Response, limit: int, where: str) -> bytes:
-    declared = response.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise UnexpectedResponse(
-            f"{where}: response of {declared} bytes exceeds max_response_size ({limit})"
-        )
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
-            raise UnexpectedResponse(f"{where}: response exceeds max_response_size ({limit} bytes)")
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -15,7 +15,13 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 from pydantic import ValidationError
 
-from quota_watch.sdk import AuthError, ProviderUnavailable, RateLimited, UnexpectedResponse
+from quota_watch.sdk import (
+    AuthError,
+    ProviderUnavailable,
+    RateLimited,
+    UnexpectedResponse,
+    read_body,
+)
 from quota_watch_collectors.netlify.models import ErrorBody
 from quota_watch_collectors.netlify.options import NetlifyOptions
 
@@ -166,7 +172,7 @@ class NetlifyApi:
                 self._note_rate_limit(response.headers)
                 if missing_ok and response.status_code == 404:
                     return None
-                content = await _read_limited(response, where)
+                content = await read_body(response, MAX_RESPONSE_BYTES, where)
                 self._check_status(response, content, where)
                 links = response.links
         except httpx.TimeoutException as exc:
@@ -251,20 +257,6 @@ class NetlifyApi:
         if body.code in (401, 403):
             raise AuthError(f"{where}: HTTP 200 carrying auth error {body.code}{text}")
         raise UnexpectedResponse(f"{where}: HTTP 200 carrying error {body.code}{text}")
-
-
-async def _read_limited(response: httpx.Response, where: str) -> bytes:
-    declared = response.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
-        raise UnexpectedResponse(f"{where}: response of {declared} bytes is too large")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > MAX_RESPONSE_BYTES:
-            raise UnexpectedResponse(f"{where}: response larger than {MAX_RESPONSE_BYTES} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _decode(content: bytes, response: httpx.Response, where: str) -> Any:

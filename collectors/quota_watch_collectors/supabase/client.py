@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import math
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
@@ -20,6 +19,7 @@ from quota_watch.sdk import (
     RateLimitStatus,
     UnexpectedResponse,
 )
+from quota_watch.sdk import retry_after_seconds as sdk_retry_after
 from quota_watch_collectors.supabase.models import AnalyticsError
 from quota_watch_collectors.supabase.options import SupabaseOptions
 
@@ -80,14 +80,6 @@ def _shorten(text: str) -> str:
     return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 3] + "..."
 
 
-def _http_date(value: str) -> datetime | None:
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
 def _seconds(value: str | None) -> float | None:
     if value is None:
         return None
@@ -100,16 +92,9 @@ def _seconds(value: str | None) -> float | None:
 
 def retry_after_seconds(headers: httpx.Headers, now: datetime) -> float | None:
     """Seconds to wait: Retry-After (seconds or HTTP date), else the X-RateLimit-Reset seconds."""
-    value = headers.get("retry-after")
-    if value is not None and value.strip():
-        seconds = _seconds(value)
-        if seconds is not None:
-            return seconds
-        when = _http_date(value.strip())
-        if when is not None:
-            date = headers.get("date")
-            reference = (_http_date(date) if date else None) or now
-            return max(0.0, (when - reference).total_seconds())
+    wait = sdk_retry_after(headers.get("retry-after"), now=now, date=headers.get("date"))
+    if wait is not None:
+        return wait
     # The Management API sends the seconds until its per-minute window resets (recorded in
     # supabase/cli apps/cli-e2e/fixtures: "x-ratelimit-reset": "60").
     return _seconds(headers.get("x-ratelimit-reset"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import math
 import re
@@ -19,6 +18,7 @@ from quota_watch.sdk import (
     RateLimitStatus,
     UnexpectedResponse,
 )
+from quota_watch.sdk import retry_after_seconds as sdk_retry_after
 from quota_watch_collectors.vercel.models import ErrorBody
 from quota_watch_collectors.vercel.options import VercelOptions
 
@@ -96,26 +96,11 @@ def rate_limit_status(headers: httpx.Headers, now: datetime) -> RateLimitStatus 
     )
 
 
-def _http_date(value: str) -> datetime | None:
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
 def retry_after_seconds(headers: httpx.Headers, now: datetime) -> float | None:
     """Seconds to wait: Retry-After (delay-seconds or HTTP date), else X-RateLimit-Reset - now."""
-    value = (headers.get("retry-after") or "").strip()
-    if value:
-        seconds = _number(value)
-        if seconds is not None:
-            return seconds
-        when = _http_date(value)
-        if when is not None:
-            date = headers.get("date")
-            reference = _http_date(date) if date else None
-            return max(0.0, (when - (reference or now)).total_seconds())
+    wait = sdk_retry_after(headers.get("retry-after"), now=now, date=headers.get("date"))
+    if wait is not None:
+        return wait
     reset = _reset_time(headers.get("x-ratelimit-reset"), now)
     if reset is not None:
         return max(0.0, (reset - now).total_seconds())
