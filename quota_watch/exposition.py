@@ -124,14 +124,15 @@ def _escape(value: str) -> str:
 def _labelset(labels: Mapping[str, str]) -> str:
     if not labels:
         return ""
-    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
+    return "{" + ",".join(f'{k}="{_escape(labels[k])}"' for k in sorted(labels)) + "}"
 
 
 def _series_labels(r: LatestReading) -> str:
+    # Sorted label names, as prometheus-client writes them.
     resource = "" if r.resource is None else f',resource="{_escape(r.resource)}"'
     return (
-        f'{{provider="{_escape(r.provider)}",account="{_escape(r.account)}",'
-        f'limit="{_escape(r.limit)}"{resource}}}'
+        f'{{account="{_escape(r.account)}",limit="{_escape(r.limit)}",'
+        f'provider="{_escape(r.provider)}"{resource}}}'
     )
 
 
