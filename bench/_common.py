@@ -294,10 +294,13 @@ def _package_of(filename: str, name: str) -> str:
 class DaemonProcess:
     """`python -m quota_watch run -c CONFIG` in a subprocess, logging to a file."""
 
-    def __init__(self, workdir: Path, config: Path, port: int) -> None:
+    def __init__(
+        self, workdir: Path, config: Path, port: int, env: Mapping[str, str] | None = None
+    ) -> None:
         self.port = port
         self.log_path = workdir / f"daemon-{port}.log"
-        env = isolated_env(workdir, {"QUOTA_WATCH_SERVER__LISTEN": f"127.0.0.1:{port}"})
+        extra = {"QUOTA_WATCH_SERVER__LISTEN": f"127.0.0.1:{port}", **(env or {})}
+        env = isolated_env(workdir, extra)
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "quota_watch", "run", "--config", str(config)],

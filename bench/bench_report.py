@@ -10,7 +10,7 @@ Builds the SQLite database the daemon would hold after 90 days of 10-minute poll
 Then times `python -m quota_watch report -c cfg` (subprocess, table and json) end to end, and the
 same path in-process (Store.open read-only, latest, account_statuses, report_rows, render).
 
-    python bench/bench_report.py            # 100 accounts, 90 days (~3-5 min, mostly building)
+    python bench/bench_report.py            # 100 accounts, 90 days (~4 min, mostly building)
     python bench/bench_report.py --quick    # 10 accounts, 90 days
 """
 
@@ -160,9 +160,11 @@ def _declared() -> dict[str, Any]:
     return {name: {**decl, "value": f"limits.{name}.used"} for name, decl in LIMITS.items()}
 
 
-async def build(db: Path, names: list[str], now: datetime, live_hours: float) -> dict[str, Any]:
+async def build(
+    db: Path, names: list[str], now: datetime, live_hours: float, days: int = 90
+) -> dict[str, Any]:
     """Build the 90-day database; returns how long each step took and what it wrote."""
-    origin = now - timedelta(days=90)
+    origin = now - timedelta(days=days)
     live_from = now - timedelta(hours=live_hours)
     facts: dict[str, Any] = {}
     store = await Store.open(f"sqlite:///{db}")
@@ -367,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     add_common_args(parser)
     parser.add_argument("--accounts", type=int, default=None, help="default 100 (quick: 10)")
     parser.add_argument("--repeats", type=int, default=None, help="CLI runs per format")
+    parser.add_argument("--days", type=int, default=90, help="days of history (default 90)")
     args = parser.parse_args(argv)
     count = args.accounts or (10 if args.quick else 100)
     repeats = args.repeats or (2 if args.quick else 5)
@@ -374,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     names = account_names(count)
     header(
         "report",
-        f"{count} accounts x {len(LIMITS)} limits, a poll every 10 min for 90 days "
+        f"{count} accounts x {len(LIMITS)} limits, a poll every 10 min for {args.days} days "
         f"(the newest {live_hours:g} h through Store.record_poll, older ones bulk-inserted), "
         "rolled up and pruned by the store itself (raw samples kept 35 days, hourly rollups "
         "400). CLI times are wall clock of a fresh `python -m quota_watch report` process.",
@@ -386,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         db = workdir / "report.db"
         config = workdir / "report.toml"
         write_config(config, db, names)
-        built = asyncio.run(build(db, names, now, live_hours))
+        built = asyncio.run(build(db, names, now, live_hours, args.days))
         print(
             table(
                 ["build step", "rows", "seconds"],
@@ -461,7 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     results = [
         Result(
             "report",
-            f"`quota-watch report`, {count} accounts x {len(LIMITS)} limits, 90 days of history",
+            f"`quota-watch report`, {count} accounts x {len(LIMITS)} limits, "
+            f"{args.days} days of history",
             f"{ms(median(table_walls))} table, {ms(median(json_walls))} json (median wall)",
             note=f"start-up floor {ms(median(startup))}; DB {mib(facts['file_bytes'])}",
         ),

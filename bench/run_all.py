@@ -1,7 +1,7 @@
 """Run every benchmark and print one Markdown table of the headline figures (for the README).
 
-    python bench/run_all.py              # full runs (~15 min in all)
-    python bench/run_all.py --quick      # smoke run (~3-4 min)
+    python bench/run_all.py              # full runs (~30 min in all)
+    python bench/run_all.py --quick      # smoke run (~4 min)
     python bench/run_all.py --only metrics poll_cycle
 
 Each bench runs in its own process, one after the other (they would skew each other's figures

@@ -80,7 +80,7 @@ from quota_watch.store.tables import (
 )
 from quota_watch.store.urls import DatabaseURL, mask_url_text, parse_database_url
 
-__all__ = ["HEAD_REVISION", "Store"]
+__all__ = ["HEAD_REVISION", "RestoreResult", "Store", "restore_sqlite"]
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +226,8 @@ class Store:
                     )
                 current = await self._read_revision(conn)
                 if current != HEAD_REVISION:
+                    if current is not None and not _known_revision(current):
+                        raise StoreError(_newer_schema(self.display_url, current))
                     from quota_watch.store import _migrate  # heavy: only when there is work
 
                     log.info(
@@ -1258,6 +1260,27 @@ def _set_watermark(
     )
 
 
+def _known_revision(revision: str) -> bool:
+    """Whether `revision` is one of this release's migrations (imports Alembic: rare path)."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    from quota_watch.store._migrate import alembic_config
+
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+def _newer_schema(where: str, revision: str) -> str:
+    return (
+        f"the database at {where} has schema revision {revision!r}, which this quota-watch "
+        f"does not know (newest known: {HEAD_REVISION}): a newer release migrated it. Refusing "
+        "to use it; run that release again, or restore a backup taken before the upgrade"
+    )
+
+
 def _sqlite_backup(source: Path, target: Path) -> None:
     target = target.expanduser().resolve()
     if target.exists():
@@ -1304,3 +1327,136 @@ def _publish(partial: Path, target: Path) -> None:
         if target.exists():
             raise StoreError(f"refusing to overwrite {target}: it already exists") from None
         partial.replace(target)
+
+
+# --- restore ----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class RestoreResult:
+    """What a restore did."""
+
+    revision: str  # the restored database's schema revision (migrated at the next start)
+    replaced: Path | None  # where the database that was there before was saved, if any
+
+
+def restore_sqlite(
+    backup: Path, target: Path, *, now: datetime, force: bool = False
+) -> RestoreResult:
+    """Replace the SQLite database at `target` with a copy of `backup`, safely.
+
+    The backup must pass SQLite's full integrity check and carry a schema revision this
+    release knows. An existing database is only replaced with `force`, never while another
+    process has it open (a running daemon), and is first saved next to it as
+    ``<name>.replaced-<UTC time>``. Stale ``-wal``/``-shm`` files are removed, and the new
+    file gets the old one's owner and mode (or its directory's owner), so that a restore run
+    as root leaves a database the service user can still write.
+    """
+    _require_aware("now", now)
+    backup = backup.expanduser().resolve()
+    target = target.expanduser().resolve()
+    if not backup.is_file():
+        raise StoreError(f"no backup at {backup}")
+    revision = _check_backup(backup)
+    if backup == target:
+        raise StoreError(f"{backup} is the database itself")
+    sidecars = [target.with_name(target.name + suffix) for suffix in ("-wal", "-shm")]
+    exists = target.exists()
+    if (exists or any(p.exists() for p in sidecars)) and not force:
+        raise StoreError(
+            f"refusing to overwrite {target}: it exists (stop the daemon, then pass --force; "
+            "the current database is kept beside it)"
+        )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create {target.parent}: {exc.strerror or exc}") from exc
+    owner = target if exists else target.parent
+    replaced: Path | None = None
+    if exists:
+        _refuse_if_open(target)
+        replaced = target.with_name(f"{target.name}.replaced-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}")
+        _sqlite_backup(target, replaced)
+    staged = target.with_name(f".{target.name}.{uuid.uuid4().hex}.restore")
+    try:
+        _sqlite_backup(backup, staged)
+        _copy_ownership(owner, staged, mode=exists)
+        for sidecar in sidecars:
+            sidecar.unlink(missing_ok=True)
+        staged.replace(target)
+    except OSError as exc:
+        raise StoreError(f"restoring {target} failed: {exc.strerror or exc}") from exc
+    finally:
+        staged.unlink(missing_ok=True)
+    _fsync_dir(target.parent)
+    return RestoreResult(revision=revision, replaced=replaced)
+
+
+def _check_backup(backup: Path) -> str:
+    """The backup's schema revision, after SQLite's full integrity check."""
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(backup), safe='/')}?mode=ro", uri=True)
+        try:
+            rows = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+            if rows != ["ok"]:
+                raise StoreError(f"{backup} failed the integrity check: {'; '.join(rows[:3])}")
+            try:
+                row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+            except sqlite3.OperationalError:
+                row = None
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{backup} is not a usable SQLite database: {exc}") from exc
+    if row is None:
+        raise StoreError(f"{backup} is not a quota-watch database (no schema revision)")
+    revision = str(row[0])
+    if not _known_revision(revision):
+        raise StoreError(
+            f"{backup} has schema revision {revision!r}, which this quota-watch does not know "
+            f"(newest known: {HEAD_REVISION}); restore it with the release that wrote it"
+        )
+    return revision
+
+
+def _refuse_if_open(target: Path) -> None:
+    """StoreError when another process has the database open (the daemon keeps it open)."""
+    # An exclusive-mode connection cannot lock a WAL database that another connection has open,
+    # even an idle one: that is the "is a daemon using it" test.
+    try:
+        conn = sqlite3.connect(target, isolation_level=None, timeout=0)
+        try:
+            conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+            conn.execute("BEGIN EXCLUSIVE")
+            conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise StoreError(
+                f"{target} is in use by another process (is the daemon running? stop it first)"
+            ) from None
+        raise StoreError(f"cannot open {target}: {exc}") from exc
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot open {target}: {exc}") from exc
+
+
+def _copy_ownership(reference: Path, path: Path, *, mode: bool) -> None:
+    info = reference.stat()
+    if mode:
+        path.chmod(info.st_mode & 0o777)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        os.chown(path, info.st_uid, info.st_gid)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
