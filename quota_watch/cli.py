@@ -351,6 +351,36 @@ def db_backup(
     typer.echo(f"backup written to {path}")
 
 
+@db_app.command(
+    "restore",
+    epilog="Examples:\n\n"
+    "  systemctl stop quota-watch\n\n"
+    "  quota-watch db restore --force /var/lib/quota-watch/backups/quota-watch-20261122.db",
+)
+def db_restore(
+    backup: Annotated[Path, typer.Argument(help="A file written by `quota-watch db backup`.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing database (kept beside it).")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Replace the SQLite database with a checked backup (stop the daemon first)."""
+    cfg = _load(config)
+    from quota_watch.store import StoreError
+    from quota_watch.store.store import restore_sqlite
+
+    url = cfg.store_url()
+    if not url.startswith("sqlite"):
+        _fail("db restore is for SQLite; restore PostgreSQL with pg_restore", 2)
+    try:
+        result = restore_sqlite(backup, _sqlite_file(url), now=datetime.now(UTC), force=force)
+    except StoreError as exc:
+        _fail(f"restore failed: {exc}", 1)
+    typer.echo(f"restored {backup} (schema {result.revision}) to {_sqlite_file(url)}")
+    if result.replaced is not None:
+        typer.echo(f"the previous database is kept as {result.replaced}")
+
+
 class SeverityChoice(StrEnum):
     """Alert severities."""
 

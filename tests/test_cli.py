@@ -56,6 +56,7 @@ value = "n"
         ["config", "example"],
         ["db", "migrate"],
         ["db", "backup"],
+        ["db", "restore"],
         ["notify", "test"],
         ["silence", "add"],
         ["silence", "list"],
@@ -226,3 +227,17 @@ def test_rules_test_bad_file(tmp_path: Path) -> None:
     result = runner.invoke(app, ["rules", "test", str(bad)])
     assert result.exit_code == 2
     assert "cannot replay" in result.output
+
+
+def test_db_restore(config: Path, tmp_path: Path) -> None:
+    runner.invoke(app, ["collect", "--once", "-a", "vm", "-c", str(config)])
+    backup = tmp_path / "b.db"
+    assert runner.invoke(app, ["db", "backup", str(backup), "-c", str(config)]).exit_code == 0
+    refused = runner.invoke(app, ["db", "restore", str(backup), "-c", str(config)])
+    assert refused.exit_code == 1
+    assert "restore failed" in refused.output
+    done = runner.invoke(app, ["db", "restore", "--force", str(backup), "-c", str(config)])
+    assert done.exit_code == 0, done.output
+    assert "the previous database is kept as" in done.output
+    report = runner.invoke(app, ["report", "-f", "json", "-c", str(config)])
+    assert report.exit_code == 0 and json.loads(report.stdout)
