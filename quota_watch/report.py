@@ -6,18 +6,16 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
+from quota_watch.position import STATUS_ORDER, Status
 from quota_watch.store import LatestReading, Store, StoredReading
 
 if TYPE_CHECKING:
     from quota_watch.engine.rulepack import RuleOverride, RulePack
     from quota_watch.engine.signals import Signal
     from quota_watch.poller import AccountRuntime
-
-Status = Literal["ok", "warning", "critical", "stale", "unknown"]
-STATUS_ORDER: dict[str, int] = {"critical": 0, "warning": 1, "stale": 2, "unknown": 3, "ok": 4}
 
 
 @dataclass(frozen=True)
@@ -114,13 +112,6 @@ def make_row(
     )
 
 
-_RANK = {"critical": 2, "warning": 1}
-
-
-def _worst(a: str | None, b: str | None) -> str | None:
-    return a if _RANK.get(a or "", 0) >= _RANK.get(b or "", 0) and a else b
-
-
 async def gather_rows(
     store: Store,
     runtimes: Mapping[str, AccountRuntime],
@@ -130,50 +121,13 @@ async def gather_rows(
 ) -> list[Row]:
     """Rows for the accounts in `runtimes`: engine status (threshold now and firing alerts),
     forecasts from the stored samples, stale accounts marked; riskiest first."""
-    from quota_watch.alerting import fetch_since, series_view
-    from quota_watch.engine.forecast import forecast_signal
-    from quota_watch.engine.state import rules_for_series
-    from quota_watch.engine.threshold import threshold_signal
+    from quota_watch.position import load_positions
 
-    readings = await store.latest(accounts=set(runtimes))
-    statuses = {s.account: s for s in await store.account_statuses()}
-    firing: dict[tuple[str, str | None, str | None], str] = {}
-    for alert in await store.load_alerts():
-        if alert.status == "firing" and alert.kind in ("threshold", "forecast"):
-            key = (alert.account, alert.limit, alert.resource)
-            firing[key] = _worst(firing.get(key), alert.severity) or alert.severity
-    lookback = max(
-        [pack.forecast.lookback, *(o.forecast_lookback for o in overrides if o.forecast_lookback)]
+    positions = await load_positions(store, runtimes, pack, overrides, now)
+    return sort_rows(
+        make_row(p.reading, stale=p.stale, severity=p.severity or "ok", forecast=p.forecast)
+        for p in positions
     )
-    rows = []
-    for reading in readings:
-        rt = runtimes[reading.account]
-        status = statuses.get(reading.account)
-        success = status.last_success_at if status and status.last_success_at else reading.ts
-        stale = now - success > rt.config.interval * pack.stale.after_runs
-        points = await store.samples(
-            reading.account,
-            reading.limit,
-            reading.resource,
-            fetch_since(reading, now, lookback),
-            now + timedelta(seconds=1),
-        )
-        view = series_view(rt, reading, points, now)
-        rules = rules_for_series(pack, overrides, view, [])
-        threshold = threshold_signal(view, rules)
-        now_severity: str | None = threshold.severity if threshold.active else None
-        severity = _worst(
-            now_severity, firing.get((reading.account, reading.limit, reading.resource))
-        )
-        rows.append(
-            make_row(
-                reading,
-                stale=stale,
-                severity=severity or "ok",
-                forecast=forecast_signal(view, rules),
-            )
-        )
-    return sort_rows(rows)
 
 
 def sort_rows(rows: Iterable[Row]) -> list[Row]:

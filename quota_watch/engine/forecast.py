@@ -200,6 +200,7 @@ def forecast_signal(view: SeriesView, rules: EffectiveRules) -> Signal:
         forecast_value=forecast_value,
         forecast_utilization=utilization(forecast_value, cap),
         exhausts_at=exhausts_at,
+        rate=fit.rate,
         unit=view.unit,
         points_used=fit.points,
         notes=tuple(notes),

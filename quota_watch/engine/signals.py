@@ -109,6 +109,7 @@ class Signal:
     forecast_value: float | None = None
     forecast_utilization: float | None = None
     exhausts_at: datetime | None = None
+    rate: float | None = None  # the forecast's trend, units per second
     unit: str = ""
     points_used: int = 0
     notes: tuple[str, ...] = field(default=())

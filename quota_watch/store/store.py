@@ -476,6 +476,38 @@ class Store:
                 rows = (await conn.execute(stmt)).all()
         return [Point(ts, value, cap) for ts, value, cap in rows]
 
+    async def samples_of_accounts(
+        self, accounts: Collection[str], since: datetime, until: datetime
+    ) -> dict[tuple[str, str, str | None], list[Point]]:
+        """Raw samples with since <= ts < until of every series of `accounts`, oldest first,
+        by (account, limit, resource): one query instead of one per series."""
+        _require_aware("since", since)
+        _require_aware("until", until)
+        found: dict[tuple[str, str, str | None], list[Point]] = {}
+        if not accounts:
+            return found
+        stmt = (
+            select(
+                SERIES.c.account,
+                SERIES.c.limit,
+                SERIES.c.resource,
+                SAMPLE.c.ts,
+                SAMPLE.c.value,
+                SAMPLE.c.cap,
+            )
+            .join(SERIES, SERIES.c.id == SAMPLE.c.series_id)
+            .where(SAMPLE.c.ts >= since, SAMPLE.c.ts < until)
+            .order_by(SAMPLE.c.series_id, SAMPLE.c.ts)
+        )
+        with self._errors("reading samples"):
+            async with self._engine.connect() as conn:
+                for chunk in _chunks(sorted(accounts)):
+                    rows = await conn.execute(stmt.where(SERIES.c.account.in_(chunk)))
+                    for account, limit, resource, ts, value, cap in rows:
+                        key = (account, limit, resource or None)
+                        found.setdefault(key, []).append(Point(ts, value, cap))
+        return found
+
     async def rollups(
         self,
         account: str,
