@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -14,7 +15,6 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 import typer
 
 if TYPE_CHECKING:
-    from quota_watch.report import Row
     from quota_watch.settings import Config
 
 T = TypeVar("T")
@@ -36,10 +36,12 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 notify_app = typer.Typer(help="Notification channels.", no_args_is_help=True)
 silence_app = typer.Typer(help="Mute matching alerts for a while.", no_args_is_help=True)
 rules_app = typer.Typer(help="The alert rules.", no_args_is_help=True)
+dashboards_app = typer.Typer(help="Grafana dashboards.", no_args_is_help=True)
 app.add_typer(collectors_app, name="collectors")
 app.add_typer(notify_app, name="notify")
 app.add_typer(silence_app, name="silence")
 app.add_typer(rules_app, name="rules")
+app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 
@@ -159,19 +161,204 @@ def collect(
         raise typer.Exit(1)
 
 
+class ReportFormat(StrEnum):
+    """Output formats of report."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+class FailOn(StrEnum):
+    """Levels of report --fail-on."""
+
+    warning = "warning"
+    critical = "critical"
+
+
+_FILTER = "(repeatable, or a comma list)"
+
+
 @app.command(
-    epilog="Examples:\n\n  quota-watch report\n\n  quota-watch report --format json | jq '.[0]'"
+    epilog="Examples:\n\n"
+    "  quota-watch report\n\n"
+    "  quota-watch report --status critical,warning --group edge\n\n"
+    "  quota-watch report --format markdown > status.md\n\n"
+    "  quota-watch report --format json | jq '.[0]'\n\n"
+    "  quota-watch report --fail-on critical || echo 'a quota is full'\n\n"
+    "Exit codes: 0 the report was shown (and, with --fail-on, no shown row is at that "
+    "level); 1 a shown row is at or above the --fail-on level (warning also counts critical "
+    "and stale), or the store cannot be read; 2 bad input (an unknown filter value, a bad "
+    "config)."
 )
 def report(
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
+    fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.table,
+    provider: Annotated[
+        list[str] | None,
+        typer.Option("--provider", "-p", metavar="PROVIDER", help=f"Only this provider {_FILTER}."),
+    ] = None,
+    account: Annotated[
+        list[str] | None,
+        typer.Option("--account", "-a", metavar="ACCOUNT", help=f"Only this account {_FILTER}."),
+    ] = None,
+    group: Annotated[
+        list[str] | None,
+        typer.Option("--group", "-g", metavar="POOL", help=f"Only this pool {_FILTER}."),
+    ] = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--status",
+            "-s",
+            metavar="STATUS",
+            help=f"Only rows with this status: ok, warning, critical, stale, unknown {_FILTER}.",
+        ),
+    ] = None,
+    fail_on: Annotated[
+        FailOn | None,
+        typer.Option("--fail-on", help="Exit 1 when a shown row is at or above this level."),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Show every limit of every configured account, riskiest first (reads the store)."""
+    """Every limit of every configured account, grouped by account, riskiest first: a usage
+    bar, value / cap, utilization, forecast, time to reset and to exhaustion, the last 15 days
+    and the cap's source. Reads the store read-only, so it runs safely beside the daemon."""
     cfg = _load(config)
     _logging(cfg, "warning")
-    from quota_watch.report import gather_rows, to_json, to_table
-    from quota_watch.store import Store
+    from quota_watch.reporting import command
+    from quota_watch.reporting.entries import STATUSES, fails, only_statuses
 
+    try:
+        request = command.ReportRequest(
+            providers=command.choose(
+                "--provider", provider, sorted({a.collector for a in cfg.accounts})
+            ),
+            accounts=command.choose("--account", account, [a.name for a in cfg.accounts]),
+            groups=command.choose(
+                "--group", group, sorted({a.group for a in cfg.accounts if a.group})
+            ),
+            statuses=command.choose("--status", status, STATUSES),
+        )
+    except command.ReportError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    url = cfg.store_url()
+    database = command.sqlite_file(url)
+    if database is not None and not database.exists():
+        _fail(
+            f"no readings yet: {database} does not exist "
+            "(start `quota-watch run`, or poll once with `quota-watch collect --once`)",
+            1,
+        )
+    runtimes = command.account_runtimes(cfg, request.selects)
+    pools = {rt.config.group for rt in runtimes.values() if rt.config.group}
+    others = [a for a in cfg.accounts if a.group in pools and a.name not in runtimes]
+    pool_runtimes = command.account_runtimes(cfg, lambda a: a in others) if others else {}
+    now = command.utcnow()
+    found, advice = _run_async(lambda: command.read_report(url, cfg, runtimes, pool_runtimes, now))
+    entries = only_statuses(found, request.statuses)
+    colour = command.wants_colour(sys.stdout.isatty(), os.environ)
+    text = command.render(fmt.value, entries, now, advice, colour=colour)
+    typer.echo(text, nl=not text.endswith("\n"))
+    if fails(entries, fail_on.value if fail_on else None):
+        raise typer.Exit(1)
+
+
+class HistoryFormat(StrEnum):
+    """Output formats of history."""
+
+    table = "table"
+    csv = "csv"
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  quota-watch history --account cf-main --limit workers_requests\n\n"
+    "  quota-watch history -a gh -l actions_minutes --days 60\n\n"
+    "  quota-watch history -a cf-main -l r2_storage -r my-bucket --format csv > r2.csv\n\n"
+    "Exit codes: 0 shown; 1 the store cannot be read; 2 bad input (an unknown account, limit "
+    "or resource: the message lists the known ones)."
+)
+def history(
+    account: Annotated[
+        str, typer.Option("--account", "-a", metavar="ACCOUNT", help="The account.")
+    ],
+    limit: Annotated[str, typer.Option("--limit", "-l", metavar="LIMIT", help="The limit.")],
+    resource: Annotated[
+        str | None,
+        typer.Option(
+            "--resource", "-r", metavar="RESOURCE", help="The resource, for per-resource limits."
+        ),
+    ] = None,
+    days: Annotated[
+        int, typer.Option("--days", "-d", min=1, max=3660, help="Days back, today included.")
+    ] = 14,
+    fmt: Annotated[HistoryFormat, typer.Option("--format", "-f")] = HistoryFormat.table,
+    config: ConfigOption = None,
+) -> None:
+    """One series' stored history by UTC day (min, max, last, samples, a sparkline of the
+    hourly maxima), or every stored row (daily and hourly rollups, raw samples) as CSV."""
+    cfg = _load(config)
+    _logging(cfg, "warning")
+    from quota_watch.reporting import command
+    from quota_watch.reporting.history import HistoryError, to_csv, to_table
+
+    url = cfg.store_url()
+    database = command.sqlite_file(url)
+    if database is not None and not database.exists():
+        _fail(
+            f"no history yet: {database} does not exist "
+            "(start `quota-watch run`, or poll once with `quota-watch collect --once`)",
+            1,
+        )
+    now = command.utcnow()
+    try:
+        found = _run_async(lambda: command.read_history(url, account, limit, resource, days, now))
+    except HistoryError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    if fmt is HistoryFormat.csv:
+        typer.echo(to_csv(found), nl=False)
+    else:
+        typer.echo(to_table(found))
+
+
+class PlanFormat(StrEnum):
+    """Output formats of plan."""
+
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  quota-watch plan                     # every pool, then advice for everything else\n\n"
+    "  quota-watch plan --group edge --format markdown\n\n"
+    "  quota-watch plan --format json | jq '.pools[] | {group, shards, recommended}'"
+)
+def plan(
+    group: Annotated[
+        list[str] | None,
+        typer.Option("--group", "-g", help="Only this pool (repeatable).", show_default=False),
+    ] = None,
+    fmt: Annotated[PlanFormat, typer.Option("--format", "-f")] = PlanFormat.table,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="List every limit of a pool, not only the risky ones.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Shard pools and split advice: how many shards each pool needs, which limit binds, by
+    when to act, which shard is hot; nothing is ever changed on the provider's side."""
+    cfg = _load(config)
+    _logging(cfg, "warning")
+    known = sorted({a.group for a in cfg.accounts if a.group is not None})
+    unknown = sorted(set(group or ()) - set(known))
+    if unknown:
+        _fail(
+            f"--group: no pool named {', '.join(map(repr, unknown))} "
+            f"(configured pools: {', '.join(known) or 'none'})",
+            EXIT_CONFIG,
+        )
     url = cfg.store_url()
     if url.startswith("sqlite") and not _sqlite_file(url).exists():
         _fail(
@@ -179,24 +366,21 @@ def report(
             "(start `quota-watch run`, or poll once with `quota-watch collect --once`)",
             1,
         )
-
-    from quota_watch.daemon import build_runtimes
     from quota_watch.engine.rulepack import load_rule_pack
-    from quota_watch.poller import OFFLINE_CLIENT
+    from quota_watch.plan import build_plan, plan_to_json, plan_to_markdown, plan_to_text
+    from quota_watch.reporting import command
 
-    runtimes = build_runtimes(cfg, OFFLINE_CLIENT)
+    runtimes = command.account_runtimes(cfg, lambda a: not group or a.group in group)
     pack = load_rule_pack(cfg.settings.alerts.rule_pack)
-
-    async def rows_now() -> list[Row]:
-        store = await Store.open(url, readonly=url.startswith("sqlite"), migrate=False)
-        try:
-            return await gather_rows(store, runtimes, pack, cfg.settings.rules, datetime.now(UTC))
-        finally:
-            await store.close()
-
-    rows = _run_async(rows_now)
-    now = datetime.now(UTC)
-    typer.echo(to_json(rows) if fmt is OutputFormat.json else to_table(rows, now))
+    now = command.utcnow()
+    positions = _run_async(lambda: command.read_positions(url, cfg, runtimes, now))
+    result = build_plan(positions, runtimes, pack, now)
+    if fmt is PlanFormat.json:
+        typer.echo(plan_to_json(result))
+    elif fmt is PlanFormat.markdown:
+        typer.echo(plan_to_markdown(result, show_all=show_all))
+    else:
+        typer.echo(plan_to_text(result, show_all=show_all))
 
 
 def _sqlite_file(url: str) -> Path:
@@ -228,6 +412,7 @@ def collectors_list(
                 "title": info.catalogue.provider.title,
                 "source": info.catalogue.provider.source,
                 "verified": info.catalogue.provider.verified.isoformat(),
+                "policy": info.catalogue.provider.policy.model_dump(mode="json"),
                 "limits": {
                     key: spec.model_dump(mode="json") for key, spec in info.catalogue.limits.items()
                 },
@@ -239,6 +424,11 @@ def collectors_list(
     for info in infos.values():
         count = len(info.catalogue.limits)
         typer.echo(f"{info.name}: {info.catalogue.provider.title} ({count} limits)")
+        policy = info.catalogue.provider.policy
+        typer.echo(
+            f"  policy: several free accounts {policy.multi_account}, "
+            f"commercial use {policy.commercial_use} (shard advice follows it)"
+        )
         for key, spec in info.catalogue.limits.items():
             from quota_watch.report import human
 
@@ -307,6 +497,37 @@ def config_example() -> None:
     from quota_watch.config_example import render_example
 
     typer.echo(render_example(), nl=False)
+
+
+@config_app.command(
+    "hash-password",
+    epilog="Examples:\n\n  quota-watch config hash-password\n\n"
+    "  printf '%s' \"$PASSWORD\" | quota-watch config hash-password --cost 10",
+)
+def config_hash_password(
+    cost: Annotated[
+        int, typer.Option("--cost", min=10, max=16, help="bcrypt cost (each +1 doubles it).")
+    ] = 12,
+) -> None:
+    """Print the bcrypt hash of a password for [server.basic_auth_users].
+
+    Asks twice without echo on a terminal; otherwise reads the password from the first line of
+    standard input.
+    """
+    import getpass
+
+    from quota_watch.webauth import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            _fail("the passwords differ", 1)
+    else:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    try:
+        typer.echo(hash_password(password, cost))
+    except ValueError as exc:
+        _fail(f"error: {exc}", 1)
 
 
 @db_app.command(
@@ -609,6 +830,139 @@ def rules_test(
     if "QuotaPredictedFull" in firsts and "QuotaAlmostFull" in firsts:
         lead = firsts["QuotaAlmostFull"] - firsts["QuotaPredictedFull"]
         typer.echo(f"forecast lead over the threshold warning: {lead}")
+
+
+@rules_app.command(
+    "export",
+    epilog="Examples:\n\n"
+    "  quota-watch rules export\n\n"
+    "  quota-watch rules export --check\n\n"
+    "  quota-watch rules export -o /etc/prometheus/rules -c /etc/quota-watch/config.toml",
+)
+def rules_export(
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Directory for quota-watch.rules.yml (default: rules/prometheus/ of the "
+            "source checkout); '-' prints it.",
+            file_okay=False,
+        ),
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 if the file differs.")
+    ] = False,
+    runbook_url_base: Annotated[
+        str, typer.Option(help="Runbook URL the alerts' runbook_url anchors are appended to.")
+    ] = "https://github.com/quota-watch/quota-watch/blob/main/docs/runbook.md",
+    config: ConfigOption = None,
+) -> None:
+    """Write the Prometheus alerting rules generated from the rule pack (same alert names,
+    thresholds and severities as the built-in engine). With --config: that config's rule pack
+    and polling.interval."""
+    from quota_watch.engine.rulepack import default_pack_path, load_rule_pack
+    from quota_watch.errors import ConfigError
+    from quota_watch.promrules import RULES_FILE, default_output_dir, render_rule_file
+    from quota_watch.settings import PollingSettings
+
+    cfg = _load(config) if config is not None else None
+    pack_path = cfg.settings.alerts.rule_pack if cfg else None
+    try:
+        pack = load_rule_pack(pack_path)
+    except ConfigError as exc:
+        _fail(["cannot load the rule pack:", *(f"  {e}" for e in exc.errors)], EXIT_CONFIG)
+    shipped = pack_path is None or pack_path == default_pack_path()
+    text = render_rule_file(
+        pack,
+        interval=cfg.settings.polling.interval if cfg else PollingSettings().interval,
+        runbook_url_base=runbook_url_base,
+        source="rules/default.toml" if shipped else str(pack_path),
+    )
+    if output == Path("-"):
+        if check:
+            _fail("--check compares with a file: give a directory with --output", 2)
+        typer.echo(text, nl=False)
+        return
+    directory = output or default_output_dir()
+    if directory is None:
+        _fail("not a source checkout: give the directory with --output", 2)
+    target = directory / RULES_FILE
+    if check:
+        try:
+            current = target.read_text(encoding="utf-8")
+        except OSError:
+            _fail(f"{target}: missing; run `quota-watch rules export`", 1)
+        if current != text:
+            _fail(f"{target}: differs from the export; run `quota-watch rules export`", 1)
+        typer.echo(f"{target}: up to date")
+        return
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _fail(f"{target}: cannot write: {exc.strerror}", 1)
+    typer.echo(f"wrote {target}")
+
+
+@dashboards_app.command(
+    "export",
+    epilog="Examples:\n\n"
+    "  quota-watch dashboards export\n\n"
+    "  quota-watch dashboards export --output /var/lib/grafana/dashboards\n\n"
+    "  quota-watch dashboards export --check   # CI: exit 1 on drift",
+)
+def dashboards_export(
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Directory for the JSON files (default: dashboards/ of the source checkout).",
+            file_okay=False,
+        ),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Write nothing; exit 1 naming each file that differs."),
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Write the Grafana dashboards (overview, account, pools) generated from the installed
+    collectors' catalogues and the rule pack's thresholds. With --config: that config's rule
+    pack."""
+    from quota_watch.dashboards.export import (
+        default_output_dir,
+        differences,
+        load_inputs,
+        render,
+        write,
+    )
+    from quota_watch.errors import ConfigError
+    from quota_watch.registry import RegistryError
+
+    cfg = _load(config) if config is not None else None
+    try:
+        files = render(load_inputs(cfg.settings.alerts.rule_pack if cfg else None))
+    except RegistryError as exc:
+        _fail(["collector errors:", *(f"  {e}" for e in exc.errors)], 1)
+    except ConfigError as exc:
+        _fail(["cannot load the rule pack:", *(f"  {e}" for e in exc.errors)], EXIT_CONFIG)
+    directory = output or default_output_dir()
+    if directory is None:
+        _fail("not a source checkout: give the directory with --output", 2)
+    if check:
+        drift = differences(directory, files)
+        if drift:
+            _fail([*drift, "run `quota-watch dashboards export` to regenerate"], 1)
+        typer.echo(f"{directory}: {len(files)} dashboards up to date")
+        return
+    try:
+        paths = write(directory, files)
+    except OSError as exc:
+        _fail(f"{directory}: cannot write: {exc.strerror}", 1)
+    for path in paths:
+        typer.echo(f"wrote {path}")
 
 
 def main() -> None:

@@ -7,13 +7,20 @@ import logging
 import signal
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 
 from quota_watch import __version__
 from quota_watch.alerting import Alerting
 from quota_watch.errors import ConfigError
-from quota_watch.exposition import AccountFacts, ForecastFacts, Snapshot
+from quota_watch.exposition import (
+    AccountFacts,
+    ForecastFacts,
+    PoolFacts,
+    PoolLimitFacts,
+    Snapshot,
+)
 from quota_watch.heartbeat import Heartbeat
 from quota_watch.poller import AccountRuntime, Poller, PollResult, build_runtime
 from quota_watch.registry import discover
@@ -21,8 +28,9 @@ from quota_watch.scheduler import PollScheduler
 from quota_watch.sdk import RateLimitStatus
 from quota_watch.selfstats import process_stats
 from quota_watch.server import bind, build_server, create_app
-from quota_watch.settings import Config
+from quota_watch.settings import Config, Settings
 from quota_watch.store import Store, StoreError
+from quota_watch.webauth import BasicAuth, is_loopback
 
 log = logging.getLogger("quota_watch.daemon")
 
@@ -72,6 +80,7 @@ class Daemon:
         self.alerting: Alerting | None = None
         self.rate_limits: dict[tuple[str, str], RateLimitStatus] = {}
         self.heartbeat: Heartbeat | None = None
+        self._pool_planned: dict[str, datetime] = {}
 
     def ready(self) -> str | None:
         """None when the daemon is ready to serve, else why not."""
@@ -132,6 +141,23 @@ class Daemon:
             rate_limits={k: v for k, v in self.rate_limits.items() if k[1] in names},
             heartbeat=self.heartbeat.facts() if self.heartbeat is not None else None,
             process=process_stats(),
+            pools=[
+                PoolFacts(
+                    provider=plan.provider,
+                    group=group,
+                    shards=plan.shards,
+                    limits=[
+                        PoolLimitFacts(
+                            limit=p.limit,
+                            utilization=p.utilization,
+                            forecast_utilization=p.projected_utilization,
+                            shards_recommended=p.recommended,
+                        )
+                        for p in plan.limits
+                    ],
+                )
+                for group, plan in sorted(self.alerting.pools.items())
+            ],
         )
 
     async def run(self) -> int:
@@ -160,7 +186,9 @@ class Daemon:
         )
         self.scheduler.add_maintenance("paused-health", HEALTH_INTERVAL, self._paused_health)
         self.scheduler.set_accounts(build_runtimes(self.config, self.client))
-        server = build_server(create_app(self.snapshot, self.ready), host, port)
+        auth = BasicAuth(lambda: self.config.settings.server.basic_auth_users or {})
+        app = create_app(self.snapshot, self.ready, auth)
+        server = build_server(app, host, port, settings.server)
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         outbox = asyncio.create_task(
             self.alerting.run_outbox(settings.alerts.outbox_interval, self.stop)
@@ -171,13 +199,22 @@ class Daemon:
         heartbeat = asyncio.create_task(self.heartbeat.run(self.stop))
         await asyncio.sleep(0)
         source = self.config.source or "embedded default (host collector)"
+        scheme = "https" if settings.server.tls_cert_file else "http"
         log.info(
-            "quota-watch %s: %d accounts from %s; metrics on http://%s/metrics",
+            "quota-watch %s: %d accounts from %s; metrics on %s://%s/metrics%s",
             __version__,
             len(self.config.accounts),
             source,
+            scheme,
             settings.server.listen,
+            " (basic auth)" if auth.enabled else "",
         )
+        if not is_loopback(host) and not auth.enabled:
+            log.warning(
+                "listening on %s without basic auth: anyone who can reach it reads /metrics; "
+                "set [server.basic_auth_users] (and TLS) or listen on 127.0.0.1",
+                settings.server.listen,
+            )
         stop = asyncio.create_task(self.stop.wait())
         done, _ = await asyncio.wait({serving, stop}, return_when=asyncio.FIRST_COMPLETED)
         code = 0
@@ -186,6 +223,10 @@ class Daemon:
             code = 1
         log.info("stopping: draining polls")
         await self.scheduler.drain(DRAIN_TIMEOUT)
+        try:
+            await self.alerting.flush_forecasts()
+        except StoreError as exc:
+            log.error("storing the latest forecasts: %s", exc)
         server.should_exit = True
         self.stop.set()
         await asyncio.gather(serving, outbox, heartbeat, return_exceptions=True)
@@ -212,6 +253,7 @@ class Daemon:
         old = self.config.settings
         for what, before, after in (
             ("server.listen", old.server.listen, new.settings.server.listen),
+            ("server TLS files", _tls_files(old), _tls_files(new.settings)),
             ("store.url", self.config.store_url(), new.store_url()),
         ):
             if before != after:
@@ -220,7 +262,9 @@ class Daemon:
         self.scheduler.set_accounts(runtimes)
         if self.alerting is not None:
             self.alerting.reconfigure(new)
-            self.alerting.forget(set(runtimes))
+            self.alerting.forget(
+                set(runtimes), {r.config.group for r in runtimes.values() if r.config.group}
+            )
         self.config = new
         log.info("reloaded: %d accounts", len(new.accounts))
 
@@ -229,6 +273,24 @@ class Daemon:
             self.rate_limits[(rt.provider, rt.config.name)] = result.rate_limit
         assert self.alerting is not None
         await self.alerting.after_poll(rt, result)
+        group = rt.config.group
+        if group is not None and self.scheduler is not None and result.outcome == "success":
+            await self._plan_pool(group)
+
+    async def _plan_pool(self, group: str) -> None:
+        """Re-plan a pool after a member's poll, at most once per half its shortest interval."""
+        assert self.scheduler is not None and self.alerting is not None
+        members = {n: r for n, r in self.scheduler.runtimes.items() if r.config.group == group}
+        now = self.clock()
+        every = min(r.config.interval for r in members.values()) / 2
+        last = self._pool_planned.get(group)
+        if last is not None and now - last < every:
+            return
+        self._pool_planned[group] = now
+        try:
+            await self.alerting.evaluate_pool(group, members)
+        except StoreError as exc:
+            log.error("planning pool %s: %s", group, exc)
 
     async def _paused_health(self) -> None:
         assert self.scheduler is not None and self.alerting is not None
@@ -251,3 +313,8 @@ class Daemon:
         )
         deleted["silence"] = await self.store.expire_silences(now)
         log.info("retention: deleted %s", deleted)
+
+
+def _tls_files(settings: Settings) -> tuple[Path | None, ...]:
+    server = settings.server
+    return server.tls_cert_file, server.tls_key_file, server.tls_client_ca_file

@@ -38,6 +38,26 @@ class ForecastFacts:
 
 
 @dataclass(frozen=True)
+class PoolLimitFacts:
+    """One limit of a shard pool, as the planner last saw it."""
+
+    limit: str
+    utilization: float
+    forecast_utilization: float
+    shards_recommended: int
+
+
+@dataclass(frozen=True)
+class PoolFacts:
+    """A shard pool (accounts sharing a `group`) and its limits."""
+
+    provider: str
+    group: str
+    shards: int
+    limits: Sequence[PoolLimitFacts] = ()
+
+
+@dataclass(frozen=True)
 class HeartbeatFacts:
     """The outside heartbeat's record, when one is configured."""
 
@@ -60,6 +80,7 @@ class Snapshot:
     rate_limits: Mapping[tuple[str, str], RateLimitStatus] = field(default_factory=dict)
     heartbeat: HeartbeatFacts | None = None
     process: Mapping[str, float] = field(default_factory=dict)  # quota_watch.selfstats
+    pools: Sequence[PoolFacts] = ()
 
 
 def usage_metric(unit: str) -> str:
@@ -81,10 +102,17 @@ METRIC_HELP: dict[str, str] = {
     f"{PREFIX}collector_success": "1 if the account's last poll succeeded, else 0.",
     f"{PREFIX}collector_duration_seconds": "Duration of the account's last poll.",
     f"{PREFIX}collector_last_success_timestamp_seconds": "Time of the last successful poll.",
+    f"{PREFIX}collector_auth_failed": "1 if the account's last poll had its credentials rejected.",
+    f"{PREFIX}collector_interval_seconds": "The account's configured poll interval.",
     f"{PREFIX}collector_runs": "Polls of the account since its first one.",
     f"{PREFIX}collector_failures": "Failed polls of the account since its first one.",
     f"{PREFIX}forecast_utilization_ratio": "Projected usage at period end (or trend) / cap.",
     f"{PREFIX}forecast_exhaustion_timestamp_seconds": "When the trend reaches the cap.",
+    f"{PREFIX}pool_shards": "Accounts in the shard pool (accounts sharing a group).",
+    f"{PREFIX}pool_shards_recommended": "Shards the pool needs for this limit at the target "
+    "utilization (the binding limit needs the most).",
+    f"{PREFIX}pool_utilization_ratio": "Pool usage divided by pool capacity (0-1).",
+    f"{PREFIX}pool_forecast_utilization_ratio": "Projected pool peak divided by pool capacity.",
     f"{PREFIX}alerts_firing": "Alerts firing now, silenced ones included.",
     f"{PREFIX}notifications": "Notifications delivered, per notifier.",
     f"{PREFIX}notification_failures": "Failed notification deliveries (retried), per notifier.",
@@ -211,6 +239,7 @@ def render(snapshot: Snapshot) -> bytes:
     for s in snapshot.statuses:
         labels = _labelset({"provider": s.provider, "account": s.account})
         out.add(f"{PREFIX}collector_success", labels, float(s.last_outcome in SUCCESS_OUTCOMES))
+        out.add(f"{PREFIX}collector_auth_failed", labels, float(s.last_outcome == "auth"))
         out.add(f"{PREFIX}collector_duration_seconds", labels, s.last_duration_seconds)
         if s.last_success_at is not None:
             out.add(
@@ -225,6 +254,14 @@ def render(snapshot: Snapshot) -> bytes:
             out.add(
                 f"{PREFIX}collector_rate_limit_reset_timestamp_seconds", labels, _ts(rate.resets_at)
             )
+    for pool in snapshot.pools:
+        labels = _labelset({"provider": pool.provider, "group": pool.group})
+        out.add(f"{PREFIX}pool_shards", labels, float(pool.shards))
+        for lim in pool.limits:
+            labels = _labelset({"provider": pool.provider, "group": pool.group, "limit": lim.limit})
+            out.add(f"{PREFIX}pool_utilization_ratio", labels, lim.utilization)
+            out.add(f"{PREFIX}pool_forecast_utilization_ratio", labels, lim.forecast_utilization)
+            out.add(f"{PREFIX}pool_shards_recommended", labels, float(lim.shards_recommended))
     for severity in SEVERITIES:
         out.add(
             f"{PREFIX}alerts_firing",
@@ -265,10 +302,13 @@ def render(snapshot: Snapshot) -> bytes:
         if value is not None:
             exposed = f"{name}_total" if kind == "counter" else name
             out.add(exposed, "", value, kind=kind)
+    for a in snapshot.accounts:
+        labels = _labelset({"provider": a.provider, "account": a.account})
+        out.add(f"{PREFIX}collector_interval_seconds", labels, a.interval_seconds)
     out.declare(f"{PREFIX}account_info")
     for a in snapshot.accounts:
         info = {"provider": a.provider, "account": a.account, "group": a.group or ""}
-        info["interval_seconds"] = f"{a.interval_seconds:g}"
+        info["interval_seconds"] = f"{a.interval_seconds:.15g}"  # never 1e+06
         out.add(f"{PREFIX}account_info", _labelset(info), 1.0)
     build = {"version": __version__, "python_version": platform.python_version()}
     out.add(f"{PREFIX}build_info", _labelset(build), 1.0)

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import BaseModel, SecretStr
@@ -26,7 +26,10 @@ from quota_watch.sdk import (
     UnexpectedResponse,
 )
 from quota_watch.settings import AccountConfig
-from quota_watch.store import RunRecord, Store, StoredReading
+from quota_watch.store import RunRecord, StoredReading
+
+if TYPE_CHECKING:
+    from quota_watch.store import Store
 
 log = logging.getLogger("quota_watch.poller")
 

@@ -10,12 +10,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from quota_watch.position import STATUS_ORDER, Status
-from quota_watch.store import LatestReading, Store, StoredReading
+from quota_watch.store import LatestReading, StoredReading
 
 if TYPE_CHECKING:
     from quota_watch.engine.rulepack import RuleOverride, RulePack
     from quota_watch.engine.signals import Signal
     from quota_watch.poller import AccountRuntime
+    from quota_watch.store.sqlite_reader import ReadStore
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def make_row(
 
 
 async def gather_rows(
-    store: Store,
+    store: ReadStore,
     runtimes: Mapping[str, AccountRuntime],
     pack: RulePack,
     overrides: Sequence[RuleOverride],
@@ -131,12 +132,13 @@ async def gather_rows(
 
 
 def sort_rows(rows: Iterable[Row]) -> list[Row]:
-    """Riskiest first: by status, then by utilization, then by name."""
+    """Riskiest first: by status, then by the higher of utilization and forecast utilization
+    (a limit on course to fill up outranks a fuller one that is flat), then by name."""
     return sorted(
         rows,
         key=lambda r: (
             STATUS_ORDER[r.status],
-            -(r.utilization or 0.0),
+            -max(r.utilization or 0.0, r.forecast_utilization or 0.0),
             r.provider,
             r.account,
             r.limit,
@@ -183,7 +185,7 @@ def human(value: float | None, unit: str) -> str:
     for suffix, size in _COUNT_STEPS:
         if abs(value) >= size:
             return f"{value / size:.3g}{suffix}"
-    return f"{value:g}"
+    return f"{value:.3g}" if value != int(value) else f"{value:g}"
 
 
 def _when(moment: datetime | None, now: datetime) -> str:

@@ -10,14 +10,16 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -34,6 +36,13 @@ from quota_watch.engine.rulepack import RuleOverride
 from quota_watch.errors import ConfigError, format_validation_error, toml_path
 from quota_watch.notify.config import NotifierSettings
 from quota_watch.sdk import LimitSpec, parse_quantity
+from quota_watch.webauth import (
+    check_ca_bundle,
+    check_hash,
+    check_readable,
+    check_tls_pair,
+    check_user_name,
+)
 
 Path_ = tuple[str | int, ...]
 
@@ -51,6 +60,20 @@ class ServerSettings(_Section):
     """The HTTP endpoint serving /metrics, /healthz and /readyz."""
 
     listen: str = Field(DEFAULT_LISTEN, description="host:port to listen on; keep it on loopback")
+    tls_cert_file: Annotated[Path, AfterValidator(check_readable)] | None = Field(
+        None, description="PEM certificate (chain) to serve HTTPS with; needs tls_key_file"
+    )
+    tls_key_file: Annotated[Path, AfterValidator(check_readable)] | None = Field(
+        None, description="unencrypted PEM private key of tls_cert_file", validate_default=True
+    )
+    tls_client_ca_file: Annotated[Path, AfterValidator(check_readable)] | None = Field(
+        None, description="PEM CA bundle: require client certificates it signed (mutual TLS)"
+    )
+    basic_auth_users: dict[str, Annotated[SecretStr, AfterValidator(check_hash)]] | None = Field(
+        None,
+        description="a [server.basic_auth_users] table of user = bcrypt hash (`quota-watch "
+        "config hash-password`): protects /metrics and /readyz; /healthz stays open for probes",
+    )
 
     @field_validator("listen")
     @classmethod
@@ -58,6 +81,36 @@ class ServerSettings(_Section):
         host, sep, port = value.rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError(f"{value!r} is not host:port (e.g. '127.0.0.1:9877')")
+        return value
+
+    @field_validator("tls_key_file")
+    @classmethod
+    def _tls_pair(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        cert = info.data.get("tls_cert_file")
+        if value is None and cert is not None:
+            raise ValueError("required with tls_cert_file")
+        if value is not None and "tls_cert_file" in info.data and cert is None:
+            raise ValueError("needs tls_cert_file")
+        if value is not None and cert is not None:
+            check_tls_pair(cert, value)
+        return value
+
+    @field_validator("tls_client_ca_file")
+    @classmethod
+    def _client_ca(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None:
+            if info.data.get("tls_cert_file") is None:
+                raise ValueError("client certificates need TLS: set tls_cert_file too")
+            check_ca_bundle(value)
+        return value
+
+    @field_validator("basic_auth_users")
+    @classmethod
+    def _user_names(cls, value: dict[str, SecretStr] | None) -> dict[str, SecretStr] | None:
+        for name in value or {}:
+            problem = check_user_name(name)
+            if problem is not None:
+                raise ValueError(problem)
         return value
 
     def host_port(self) -> tuple[str, int]:
@@ -349,6 +402,7 @@ def _validate_accounts(
         except RegistryError as exc:
             errors.extend(f"accounts[{indexes[0]}].collector: {line}" for line in exc.errors)
 
+    errors.extend(_mixed_pools(raw_accounts))
     accounts: list[AccountConfig] = []
     seen: dict[str, int] = {}
     default_interval = (settings or Settings()).polling.interval
@@ -393,6 +447,28 @@ def _validate_accounts(
             )
         )
     return accounts
+
+
+def _mixed_pools(raw_accounts: Sequence[Any]) -> list[str]:
+    """A shard pool (accounts sharing a `group`) holds accounts of one provider only."""
+    first: dict[str, tuple[int, str]] = {}
+    errors: list[str] = []
+    for index, raw in enumerate(raw_accounts):
+        if not isinstance(raw, dict):
+            continue
+        group, collector = raw.get("group"), raw.get("collector")
+        if not isinstance(group, str) or not isinstance(collector, str):
+            continue
+        if group not in first:
+            first[group] = (index, collector)
+        elif first[group][1] != collector:
+            where, other = first[group]
+            errors.append(
+                f"accounts[{index}].group: shard pool {group!r} already holds {other!r} accounts "
+                f"(accounts[{where}]); a pool holds accounts of one provider, so give this "
+                f"{collector!r} account a group of its own"
+            )
+    return errors
 
 
 def _declared_limits(info: Any, options: BaseModel) -> dict[str, LimitSpec]:

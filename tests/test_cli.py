@@ -50,6 +50,7 @@ value = "n"
         ["run"],
         ["collect"],
         ["report"],
+        ["plan"],
         ["collectors", "list"],
         ["config", "check"],
         ["config", "show"],
@@ -62,6 +63,7 @@ value = "n"
         ["silence", "list"],
         ["silence", "remove"],
         ["rules", "test"],
+        ["rules", "export"],
     ],
 )
 def test_every_command_has_help_with_examples(args: list[str]) -> None:
@@ -138,7 +140,7 @@ def test_unknown_account_is_an_error(config: Path) -> None:
 def test_db_migrate(config: Path) -> None:
     result = runner.invoke(app, ["db", "migrate", "-c", str(config)])
     assert result.exit_code == 0, result.output
-    assert "schema at revision 0002" in result.output
+    assert "schema at revision 0003" in result.output
 
 
 def test_report_before_any_poll_says_so(config: Path) -> None:

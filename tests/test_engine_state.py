@@ -112,7 +112,7 @@ def test_alertnames() -> None:
     assert alertname("forecast", "warning") == "QuotaPredictedFull"
     assert alertname("stale", "warning") == "QuotaDataStale"
     assert alertname("auth", "critical") == "QuotaCollectorAuthFailed"
-    assert len(ALERTNAMES) == 5
+    assert len(ALERTNAMES) == 6
     with pytest.raises(ValueError, match="no alert"):
         alertname("forecast", "critical")
 

@@ -146,3 +146,40 @@ def test_promtool_is_silent() -> None:
 
 def test_empty_snapshot_is_valid() -> None:
     assert check_metrics(render(Snapshot((), (), ()))) == ""
+
+
+def test_auth_failure_and_poll_interval_for_the_alert_rules() -> None:
+    # QuotaCollectorAuthFailed and QuotaDataStale (rules/prometheus) read these two: the
+    # outcome "auth" is not visible in collector_success, and account_info's interval is a label.
+    rejected = AccountStatus(
+        provider="cloudflare",
+        account="cf-main",
+        last_run_at=NOW,
+        last_success_at=None,
+        last_outcome="auth",
+        last_error="401",
+        last_duration_seconds=0.2,
+        runs_total=2,
+        failures_total=2,
+        consecutive_failures=2,
+    )
+    base = snapshot()
+    snap = Snapshot(
+        readings=base.readings,
+        statuses=[*base.statuses, rejected],
+        accounts=[*base.accounts, AccountFacts("cloudflare", "cf-main", "edge", 600.0)],
+    )
+    got = samples(render(snap))
+    vm, cf = {"provider": "host", "account": "vm"}, {"provider": "cloudflare", "account": "cf-main"}
+    assert sorted(got["quota_watch_collector_auth_failed"], key=repr) == sorted(
+        [(vm, 0.0), (cf, 1.0)], key=repr
+    )
+    assert (vm, 60.0) in got["quota_watch_collector_interval_seconds"]
+    assert (cf, 600.0) in got["quota_watch_collector_interval_seconds"]
+    assert check_metrics(render(snap)) == ""
+
+
+def test_info_interval_label_is_never_in_exponent_notation() -> None:
+    snap = Snapshot((), (), [AccountFacts("host", "vm", None, 1e6)])
+    got = samples(render(snap))
+    assert got["quota_watch_account_info"][0][0]["interval_seconds"] == "1000000"

@@ -605,7 +605,7 @@ async def test_retention_prunes_sent_messages_and_resolved_alerts(store: Store) 
 def test_head_revision_is_the_alembic_head() -> None:
     from quota_watch.store._migrate import script_head
 
-    assert HEAD_REVISION == "0002"
+    assert HEAD_REVISION == "0003"
     assert script_head() == HEAD_REVISION
 
 
@@ -658,11 +658,13 @@ async def test_migration_from_0001_keeps_the_data(store_url: str) -> None:
         assert await old.schema_revision() == "0001"
         assert not NEW_TABLES & await _tables(old)
         await old.record_poll(run, [reading], {"cursor": "abc"})
-    with pytest.raises(StoreError, match="has schema revision 0001, this quota-watch needs 0002"):
+    with pytest.raises(
+        StoreError, match=f"has schema revision 0001, this quota-watch needs {HEAD_REVISION}"
+    ):
         await Store.open(store_url, readonly=True)
 
     async with await Store.open(store_url) as store:  # migrates at open
-        assert await store.schema_revision() == "0002"
+        assert await store.schema_revision() == HEAD_REVISION
         assert await _tables(store) >= NEW_TABLES
         [latest] = await store.latest()
         assert (latest.value, latest.ts) == (42.0, T0)
@@ -680,7 +682,7 @@ async def test_migration_from_0001_keeps_the_data(store_url: str) -> None:
         assert await store.schema_revision() == "0001"
         assert not NEW_TABLES & await _tables(store)
         assert [r.value for r in await store.latest()] == [42.0]
-        assert await store.migrate() == "0002"
+        assert await store.migrate() == HEAD_REVISION
         assert await store.load_alerts(include_resolved=True) == []
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "RuleOverride",
     "RulePack",
     "RulePackError",
+    "ShardRule",
     "default_pack_path",
     "effective_rules",
     "load_rule_pack",
@@ -179,6 +180,14 @@ class ReminderRule(_Section):
         return self
 
 
+class ShardRule(_Section):
+    """Shard-pool advice: shards needed so each runs at target_utilization of its cap."""
+
+    enabled: bool = True
+    target_utilization: float = Field(0.7, gt=0, le=1)
+    horizon: Duration = timedelta(days=30)
+
+
 class RulePack(_Section):
     """The whole rule pack: the built-in defaults, which rules/default.toml states as data."""
 
@@ -186,6 +195,7 @@ class RulePack(_Section):
     forecast: ForecastRule = ForecastRule()
     stale: StaleRule = StaleRule()
     auth: AuthRule = AuthRule()
+    shard: ShardRule = ShardRule()
     reminders: ReminderRule = ReminderRule()
 
 

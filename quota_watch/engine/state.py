@@ -56,6 +56,7 @@ ALERTNAMES: dict[tuple[str, Severity], str] = {
     ("forecast", "warning"): "QuotaPredictedFull",
     ("stale", "warning"): "QuotaDataStale",
     ("auth", "critical"): "QuotaCollectorAuthFailed",
+    ("shard", "info"): "QuotaShardSplitAdvised",
 }
 """Alert name by (kind, severity); also the Prometheus alert rule names."""
 

@@ -14,7 +14,14 @@ from quota_watch.notify.config import NotifierSettings, notifier_name
 from quota_watch.notify.deliver import BodyFormat, NotifyType, send
 from quota_watch.notify.routing import is_silenced, route
 from quota_watch.notify.templates import render, render_digest_messages, render_test
-from quota_watch.store import AlertState, MessageKind, OutboxMessage, Severity, Silence
+from quota_watch.store import (
+    AlertState,
+    MessageKind,
+    OutboxMessage,
+    Severity,
+    Silence,
+    StoredForecast,
+)
 
 __all__ = [
     "FIRST_RETRY",
@@ -53,8 +60,11 @@ class OutboxStore(Protocol):
         states: Sequence[AlertState],
         messages: Sequence[OutboxMessage],
         delete: Sequence[str] = (),
+        *,
+        forecasts: Sequence[StoredForecast] = (),
     ) -> list[OutboxMessage]:
-        """Upsert states, delete fingerprints and insert messages in one transaction."""
+        """Upsert states, delete fingerprints, insert messages and replace the series' latest
+        forecasts in one transaction."""
         ...
 
     async def due_messages(self, now: datetime, *, limit: int = 100) -> list[OutboxMessage]:
@@ -208,10 +218,14 @@ async def enqueue(
     *,
     delete: Sequence[str] = (),
     resets_at: Callable[[AlertState], datetime | None] = _period_end,
+    forecasts: Sequence[StoredForecast] = (),
 ) -> list[OutboxMessage]:
-    """Save `states` and the messages for `transitions` in one transaction; the stored messages."""
+    """Save `states`, the messages for `transitions` and the series' latest `forecasts` in one
+    transaction; the stored messages."""
     silences = await store.list_silences(now)
     messages = build_messages(transitions, notifiers, silences, now, resets_at=resets_at)
+    if forecasts:
+        return await store.save_alerts(states, messages, delete, forecasts=forecasts)
     return await store.save_alerts(states, messages, delete)
 
 

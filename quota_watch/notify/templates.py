@@ -27,6 +27,8 @@ ACTIONS: dict[str, str] = {
     "or add a shard account (see `quota-watch plan`).",
     "stale": "Check the daemon log / provider status.",
     "auth": "Renew the token; polling is paused until the config changes.",
+    "shard": "Run `quota-watch plan` for the shard count and the date to act by: add a shard "
+    "account to the pool, or upgrade where the provider's terms rule out more free accounts.",
 }
 """The suggested action per alert kind, while the alert is open."""
 _NO_ACTION = "None needed."
@@ -105,6 +107,11 @@ def _condition(kind: MessageKind, alert: AlertState, now: datetime) -> str:
         return "data stale"
     if alert.kind == "auth":
         return "credentials accepted again" if kind == "resolved" else "credentials rejected"
+    if alert.kind == "shard":
+        if kind == "resolved":
+            return "pool has enough shards again"
+        phrase = _forecast_phrase(alert, now) or _usage(alert)
+        return f"needs more shards: {phrase}"
     if kind == "period_reset":
         return f"{_usage(alert)} in the new period"
     if alert.kind == "forecast":

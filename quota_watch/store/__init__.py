@@ -1,4 +1,12 @@
-"""Storage of readings, rollups, runs and collector state (SQLite or PostgreSQL, async)."""
+"""Storage of readings, rollups, runs and collector state (SQLite or PostgreSQL, async).
+
+`Store` (and SQLAlchemy with it) is imported on first use, so that the models and the
+read-only SQLite reader stay cheap to import for the report.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from quota_watch.store.models import (
     CAP_SOURCES,
@@ -16,10 +24,14 @@ from quota_watch.store.models import (
     RunRecord,
     Severity,
     Silence,
+    StoredForecast,
     StoredReading,
     StoreError,
 )
-from quota_watch.store.store import HEAD_REVISION, Store
+from quota_watch.store.revision import HEAD_REVISION
+
+if TYPE_CHECKING:
+    from quota_watch.store.store import Store
 
 __all__ = [
     "CAP_SOURCES",
@@ -40,5 +52,14 @@ __all__ = [
     "Silence",
     "Store",
     "StoreError",
+    "StoredForecast",
     "StoredReading",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Store":
+        from quota_watch.store.store import Store
+
+        return Store
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,7 +6,7 @@ New revision (a developer task, against a database at the previous head)::
     from quota_watch.store._migrate import alembic_config
     command.revision(alembic_config(), "add alert state", rev_id="0002")
 
-Set ``HEAD_REVISION`` in ``store.py`` to the new id; a test checks they agree.
+Set ``HEAD_REVISION`` in ``revision.py`` to the new id; a test checks they agree.
 """
 
 from __future__ import annotations

@@ -161,6 +161,33 @@ class RollupPoint:
     count: int
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredForecast:
+    """The daemon's latest forecast of one series, as computed after a poll at `computed_at`.
+
+    The fields mirror the engine's forecast Signal (the store does not import the engine);
+    `notes` are the signal's notes.
+    """
+
+    account: str
+    limit: str
+    resource: str | None
+    computed_at: datetime
+    active: bool
+    sustained: bool | None
+    severity: str
+    value: float
+    cap: float | None
+    ratio: float | None
+    forecast_value: float | None
+    forecast_utilization: float | None
+    exhausts_at: datetime | None
+    rate: float | None
+    unit: str
+    points_used: int
+    notes: tuple[str, ...] = ()
+
+
 Severity = Literal["info", "warning", "critical"]
 AlertStatus = Literal["pending", "firing", "resolved"]
 MessageKind = Literal[

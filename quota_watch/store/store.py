@@ -30,6 +30,7 @@ from sqlalchemy import (
     ColumnElement,
     Table,
     and_,
+    bindparam,
     case,
     delete,
     event,
@@ -41,6 +42,7 @@ from sqlalchemy import (
     text,
     true,
     tuple_,
+    type_coerce,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -61,9 +63,11 @@ from quota_watch.store.models import (
     RunRecord,
     Severity,
     Silence,
+    StoredForecast,
     StoredReading,
     StoreError,
 )
+from quota_watch.store.revision import HEAD_REVISION
 from quota_watch.store.tables import (
     ACCOUNT_STATUS,
     ALERT_STATE,
@@ -75,6 +79,7 @@ from quota_watch.store.tables import (
     ROLLUP_STATE,
     SAMPLE,
     SERIES,
+    SERIES_FORECAST,
     SILENCE,
     UTCDateTime,
 )
@@ -84,8 +89,6 @@ __all__ = ["HEAD_REVISION", "RestoreResult", "Store", "restore_sqlite"]
 
 log = logging.getLogger(__name__)
 
-HEAD_REVISION = "0002"
-"""The newest migration; start-up skips importing Alembic when the database is already here."""
 
 BUSY_TIMEOUT_MS = 5000
 _MAX_ERROR_CHARS = 4000  # a run's error text is for people; a drifted payload can be huge
@@ -148,6 +151,7 @@ class Store:
         # SQLite has one writer: serialising writers in-process means they queue here instead
         # of spinning on busy_timeout in a thread.
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.dialect == "sqlite" else None
+        self._forecast_upsert: Any = None
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -538,6 +542,102 @@ class Store:
                 rows = (await conn.execute(stmt)).all()
         return [RollupPoint(*row) for row in rows]
 
+    async def rollups_of_accounts(
+        self,
+        accounts: Collection[str],
+        granularity: Literal["hour", "day"],
+        since: datetime,
+    ) -> dict[tuple[str, str, str | None], list[RollupPoint]]:
+        """Hourly or daily buckets starting at or after `since` of every series of `accounts`,
+        oldest first, by (account, limit, resource): one query instead of one per series."""
+        _require_aware("since", since)
+        table = _rollup_table(granularity)
+        found: dict[tuple[str, str, str | None], list[RollupPoint]] = {}
+        if not accounts:
+            return found
+        stmt = (
+            select(
+                SERIES.c.account,
+                SERIES.c.limit,
+                SERIES.c.resource,
+                table.c.bucket_start,
+                table.c["min"],
+                table.c["max"],
+                table.c["last"],
+                table.c["count"],
+            )
+            .join(SERIES, SERIES.c.id == table.c.series_id)
+            .where(table.c.bucket_start >= since)
+            .order_by(table.c.series_id, table.c.bucket_start)
+        )
+        with self._errors("reading rollups"):
+            async with self._engine.connect() as conn:
+                for chunk in _chunks(sorted(accounts)):
+                    rows = await conn.execute(stmt.where(SERIES.c.account.in_(chunk)))
+                    for account, limit, resource, start, low, high, last, count in rows:
+                        key = (account, limit, resource or None)
+                        found.setdefault(key, []).append(RollupPoint(start, low, high, last, count))
+        return found
+
+    async def daily_maxima(
+        self, accounts: Collection[str], since: datetime
+    ) -> dict[tuple[str, str, str | None], list[tuple[datetime, float]]]:
+        """Per series of `accounts` and UTC day from `since` on: the largest value the rollups
+        hold (the daily bucket, or the hourly buckets of a day not folded into a daily one
+        yet), oldest first. Samples not rolled up yet are not included. Two queries, the
+        hourly one aggregated in the database."""
+        _require_aware("since", since)
+        found: dict[tuple[str, str, str | None], list[tuple[datetime, float]]] = {}
+        if not accounts:
+            return found
+        hourly, daily = ROLLUP_HOURLY.c, ROLLUP_DAILY.c
+        with self._errors("reading rollups"):
+            async with self._engine.connect() as conn:
+                folded = await conn.scalar(
+                    select(ROLLUP_STATE.c.rolled_until).where(ROLLUP_STATE.c.granularity == _DAY)
+                )
+                # Days before the daily watermark are in rollup_daily; a day read from both
+                # is harmless: the maximum of both is the same.
+                hourly_since = since if folded is None else max(since, _floor_day(folded))
+                by_day = type_coerce(self._bucket(hourly.bucket_start, _DAY), UTCDateTime).label(
+                    "day"
+                )
+                statements = (
+                    select(
+                        SERIES.c.account,
+                        SERIES.c.limit,
+                        SERIES.c.resource,
+                        daily.bucket_start,
+                        daily["max"],
+                    ).join(
+                        ROLLUP_DAILY,
+                        and_(daily.series_id == SERIES.c.id, daily.bucket_start >= since),
+                    ),
+                    select(
+                        SERIES.c.account,
+                        SERIES.c.limit,
+                        SERIES.c.resource,
+                        by_day,
+                        func.max(hourly["max"]),
+                    )
+                    .join(
+                        ROLLUP_HOURLY,
+                        and_(hourly.series_id == SERIES.c.id, hourly.bucket_start >= hourly_since),
+                    )
+                    .group_by(SERIES.c.id, by_day),
+                )
+                tops: dict[tuple[str, str, str | None], dict[datetime, float]] = {}
+                for stmt in statements:
+                    for chunk in _chunks(sorted(accounts)):
+                        rows = await conn.execute(stmt.where(SERIES.c.account.in_(chunk)))
+                        for account, limit, resource, day, top in rows:
+                            days = tops.setdefault((account, limit, resource or None), {})
+                            known = days.get(day)
+                            days[day] = top if known is None else max(known, top)
+        for key, days in tops.items():
+            found[key] = [(day, days[day]) for day in sorted(days)]
+        return found
+
     # --- alerts, outbox, silences -------------------------------------------------------------
 
     async def load_alerts(
@@ -564,13 +664,18 @@ class Store:
         states: Sequence[AlertState],
         messages: Sequence[OutboxMessage],
         delete: Sequence[str] = (),
+        *,
+        forecasts: Sequence[StoredForecast] = (),
     ) -> list[OutboxMessage]:
-        """Upsert `states`, delete the fingerprints `delete` and queue `messages`: ONE transaction.
+        """Upsert `states`, delete the fingerprints `delete`, queue `messages` and replace the
+        series' latest `forecasts`: ONE transaction.
 
         Returns the messages as stored, with their ids. States are upserted by fingerprint; of
-        several with one fingerprint the last one wins. Either everything is written or, on any
-        error, nothing is.
+        several with one fingerprint the last one wins. A forecast of a series the store does
+        not hold is ignored. Either everything is written or, on any error, nothing is.
         """
+        for forecast in forecasts:
+            _check_forecast(forecast)
         newest: dict[str, AlertState] = {}
         for state in states:
             _check_alert(state)
@@ -581,12 +686,14 @@ class Store:
             raise ValueError(f"fingerprints both saved and deleted: {', '.join(clash)}")
         for message in messages:
             _check_message(message)
-        if not newest and not doomed and not messages:
+        if not newest and not doomed and not messages and not forecasts:
             return []
         message_rows = [_message_params(m) for m in messages]
         ids: list[int] = []
         with self._errors("saving alerts"):
             async with self._write() as conn:
+                if forecasts:
+                    await self._save_forecasts(conn, forecasts)
                 if newest:
                     await conn.execute(
                         self._alert_upsert(), [_alert_params(s) for s in newest.values()]
@@ -605,6 +712,65 @@ class Store:
             dataclasses.replace(m, id=i, last_error=_truncate(m.last_error))
             for m, i in zip(messages, ids, strict=True)
         ]
+
+    async def _save_forecasts(
+        self, conn: AsyncConnection, forecasts: Sequence[StoredForecast]
+    ) -> None:
+        newest: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for f in forecasts:  # of several for one series the last one wins
+            newest[(f.account, f.limit, f.resource or "")] = _forecast_params(f)
+        if self._forecast_upsert is None:
+            self._forecast_upsert = self._build_forecast_upsert()
+        # One statement, no id lookup first: it runs after every poll, inside the alert
+        # states' transaction, and each round trip through the driver's thread counts.
+        await conn.execute(self._forecast_upsert, list(newest.values()))
+
+    def _build_forecast_upsert(self) -> Any:
+        columns = [c for c in SERIES_FORECAST.c if c.name != "series_id"]
+        values = [bindparam(f"p_{c.name}", type_=c.type) for c in columns]
+        source = select(SERIES.c.id, *values).where(
+            SERIES.c.account == bindparam("p_account"),
+            SERIES.c.limit == bindparam("p_limit"),
+            SERIES.c.resource == bindparam("p_resource"),
+        )
+        stmt = self._insert(SERIES_FORECAST).from_select(
+            [c.name for c in SERIES_FORECAST.c], source
+        )
+        return stmt.on_conflict_do_update(
+            index_elements=["series_id"],
+            set_={c.name: stmt.excluded[c.name] for c in SERIES_FORECAST.c},
+        )
+
+    async def forecasts_of_accounts(
+        self, accounts: Collection[str]
+    ) -> dict[tuple[str, str, str | None], StoredForecast]:
+        """The latest stored forecast of every series of `accounts`, by (account, limit,
+        resource): one query."""
+        found: dict[tuple[str, str, str | None], StoredForecast] = {}
+        if not accounts:
+            return found
+        f = SERIES_FORECAST.c
+        stmt = select(
+            SERIES.c.account,
+            SERIES.c.limit,
+            SERIES.c.resource,
+            *(f[name] for name in _FORECAST_COLUMNS),
+        ).join(SERIES, SERIES.c.id == f.series_id)
+        with self._errors("reading forecasts"):
+            async with self._engine.connect() as conn:
+                for chunk in _chunks(sorted(accounts)):
+                    for row in await conn.execute(stmt.where(SERIES.c.account.in_(chunk))):
+                        account, limit, resource, *values = row
+                        data = dict(zip(_FORECAST_COLUMNS, values, strict=True))
+                        data["notes"] = tuple(json.loads(data["notes"]))
+                        data["active"] = bool(data["active"])
+                        if data["sustained"] is not None:
+                            data["sustained"] = bool(data["sustained"])
+                        key = (account, limit, resource or None)
+                        found[key] = StoredForecast(
+                            account=account, limit=limit, resource=resource or None, **data
+                        )
+        return found
 
     def _alert_upsert(self) -> Any:
         stmt = self._insert(ALERT_STATE)
@@ -1206,6 +1372,26 @@ def _check_alert(state: AlertState) -> None:
         moment = getattr(state, name)
         if moment is not None:
             _require_aware(f"{what}: {name}", moment)
+
+
+_FORECAST_COLUMNS = tuple(c.name for c in SERIES_FORECAST.c if c.name != "series_id")
+
+
+def _check_forecast(forecast: StoredForecast) -> None:
+    _require_aware("computed_at", forecast.computed_at)
+    if forecast.exhausts_at is not None:
+        _require_aware("exhausts_at", forecast.exhausts_at)
+    for name in ("value", "cap", "ratio", "forecast_value", "forecast_utilization", "rate"):
+        _check_finite("forecast", name, getattr(forecast, name))
+
+
+def _forecast_params(forecast: StoredForecast) -> dict[str, Any]:
+    params = {f"p_{name}": getattr(forecast, name) for name in _FORECAST_COLUMNS}
+    params["p_notes"] = json.dumps(list(forecast.notes))
+    params["p_account"] = forecast.account
+    params["p_limit"] = forecast.limit
+    params["p_resource"] = forecast.resource or ""
+    return params
 
 
 def _check_message(message: OutboxMessage) -> None:

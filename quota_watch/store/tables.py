@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -39,6 +40,7 @@ __all__ = [
     "ROLLUP_STATE",
     "SAMPLE",
     "SERIES",
+    "SERIES_FORECAST",
     "SILENCE",
     "SQLITE_DATETIME_FORMAT",
     "AccountStatusRow",
@@ -50,6 +52,7 @@ __all__ = [
     "RollupHourlyRow",
     "RollupStateRow",
     "SampleRow",
+    "SeriesForecastRow",
     "SeriesRow",
     "SilenceRow",
     "UTCDateTime",
@@ -357,6 +360,33 @@ class SilenceRow(StoreModel, table=True):
     created_at: datetime = _ts()
 
 
+class SeriesForecastRow(StoreModel, table=True):
+    """The daemon's latest forecast of a series (one row per series, replaced after each poll),
+    so that the report need not refit every series."""
+
+    __tablename__ = "series_forecast"
+
+    series_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("series.id", ondelete="CASCADE"), primary_key=True, nullable=False
+        )
+    )
+    computed_at: datetime = _ts()
+    active: bool = Field(sa_type=Boolean)
+    sustained: bool | None = Field(default=None, sa_type=Boolean)
+    severity: str = Field(sa_type=Text)
+    value: float = Field(sa_type=Float)
+    cap: float | None = Field(default=None, sa_type=Float)
+    ratio: float | None = Field(default=None, sa_type=Float)
+    forecast_value: float | None = Field(default=None, sa_type=Float)
+    forecast_utilization: float | None = Field(default=None, sa_type=Float)
+    exhausts_at: datetime | None = _ts(nullable=True)
+    rate: float | None = Field(default=None, sa_type=Float)
+    unit: str = Field(sa_type=Text)
+    points_used: int = Field(sa_type=Integer)
+    notes: str = Field(sa_type=Text)  # JSON array of strings
+
+
 def _table(name: str) -> Table:
     return METADATA.tables[name]
 
@@ -372,3 +402,4 @@ COLLECTOR_STATE = _table("collector_state")
 ALERT_STATE = _table("alert_state")
 OUTBOX = _table("outbox")
 SILENCE = _table("silence")
+SERIES_FORECAST = _table("series_forecast")

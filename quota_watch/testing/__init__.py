@@ -8,6 +8,11 @@
 - `quota_watch.testing.emulator`: a real loopback HTTP server emulating a provider, with
   growth and faults, for end-to-end tests and benchmarks (imported on its own: it pulls in
   Starlette and uvicorn).
+- `quota_watch.testing.cloudflare_emulator`: the same kind of server speaking Cloudflare's v4
+  REST and GraphQL Analytics APIs, so the real `cloudflare` collector polls it unchanged.
+- `quota_watch.testing.demo`: the shard-pool demo (`python -m quota_watch.testing.demo`):
+  three emulated Cloudflare accounts in one pool and a day of history for `quota-watch plan`
+  and `quota-watch report` (see docs/demo.md).
 
 Usage in a collector's tests::
 

@@ -71,9 +71,14 @@ def _kind(value: Any) -> str:
 class _Mapper:
     """Evaluates one limit's expressions on a document, raising UnexpectedResponse on drift."""
 
-    def __init__(self, limit: _Compiled, where: str) -> None:
+    def __init__(self, limit: _Compiled, options: HttpJsonOptions) -> None:
         self.limit = limit
-        self.where = where
+        self._options = options
+
+    @property
+    def where(self) -> str:
+        """The request, for messages (built only when one is needed: URL parsing is not free)."""
+        return f"{self._options.method} {self._options.display_url}"
 
     def fail(self, what: str, expression: str, got: str, element: int | None = None) -> NoReturn:
         at = "" if element is None else f" in element {element} of for_each"
@@ -149,9 +154,8 @@ class HttpJsonCollector(CollectorBase):
 
     def __init__(self, options: HttpJsonOptions, client: httpx.AsyncClient) -> None:
         super().__init__(options, client)
-        where = f"{options.method} {options.display_url}"
         self._mappers = [
-            _Mapper(_Compiled.of(name, decl), where) for name, decl in options.limits.items()
+            _Mapper(_Compiled.of(name, decl), options) for name, decl in options.limits.items()
         ]
 
     def declared_limits(self) -> dict[str, LimitSpec]:

@@ -1,0 +1,1 @@
+"""Grafana dashboards generated from the collector catalogue and the rule pack."""

@@ -1,0 +1,1 @@
+"""`quota-watch report` and `quota-watch history`: gathering, filtering and rendering."""

@@ -1,0 +1,225 @@
+"""The work of the `report` and `history` commands, outside the CLI module: check the filters,
+build the runtimes, read the store read-only, render."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from quota_watch.poller import AccountRuntime
+    from quota_watch.position import SeriesPosition
+    from quota_watch.reporting.entries import Entry
+    from quota_watch.reporting.history import History
+    from quota_watch.settings import AccountConfig, Config
+    from quota_watch.store.sqlite_reader import ReadStore
+
+__all__ = [
+    "ReportError",
+    "ReportRequest",
+    "account_runtimes",
+    "choose",
+    "open_reader",
+    "read_entries",
+    "read_history",
+    "read_positions",
+    "read_report",
+    "render",
+    "sqlite_file",
+    "utcnow",
+    "wants_colour",
+]
+
+
+def utcnow() -> datetime:
+    """The clock the report and history commands read (tests replace it)."""
+    return datetime.now(UTC)
+
+
+class ReportError(Exception):
+    """Bad input to report or history: the message names the option and the valid values."""
+
+
+def choose(option: str, given: Iterable[str] | None, valid: Iterable[str]) -> list[str]:
+    """The values of a repeatable option (each may be a comma list), checked against `valid`;
+    ReportError naming the option and listing the valid values otherwise."""
+    chosen: list[str] = []
+    for item in given or ():
+        chosen.extend(v.strip() for v in item.split(",") if v.strip())
+    known = list(dict.fromkeys(valid))
+    unknown = [v for v in dict.fromkeys(chosen) if v not in known]
+    if unknown:
+        listed = ", ".join(known) if known else "none configured"
+        raise ReportError(
+            f"{option}: unknown value{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(map(repr, unknown))} (valid: {listed})"
+        )
+    return list(dict.fromkeys(chosen))
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """The filters of one report run (empty: no filter)."""
+
+    providers: Sequence[str] = ()
+    accounts: Sequence[str] = ()
+    groups: Sequence[str] = ()
+    statuses: Sequence[str] = ()
+
+    def selects(self, account: AccountConfig) -> bool:
+        """Whether `account` passes the provider, account and pool filters."""
+        return (
+            (not self.providers or account.collector in self.providers)
+            and (not self.accounts or account.name in self.accounts)
+            and (not self.groups or account.group in self.groups)
+        )
+
+
+def account_runtimes(
+    config: Config, wanted: Callable[[AccountConfig], bool]
+) -> dict[str, AccountRuntime]:
+    """The runtimes of the configured accounts that `wanted` selects, with an offline client:
+    the report never polls, and loads only the collectors those accounts use."""
+    from quota_watch.poller import OFFLINE_CLIENT, build_runtime
+    from quota_watch.registry import discover
+
+    chosen = [a for a in config.accounts if wanted(a)]
+    infos = discover({a.collector for a in chosen})
+    return {a.name: build_runtime(a, infos[a.collector], OFFLINE_CLIENT) for a in chosen}
+
+
+def render(
+    fmt: str,
+    entries: Sequence[Entry],
+    now: datetime,
+    advice: Sequence[str] = (),
+    *,
+    colour: bool = False,
+) -> str:
+    """The report in `fmt` (table: rich colours when `colour`, else plain text)."""
+    from quota_watch.reporting import render as formats
+
+    if fmt == "json":
+        return formats.to_json(entries, advice)
+    if fmt == "csv":
+        return formats.to_csv(entries, advice)
+    if fmt == "markdown":
+        return formats.to_markdown(entries, now, advice).rstrip("\n")
+    if colour:
+        return formats.to_rich(entries, now, advice)
+    return formats.to_text(entries, now, advice)
+
+
+def wants_colour(stream_isatty: bool, environ: Mapping[str, str]) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return stream_isatty and not environ.get("NO_COLOR") and environ.get("TERM") != "dumb"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite store URL, None for PostgreSQL."""
+    from quota_watch.store.sqlite_reader import simple_sqlite_path
+
+    path = simple_sqlite_path(url)
+    if path is not None or not url.strip().lower().startswith("sqlite"):
+        return path
+    from quota_watch.store.urls import parse_database_url
+
+    return parse_database_url(url).sqlite_path
+
+
+async def open_reader(url: str) -> ReadStore:
+    """A read-only view of the store at `url`: the sqlite3 reader for a plain SQLite URL
+    (no SQLAlchemy import), else the Store (SQLite: read-only; PostgreSQL: without
+    migrating)."""
+    from quota_watch.store.sqlite_reader import SQLiteReader, simple_sqlite_path
+
+    path = simple_sqlite_path(url)
+    if path is not None:
+        return SQLiteReader.open(path)
+    from quota_watch.store import Store
+
+    return await Store.open(url, readonly=url.strip().startswith("sqlite"), migrate=False)
+
+
+async def read_entries(
+    url: str, config: Config, runtimes: Mapping[str, AccountRuntime], now: datetime
+) -> list[Entry]:
+    """Open the store read-only (safe beside the daemon) and gather the entries of
+    `runtimes`."""
+    from quota_watch.engine.rulepack import load_rule_pack
+    from quota_watch.reporting.entries import gather_entries
+
+    pack = load_rule_pack(config.settings.alerts.rule_pack)
+    store = await open_reader(url)
+    try:
+        return await gather_entries(store, runtimes, pack, config.settings.rules, now)
+    finally:
+        await store.close()
+
+
+async def read_report(
+    url: str,
+    config: Config,
+    runtimes: Mapping[str, AccountRuntime],
+    pool_runtimes: Mapping[str, AccountRuntime],
+    now: datetime,
+) -> tuple[list[Entry], list[str]]:
+    """The entries of `runtimes` and the plan's advice lines, from one read of the store.
+
+    `pool_runtimes` adds the other members of the pools of `runtimes`: a pool is planned
+    whole even when the report shows only some of its accounts.
+    """
+    from quota_watch.engine.rulepack import load_rule_pack
+    from quota_watch.plan import advice_text, all_advice, build_plan
+    from quota_watch.position import load_positions
+    from quota_watch.reporting.entries import entries_of
+
+    pack = load_rule_pack(config.settings.alerts.rule_pack)
+    everyone = {**pool_runtimes, **runtimes}
+    store = await open_reader(url)
+    try:
+        positions = await load_positions(store, everyone, pack, config.settings.rules, now)
+        entries = await entries_of(
+            store, [p for p in positions if p.reading.account in runtimes], now
+        )
+    finally:
+        await store.close()
+    planned = {n: rt for n, rt in everyone.items() if n in runtimes or rt.config.group}
+    plan = build_plan([p for p in positions if p.reading.account in planned], planned, pack, now)
+    advice = [
+        advice_text(a, plan.target_utilization)
+        for a in all_advice(plan)
+        if a.account is None or a.account in runtimes  # pool-wide, or about a shown account
+    ]
+    return entries, advice
+
+
+async def read_positions(
+    url: str, config: Config, runtimes: Mapping[str, AccountRuntime], now: datetime
+) -> list[SeriesPosition]:
+    """Open the store read-only and load the positions of `runtimes` (for `plan`)."""
+    from quota_watch.engine.rulepack import load_rule_pack
+    from quota_watch.position import load_positions
+
+    pack = load_rule_pack(config.settings.alerts.rule_pack)
+    store = await open_reader(url)
+    try:
+        return await load_positions(store, runtimes, pack, config.settings.rules, now)
+    finally:
+        await store.close()
+
+
+async def read_history(
+    url: str, account: str, limit: str, resource: str | None, days: int, now: datetime
+) -> History:
+    """Open the store read-only and load one series' history."""
+    from quota_watch.reporting.history import load_history
+
+    store = await open_reader(url)
+    try:
+        return await load_history(store, account, limit, resource, days, now)
+    finally:
+        await store.close()
