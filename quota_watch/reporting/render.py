@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from quota_watch.report import human
+from quota_watch.report import COLLECT_KEYS, human
 from quota_watch.reporting.entries import Entry, grouped
 from quota_watch.reporting.sparkline import sparkline
 
@@ -26,18 +26,9 @@ __all__ = [
 ]
 
 JSON_KEYS = (
-    "provider",
-    "account",
+    *COLLECT_KEYS[:2],  # provider, account
     "group",
-    "limit",
-    "resource",
-    "value",
-    "cap",
-    "cap_source",
-    "unit",
-    "utilization",
-    "period_start",
-    "period_end",
+    *COLLECT_KEYS[2:-1],  # limit ... period_end
     "status",
     "forecast_value",
     "forecast_utilization",

@@ -51,15 +51,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from quota_watch.testing.threaded import ThreadedServer
+from quota_watch.testing.threaded import ServedInThread, ThreadedServer
 
 __all__ = [
     "API_PREFIX",
@@ -649,7 +648,7 @@ GRAPHQL_BUDGET = BudgetPolicy(300, 300)
 """The GraphQL Analytics API's limit: 300 queries per 5 minutes per user."""
 
 
-class CloudflareEmulator:
+class CloudflareEmulator(ServedInThread):
     """A loopback HTTP server emulating Cloudflare's v4 REST and GraphQL APIs for accounts."""
 
     def __init__(
@@ -709,32 +708,7 @@ class CloudflareEmulator:
         )
         self._http = ThreadedServer(self.app, host, port, name="quota-watch-cloudflare-emulator")
 
-    # --- lifecycle ------------------------------------------------------------------------------
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def start(self, timeout: float = 10.0) -> None:
-        """Bind the port and serve in a background thread; returns once the server accepts."""
-        self._http.start(timeout)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop serving and join the server thread."""
-        self._http.stop(timeout)
-
-    @property
-    def port(self) -> int:
-        """The bound TCP port (useful with port=0)."""
-        return self._http.port
+    # --- addresses (start/stop/port: ServedInThread) -----------------------------------------
 
     @property
     def api_base(self) -> str:

@@ -50,8 +50,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import tomli_w
 from starlette.applications import Starlette
@@ -60,7 +59,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from quota_watch.sdk import Measure, Scope, Unit
-from quota_watch.testing.threaded import ThreadedServer
+from quota_watch.testing.threaded import ServedInThread, ThreadedServer
 
 __all__ = [
     "OUTCOMES",
@@ -178,7 +177,7 @@ class EmulatedAccount:
                 raise ValueError(f"limit {key!r}: use lowercase letters, digits and '_'")
 
 
-class Emulator:
+class Emulator(ServedInThread):
     """A loopback HTTP server emulating a provider's usage API for the given accounts."""
 
     def __init__(
@@ -217,32 +216,7 @@ class Emulator:
         )
         self._http = ThreadedServer(self.app, host, port, name="quota-watch-emulator")
 
-    # --- lifecycle ------------------------------------------------------------------------------
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def start(self, timeout: float = 10.0) -> None:
-        """Bind the port and serve in a background thread; returns once the server accepts."""
-        self._http.start(timeout)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop serving (abandoning requests still hanging) and join the server thread."""
-        self._http.stop(timeout)
-
-    @property
-    def port(self) -> int:
-        """The bound TCP port (useful with port=0)."""
-        return self._http.port
+    # --- addresses (start/stop/port: ServedInThread) -----------------------------------------
 
     @property
     def base_url(self) -> str:

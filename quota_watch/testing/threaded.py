@@ -11,7 +11,7 @@ from typing import Any, Self
 
 import uvicorn
 
-__all__ = ["ThreadedServer"]
+__all__ = ["ServedInThread", "ThreadedServer"]
 
 
 class ThreadedServer:
@@ -110,3 +110,35 @@ class ThreadedServer:
         if self._port is None:
             raise RuntimeError(f"{self._name} has not been started")
         return self._port
+
+
+class ServedInThread:
+    """Lifecycle of a test double that serves its app through `self._http` (a ThreadedServer):
+    a context manager, start/stop and the bound port."""
+
+    _http: ThreadedServer
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Bind the port and serve in a background thread; returns once the server accepts."""
+        self._http.start(timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving (abandoning requests still hanging) and join the server thread."""
+        self._http.stop(timeout)
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port (useful with port=0)."""
+        return self._http.port
