@@ -61,7 +61,33 @@ class SmtpReceiver:
             return [str(m["Subject"]) for m in self.sink.messages]
 
 
-class HttpReceiver:
+class LoopbackHTTPServer:
+    """A stdlib HTTP server on 127.0.0.1 (port 0) serving `handler` from a thread while entered."""
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def port(self) -> int:
+        """The bound port."""
+        return int(self.server.server_address[1])
+
+
+class HttpReceiver(LoopbackHTTPServer):
     """An HTTP server on 127.0.0.1 keeping each JSON POST; answers `status` (changeable live)."""
 
     def __init__(self) -> None:
@@ -88,26 +114,7 @@ class HttpReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Self:
-        self.thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    @property
-    def port(self) -> int:
-        """The bound port."""
-        return int(self.server.server_address[1])
+        self._serve(Handler)
 
     def titles(self) -> list[str]:
         """Titles of the JSON notifications accepted so far."""

@@ -9,10 +9,9 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 import pytest
@@ -28,13 +27,13 @@ from quota_watch.selfstats import process_stats
 from quota_watch.settings import HeartbeatSettings, redacted, validate_config
 from tests.daemon_proc import DaemonProcess, free_port
 from tests.promtool import check_metrics
-from tests.receivers import HttpReceiver
+from tests.receivers import HttpReceiver, LoopbackHTTPServer
 
 SECRET = "5f2b7c1e-aaaa-4bbb-8ccc-0123456789ab"  # healthchecks.io-style check UUID
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
-class PingReceiver:
+class PingReceiver(LoopbackHTTPServer):
     """An HTTP server on 127.0.0.1 recording each GET (path, time); answers `status`."""
 
     def __init__(self) -> None:
@@ -58,26 +57,12 @@ class PingReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Self:
-        self.thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)
 
     @property
     def url(self) -> str:
         """The ping URL, with a secret part as healthchecks.io's have."""
-        return f"http://127.0.0.1:{self.server.server_address[1]}/ping/{SECRET}"
+        return f"http://127.0.0.1:{self.port}/ping/{SECRET}"
 
     def count(self) -> int:
         """Pings received so far."""

@@ -14,18 +14,16 @@ import uvicorn
 __all__ = ["ServedInThread", "ThreadedServer"]
 
 
-class ThreadedServer:
-    """Serves `app` on (host, port) from its own thread and event loop until stopped."""
+class _StartsAndStops:
+    """`with x:` starts x and stops it on the way out."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, name: str = "") -> None:
-        self.app = app
-        self.host = host
-        self._requested_port = port
-        self._name = name or "quota-watch-test-server"
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._failure: BaseException | None = None
-        self._port: int | None = None
+    def start(self, timeout: float = 10.0) -> None:
+        """Start serving."""
+        raise NotImplementedError
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving."""
+        raise NotImplementedError
 
     def __enter__(self) -> Self:
         self.start()
@@ -38,6 +36,20 @@ class ThreadedServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class ThreadedServer(_StartsAndStops):
+    """Serves `app` on (host, port) from its own thread and event loop until stopped."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, name: str = "") -> None:
+        self.app = app
+        self.host = host
+        self._requested_port = port
+        self._name = name or "quota-watch-test-server"
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
+        self._port: int | None = None
 
     @property
     def running(self) -> bool:
@@ -112,23 +124,11 @@ class ThreadedServer:
         return self._port
 
 
-class ServedInThread:
+class ServedInThread(_StartsAndStops):
     """Lifecycle of a test double that serves its app through `self._http` (a ThreadedServer):
     a context manager, start/stop and the bound port."""
 
     _http: ThreadedServer
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self, timeout: float = 10.0) -> None:
         """Bind the port and serve in a background thread; returns once the server accepts."""
