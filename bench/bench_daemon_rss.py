@@ -61,7 +61,7 @@ _FLOOR_SNIPPETS = {
     "import quota_watch.daemon": "import quota_watch.daemon",
     "+ http_json collector loaded": (
         "import quota_watch.daemon\n"
-        "from quota_watch.registry import discover\n"
+        "from quota_watch.collect.registry import discover\n"
         "discover({'http_json'})"
     ),
 }

@@ -6,7 +6,7 @@ with 10 limits each once (interval 1h), so its own Store.record_poll writes N x 
 (c) full HTTP scrapes of the daemon's /metrics (fresh connection each, time to the last byte);
 (a) Store.latest(accounts=...) + Store.account_statuses(), as Daemon.snapshot does, in-process
     on the same SQLite file after the daemon stopped;
-(b) quota_watch.exposition.render() of that snapshot.
+(b) quota_watch.prometheus.exposition.render() of that snapshot.
 
     python bench/bench_metrics.py              # 200 and 1,000 accounts, 20 scrapes each
     python bench/bench_metrics.py --quick      # 1,000 accounts, 5 scrapes
@@ -43,7 +43,7 @@ from _common import (
     write_results,
 )
 
-from quota_watch.exposition import AccountFacts, Snapshot, render
+from quota_watch.prometheus.exposition import AccountFacts, Snapshot, render
 from quota_watch.sdk import Measure, Unit
 from quota_watch.store import Store
 from quota_watch.testing.emulator import EmulatedAccount, EmulatedLimit, Emulator

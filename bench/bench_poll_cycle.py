@@ -2,7 +2,7 @@
 
 One cycle = every account polled once through ``PollScheduler.poll_now`` (the per-provider
 semaphore, the http_json collector on one shared pooled httpx client configured by
-``quota_watch.daemon.http_client``, cap/period resolution, one SQLite transaction per poll).
+``quota_watch.collect.runtime.http_client``, cap/period resolution, one SQLite transaction per poll).
 Compared with the ideal ``latency * ceil(N / concurrency)``, with an HTTP-only floor (the same
 GETs through the same client and semaphore, nothing parsed or stored) and with a sequential loop.
 
@@ -39,11 +39,12 @@ from _common import (
     write_results,
 )
 
-from quota_watch.alerting import Alerting
-from quota_watch.daemon import build_runtimes, http_client, utcnow
-from quota_watch.poller import AccountRuntime, Poller
-from quota_watch.scheduler import PollScheduler
-from quota_watch.settings import Config, validate_config
+from quota_watch.collect.poller import Poller
+from quota_watch.collect.runtime import AccountRuntime, build_runtimes, http_client, utcnow
+from quota_watch.collect.scheduler import PollScheduler
+from quota_watch.config.load import validate_config
+from quota_watch.config.settings import Config
+from quota_watch.daemon.alerting import Alerting
 from quota_watch.store import Store
 
 TARGET_RATIO = 1.5

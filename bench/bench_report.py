@@ -50,9 +50,9 @@ from sqlalchemy import create_engine, insert, select
 from typer.testing import CliRunner
 
 from quota_watch.cli import app as cli_app
-from quota_watch.periods import current_period
+from quota_watch.collect.periods import current_period
+from quota_watch.config.settings import RetentionSettings
 from quota_watch.sdk import LimitSpec
-from quota_watch.settings import RetentionSettings
 from quota_watch.store import RunRecord, Store, StoredReading
 from quota_watch.store.tables import COLLECTOR_RUN, SAMPLE, SERIES
 
@@ -262,10 +262,10 @@ async def migrate(db: Path) -> None:
 async def store_forecasts(db: Path, config_path: Path) -> tuple[int, float]:
     """Store every series' forecast as the daemon does (Alerting.after_poll writes them with
     the alert states, or in a batch): computed by the engine at the newest reading's time."""
+    from quota_watch.config.load import load_config
     from quota_watch.engine.rulepack import load_rule_pack
-    from quota_watch.position import forecast_record, load_positions
     from quota_watch.reporting.command import account_runtimes
-    from quota_watch.settings import load_config
+    from quota_watch.status.position import forecast_record, load_positions
 
     config = load_config(config_path)
     runtimes = account_runtimes(config, lambda _account: True)
@@ -375,10 +375,10 @@ def positions_paths(config_path: Path, db: Path, repeats: int) -> dict[str, list
     """Wall times of load_positions on the report's reader with the daemon's stored forecasts
     (the steady state) and with every forecast fitted from the samples (what a report pays
     for series polled by `collect --once`, which stores no forecast)."""
+    from quota_watch.config.load import load_config
     from quota_watch.engine.rulepack import load_rule_pack
-    from quota_watch.position import load_positions
     from quota_watch.reporting.command import account_runtimes, open_reader, utcnow
-    from quota_watch.settings import load_config
+    from quota_watch.status.position import load_positions
 
     config = load_config(config_path)
     runtimes = account_runtimes(config, lambda _account: True)

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from quota_watch.store import AlertState
+from quota_watch.model import AlertState
 
 
 def make_alert(now: datetime, **changes: Any) -> AlertState:

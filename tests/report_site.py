@@ -21,11 +21,13 @@ from typing import Any
 import pytest
 import tomli_w
 
-from quota_watch.alerting import Alerting
-from quota_watch.periods import current_period
-from quota_watch.poller import AccountRuntime, PollResult
+from quota_watch.collect.periods import current_period
+from quota_watch.collect.poller import PollResult
+from quota_watch.collect.runtime import AccountRuntime
+from quota_watch.config.load import load_config
+from quota_watch.config.settings import Config
+from quota_watch.daemon.alerting import Alerting
 from quota_watch.reporting.command import account_runtimes
-from quota_watch.settings import Config, load_config
 from quota_watch.store import RunRecord, Store, StoredReading
 
 NOW = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)

@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from quota_watch.alerting import Alerting
+from quota_watch.collect.poller import Poller
+from quota_watch.config.load import validate_config
+from quota_watch.config.settings import Config
+from quota_watch.daemon.alerting import Alerting
 from quota_watch.engine.rulepack import RulePack
-from quota_watch.poller import Poller
-from quota_watch.report import gather_rows
+from quota_watch.model import Silence
 from quota_watch.sdk import Reading
-from quota_watch.settings import Config, validate_config
-from quota_watch.store import Silence, Store
+from quota_watch.status.rows import gather_rows
+from quota_watch.store import Store
 from tests.test_poller import FakeCollector, account, runtime
 
 START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

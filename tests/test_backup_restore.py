@@ -20,12 +20,12 @@ from sqlalchemy import create_engine
 from typer.testing import CliRunner
 
 from quota_watch.cli import app
-from quota_watch.collect import collect_once
-from quota_watch.daemon import build_runtimes
+from quota_watch.collect.once import collect_once
+from quota_watch.collect.runtime import OFFLINE_CLIENT, build_runtimes
+from quota_watch.config.load import load_config
+from quota_watch.config.settings import Config
 from quota_watch.engine.rulepack import load_rule_pack
-from quota_watch.poller import OFFLINE_CLIENT
-from quota_watch.report import gather_rows, to_json
-from quota_watch.settings import Config, load_config
+from quota_watch.status.rows import gather_rows, to_json
 from quota_watch.store import HEAD_REVISION, Store, StoreError
 from quota_watch.store._migrate import alembic_config
 from quota_watch.store.store import restore_sqlite

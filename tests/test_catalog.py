@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from quota_watch.catalog import (
+from quota_watch.collect.catalog import (
     Catalogue,
     CatalogueError,
     Policy,
@@ -15,7 +15,7 @@ from quota_watch.catalog import (
     load_catalogue,
     parse_catalogue,
 )
-from quota_watch.errors import ConfigError
+from quota_watch.config.errors import ConfigError
 from quota_watch.sdk import Enforcement, Measure, PeriodKind, PeriodSpec, Scope, Unit
 
 GOOD = """

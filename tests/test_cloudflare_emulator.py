@@ -10,13 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-
-from quota_watch.daemon import build_runtimes, http_client
-from quota_watch.poller import AccountRuntime, Poller
-from quota_watch.sdk import AuthError
-from quota_watch.settings import Config, validate_config
-from quota_watch.store import Store
-from quota_watch.testing.cloudflare_emulator import (
+from quota_watch_collectors.cloudflare.emulator import (
     BudgetPolicy,
     CloudflareAccount,
     CloudflareEmulator,
@@ -24,6 +18,13 @@ from quota_watch.testing.cloudflare_emulator import (
     Rate,
     parse_graphql,
 )
+
+from quota_watch.collect.poller import Poller
+from quota_watch.collect.runtime import AccountRuntime, build_runtimes, http_client
+from quota_watch.config.load import validate_config
+from quota_watch.config.settings import Config
+from quota_watch.sdk import AuthError
+from quota_watch.store import Store
 from quota_watch.testing.emulator import ManualClock
 
 MIDNIGHT = datetime(2026, 11, 22, 0, 0, tzinfo=UTC)

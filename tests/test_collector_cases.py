@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from quota_watch.registry import CollectorInfo, RegistryError, available, discover
+from quota_watch.collect.registry import CollectorInfo, RegistryError, available, discover
 from quota_watch.testing.cases import CaseFormatError, case_id, iter_cases, run_case
 
 

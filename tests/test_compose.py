@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from quota_watch.promrules import RULES_FILE
-from quota_watch.settings import load_config
+from quota_watch.config.load import load_config
+from quota_watch.prometheus.rules import RULES_FILE
 from tests.promtool import promtool
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from quota_watch.registry import CollectorInfo, available, discover
+from quota_watch.collect.registry import CollectorInfo, available, discover
 from quota_watch.testing import conformance
 
 BUILT_IN = {"host", "http_json"}

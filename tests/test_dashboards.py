@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from quota_watch.cli import app
-from quota_watch.dashboards.build import Inputs, build_all
-from quota_watch.dashboards.export import default_output_dir, load_inputs, render
 from quota_watch.engine.rulepack import RulePack, ThresholdRule
-from quota_watch.exposition import (
+from quota_watch.prometheus.dashboards.build import Inputs, build_all
+from quota_watch.prometheus.dashboards.export import default_output_dir, load_inputs, render
+from quota_watch.prometheus.exposition import (
     METRIC_HELP,
     PROCESS_METRICS,
     UNIT_SUFFIX,
@@ -28,8 +28,8 @@ from quota_watch.exposition import (
     limit_metric,
     usage_metric,
 )
-from quota_watch.exposition import render as render_metrics
-from quota_watch.promql import metric_names
+from quota_watch.prometheus.exposition import render as render_metrics
+from quota_watch.prometheus.promql import metric_names
 from tests.promtool import promtool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -322,7 +322,7 @@ def test_promtool_check_rejects_a_bad_expression(tmp_path: Path) -> None:
 
 
 def exposed_metric_names() -> set[str]:
-    """Every series name /metrics can carry, derived from quota_watch.exposition."""
+    """Every series name /metrics can carry, derived from quota_watch.prometheus.exposition."""
     # The exposed forms of counters (_total) and info metrics (_info) are the ones a render
     # declares even without samples; every other METRIC_HELP key is a gauge under its own name.
     rendered = render_metrics(Snapshot((), (), (), heartbeat=HeartbeatFacts(None, 0))).decode()

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from quota_watch_collectors.cloudflare.emulator import CloudflareEmulator
 
-from quota_watch.settings import load_config
+from quota_watch.config.load import load_config
 from quota_watch.store import LatestReading, Point, Store
-from quota_watch.testing.cloudflare_emulator import CloudflareEmulator
 from quota_watch.testing.demo import DEMO_PROFILES, demo_accounts, main
 from quota_watch.testing.emulator import ManualClock
 

@@ -184,7 +184,7 @@ def test_build_context_holds_the_build_inputs_and_no_leftovers(tmp_path: Path) -
         "pyproject.toml",
         "README.md",
         "rules/default.toml",
-        "quota_watch/cli.py",
+        "quota_watch/cli/__init__.py",
         "quota_watch/store/migrations/env.py",
         "collectors/quota_watch_collectors/host/limits.toml",
         "deploy/build-wheels.sh",

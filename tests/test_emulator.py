@@ -18,8 +18,8 @@ import httpx
 import jmespath
 import pytest
 
+from quota_watch.config.load import validate_config
 from quota_watch.sdk import AuthError, CollectContext, Measure, RateLimited, Unit
-from quota_watch.settings import validate_config
 from quota_watch.testing.emulator import (
     EmulatedAccount,
     EmulatedLimit,

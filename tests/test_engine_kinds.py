@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
+from quota_watch.collect.periods import current_period
 from quota_watch.engine import (
     AccountHealth,
     EffectiveRules,
@@ -27,9 +28,8 @@ from quota_watch.engine import (
     theil_sen,
     threshold_signal,
 )
-from quota_watch.periods import current_period
+from quota_watch.model import AccountStatus
 from quota_watch.sdk import Measure, Period, PeriodKind, PeriodSpec
-from quota_watch.store import AccountStatus
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)

@@ -29,8 +29,8 @@ from quota_watch.engine import (
     step,
     threshold_signal,
 )
+from quota_watch.model import AlertState
 from quota_watch.sdk import Measure, Period, PeriodKind
-from quota_watch.store import AlertState
 
 MARCH_START = datetime(2026, 3, 1, tzinfo=UTC)
 APRIL_START = datetime(2026, 4, 1, tzinfo=UTC)

@@ -15,7 +15,12 @@ from pydantic import (
     field_validator,
 )
 
-from quota_watch.errors import ConfigError, format_validation_error, is_secret_name, toml_path
+from quota_watch.config.errors import (
+    ConfigError,
+    format_validation_error,
+    is_secret_name,
+    toml_path,
+)
 
 
 @pytest.mark.parametrize(

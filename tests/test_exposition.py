@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from quota_watch.exposition import AccountFacts, ForecastFacts, Snapshot, render
+from quota_watch.model import AccountStatus
+from quota_watch.prometheus.exposition import AccountFacts, ForecastFacts, Snapshot, render
 from quota_watch.sdk import RateLimitStatus
-from quota_watch.store import AccountStatus, LatestReading
+from quota_watch.store import LatestReading
 from tests.promtool import check_metrics
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

@@ -19,12 +19,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from quota_watch.daemon import Daemon
-from quota_watch.errors import ConfigError
-from quota_watch.exposition import PROCESS_METRICS, HeartbeatFacts, Snapshot, render
-from quota_watch.heartbeat import Heartbeat
-from quota_watch.selfstats import process_stats
-from quota_watch.settings import HeartbeatSettings, redacted, validate_config
+from quota_watch.config.errors import ConfigError
+from quota_watch.config.load import redacted, validate_config
+from quota_watch.config.settings import HeartbeatSettings
+from quota_watch.daemon.heartbeat import Heartbeat
+from quota_watch.daemon.process import Daemon
+from quota_watch.daemon.selfstats import process_stats
+from quota_watch.prometheus.exposition import PROCESS_METRICS, HeartbeatFacts, Snapshot, render
 from tests.daemon_proc import DaemonProcess, free_port
 from tests.promtool import check_metrics
 from tests.receivers import HttpReceiver, LoopbackHTTPServer

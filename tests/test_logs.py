@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from quota_watch.logs import setup_logging
+from quota_watch.daemon.logs import setup_logging
 
 
 def test_levels_and_quiet_libraries(capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from quota_watch.exposition import render
-from quota_watch.metricsdoc import (
+from quota_watch.prometheus.exposition import render
+from quota_watch.prometheus.metricsdoc import (
     BEGIN,
     DOC_PATH,
     END,
@@ -22,7 +22,7 @@ from tests.promtool import check_metrics
 def test_docs_metrics_md_is_up_to_date() -> None:
     document = DOC_PATH.read_text(encoding="utf-8")
     assert replace_block(document, generate()) == document, (
-        "docs/metrics.md is stale: run `python -m quota_watch.metricsdoc --write`"
+        "docs/metrics.md is stale: run `python -m quota_watch.prometheus.metricsdoc --write`"
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import pytest
 
+from quota_watch.model import AlertState, MessageKind, OutboxMessage, Silence
 from quota_watch.notify.config import NotifierSettings
 from quota_watch.notify.outbox import (
     OutboxStore,
@@ -22,7 +23,7 @@ from quota_watch.notify.outbox import (
     enqueue_test,
     retry_delay,
 )
-from quota_watch.store import AlertState, MessageKind, OutboxMessage, Silence, Store
+from quota_watch.store import Store
 from tests.factories import make_alert
 
 NOW = datetime(2026, 11, 22, 10, 5, tzinfo=UTC)

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from quota_watch.model import AlertState, Silence
 from quota_watch.notify.config import NotifierSettings, QuietHours, notifier_name
 from quota_watch.notify.routing import Route, digest_boundary, route
-from quota_watch.store import AlertState, Silence
 from tests.factories import make_alert
 
 NOW = datetime(2026, 11, 22, 10, 17, 5, tzinfo=UTC)

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
+from quota_watch.model import AlertState, OutboxMessage
 from quota_watch.notify.templates import (
     render,
     render_digest,
     render_digest_messages,
     render_test,
 )
-from quota_watch.store import AlertState, OutboxMessage
 from tests.factories import make_alert
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from quota_watch.periods import current_period, next_reset, previous_period
+from quota_watch.collect.periods import current_period, next_reset, previous_period
 from quota_watch.sdk import Period, PeriodKind, PeriodSpec
 
 ZONES = [

@@ -12,10 +12,12 @@ import httpx
 import pytest
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from quota_watch.catalog import parse_catalogue
-from quota_watch.poller import AccountRuntime, Poller, build_runtime, scrub, secret_values
-from quota_watch.registry import CollectorInfo
-from quota_watch.scheduler import PollScheduler, backoff_delay
+from quota_watch.collect.catalog import parse_catalogue
+from quota_watch.collect.poller import Poller
+from quota_watch.collect.registry import CollectorInfo
+from quota_watch.collect.runtime import AccountRuntime, build_runtime, scrub, secret_values
+from quota_watch.collect.scheduler import PollScheduler, backoff_delay
+from quota_watch.config.settings import AccountConfig, PollingSettings
 from quota_watch.sdk import (
     AuthError,
     CollectContext,
@@ -25,7 +27,6 @@ from quota_watch.sdk import (
     RateLimited,
     Reading,
 )
-from quota_watch.settings import AccountConfig, PollingSettings
 from quota_watch.store import Store
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

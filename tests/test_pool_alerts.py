@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from quota_watch.alerting import Alerting
+from quota_watch.collect.poller import Poller
+from quota_watch.collect.runtime import AccountRuntime
+from quota_watch.config.load import validate_config
+from quota_watch.config.settings import Config
+from quota_watch.daemon.alerting import Alerting
 from quota_watch.engine.shard_alert import pool_account
-from quota_watch.exposition import PoolFacts, PoolLimitFacts, Snapshot, render
-from quota_watch.poller import AccountRuntime, Poller
+from quota_watch.prometheus.exposition import PoolFacts, PoolLimitFacts, Snapshot, render
 from quota_watch.sdk import Reading
-from quota_watch.settings import Config, validate_config
 from quota_watch.store import Store
 from tests.test_poller import FakeCollector, account, runtime
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quota_watch.catalog import Policy
+from quota_watch.collect.catalog import Policy
 from quota_watch.engine.pools import (
     Plan,
     ShardSeries,
@@ -19,7 +19,12 @@ from quota_watch.engine.pools import (
     recommended_shards,
 )
 from quota_watch.engine.rulepack import ShardRule
-from quota_watch.plan import advice_text, plan_to_json, plan_to_markdown, plan_to_text
+from quota_watch.reporting.plan import (
+    advice_text,
+    plan_to_json,
+    plan_to_markdown,
+    plan_to_text,
+)
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 DAY_START = datetime(2026, 11, 22, tzinfo=UTC)

@@ -24,9 +24,13 @@ from typing import Any
 import httpx
 import pytest
 import tomli_w
+from quota_watch_collectors.cloudflare.emulator import (
+    CloudflareAccount,
+    CloudflareEmulator,
+    Rate,
+)
 
 from quota_watch.sdk import Measure, Unit
-from quota_watch.testing.cloudflare_emulator import CloudflareAccount, CloudflareEmulator, Rate
 from quota_watch.testing.emulator import EmulatedAccount, EmulatedLimit, Emulator
 from tests.daemon_proc import DaemonProcess, free_port, isolated_env
 from tests.promtool import check_metrics

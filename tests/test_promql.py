@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from quota_watch.promql import PromQLError, metric_names
+from quota_watch.prometheus.promql import PromQLError, metric_names
 
 
 @pytest.mark.parametrize(

@@ -16,9 +16,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from quota_watch.cli import app
+from quota_watch.config.settings import PollingSettings
 from quota_watch.engine.rulepack import load_rule_pack, parse_rule_pack
 from quota_watch.engine.state import ALERTNAMES
-from quota_watch.exposition import (
+from quota_watch.model import AccountStatus
+from quota_watch.prometheus.exposition import (
     AccountFacts,
     ForecastFacts,
     PoolFacts,
@@ -26,8 +28,8 @@ from quota_watch.exposition import (
     Snapshot,
     render,
 )
-from quota_watch.promql import metric_names
-from quota_watch.promrules import (
+from quota_watch.prometheus.promql import metric_names
+from quota_watch.prometheus.rules import (
     DEFAULT_RUNBOOK_URL,
     RULES_FILE,
     SHARD_ALERT,
@@ -36,8 +38,7 @@ from quota_watch.promrules import (
     prometheus_duration,
     render_rule_file,
 )
-from quota_watch.settings import PollingSettings
-from quota_watch.store import AccountStatus, LatestReading
+from quota_watch.store import LatestReading
 from tests.promtool import promtool
 
 ROOT = Path(__file__).resolve().parent.parent

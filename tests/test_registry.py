@@ -6,8 +6,8 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from quota_watch import registry
-from quota_watch.registry import RegistryError, available, discover
+from quota_watch.collect import registry
+from quota_watch.collect.registry import RegistryError, available, discover
 
 GROUP = registry.ENTRY_POINT_GROUP
 

@@ -17,9 +17,9 @@ from sqlalchemy.engine import Connection
 
 from quota_watch.engine.rulepack import load_rule_pack
 from quota_watch.engine.signals import Signal
-from quota_watch.position import forecast_record, load_positions, signal_of
 from quota_watch.reporting.command import account_runtimes, open_reader
 from quota_watch.reporting.render import to_json
+from quota_watch.status.position import forecast_record, load_positions, signal_of
 from quota_watch.store import HEAD_REVISION, RunRecord, Store, StoredForecast, StoredReading
 from quota_watch.store.sqlite_reader import SQLiteReader, simple_sqlite_path
 from tests import report_site
@@ -176,10 +176,10 @@ async def test_daily_maxima_are_the_rollups_maxima_by_day(store: Store) -> None:
 
 
 async def test_forecasts_wait_for_a_write_or_the_flush_interval(tmp_path: Path) -> None:
-    from quota_watch.alerting import FORECAST_FLUSH, Alerting
-    from quota_watch.poller import Poller
+    from quota_watch.collect.poller import Poller
+    from quota_watch.config.load import validate_config
+    from quota_watch.daemon.alerting import FORECAST_FLUSH, Alerting
     from quota_watch.sdk import Reading
-    from quota_watch.settings import validate_config
     from tests.test_poller import FakeCollector, account, runtime
 
     clock = [T0]
@@ -216,10 +216,10 @@ async def test_concurrent_polls_write_a_due_batch_once(
 ) -> None:
     import asyncio
 
-    from quota_watch.alerting import FORECAST_FLUSH, Alerting
-    from quota_watch.poller import Poller
+    from quota_watch.collect.poller import Poller
+    from quota_watch.config.load import validate_config
+    from quota_watch.daemon.alerting import FORECAST_FLUSH, Alerting
     from quota_watch.sdk import Reading
-    from quota_watch.settings import validate_config
     from tests.test_poller import FakeCollector, account, runtime
 
     clock = [T0]

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from quota_watch.config_example import render_example
-from quota_watch.errors import ConfigError
-from quota_watch.settings import find_config_file, load_config, redacted, validate_config
+from quota_watch.config.errors import ConfigError
+from quota_watch.config.example import render_example
+from quota_watch.config.load import find_config_file, load_config, redacted, validate_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,9 +17,9 @@ from sqlalchemy import inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from quota_watch.model import AccountStatus
 from quota_watch.store import (
     HEAD_REVISION,
-    AccountStatus,
     LatestReading,
     Point,
     RollupPoint,

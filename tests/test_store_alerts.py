@@ -12,16 +12,8 @@ import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
 
-from quota_watch.store import (
-    HEAD_REVISION,
-    AlertState,
-    OutboxMessage,
-    RunRecord,
-    Silence,
-    Store,
-    StoredReading,
-    StoreError,
-)
+from quota_watch.model import AlertState, OutboxMessage, Silence
+from quota_watch.store import HEAD_REVISION, RunRecord, Store, StoredReading, StoreError
 from quota_watch.store import store as store_module
 from quota_watch.store.tables import OUTBOX
 

@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from quota_watch.catalog import load_catalogue
-from quota_watch.registry import CollectorInfo
+from quota_watch.collect.catalog import load_catalogue
+from quota_watch.collect.registry import CollectorInfo
 from quota_watch.sdk import (
     AuthError,
     CollectContext,

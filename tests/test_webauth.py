@@ -15,10 +15,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from quota_watch import webauth
-from quota_watch.errors import ConfigError
-from quota_watch.settings import validate_config
-from quota_watch.webauth import BasicAuth, hash_password, is_loopback
+from quota_watch.config.errors import ConfigError
+from quota_watch.config.load import validate_config
+from quota_watch.daemon import auth as webauth
+from quota_watch.daemon.auth import BasicAuth, hash_password, is_loopback
 from tests.daemon_proc import DaemonProcess, free_port, isolated_env
 from tests.tlscerts import Pki, make_pki
 
@@ -257,7 +257,7 @@ def test_daemon_requires_client_certificates_when_a_client_ca_is_set(
 
 
 def test_config_show_never_prints_the_hashes(hashed: str) -> None:
-    from quota_watch.settings import redacted
+    from quota_watch.config.load import redacted
 
     config = validate_config({"server": {"basic_auth_users": {"alice": hashed}}}, None, {})
     shown = redacted(config)["server"]["basic_auth_users"]

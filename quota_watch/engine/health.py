@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from quota_watch.engine.rulepack import EffectiveRules
 from quota_watch.engine.signals import Signal
-from quota_watch.store import AccountStatus
+from quota_watch.model import AccountStatus
 
 __all__ = ["AccountHealth", "auth_signal", "stale_signal"]
 

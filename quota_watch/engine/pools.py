@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from quota_watch.catalog import Policy
+from quota_watch.collect.catalog import Policy
 from quota_watch.engine.rulepack import ShardRule
 
 __all__ = [

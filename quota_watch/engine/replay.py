@@ -37,13 +37,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from quota_watch.collect.periods import current_period
+from quota_watch.config.errors import ConfigError, format_validation_error
 from quota_watch.engine.rulepack import RuleOverride, RulePack, effective_rules
 from quota_watch.engine.signals import CALENDAR_PERIODS, SeriesView, Signal
 from quota_watch.engine.state import Transition, evaluate_account
-from quota_watch.errors import ConfigError, format_validation_error
-from quota_watch.periods import current_period
+from quota_watch.model import AlertState
 from quota_watch.sdk import LimitSpec, Measure, PeriodSpec, Unit
-from quota_watch.store import AlertState
 
 __all__ = [
     "ReplayResult",

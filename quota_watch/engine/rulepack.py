@@ -22,9 +22,9 @@ from pydantic import (
     model_validator,
 )
 
-from quota_watch.durations import format_duration
-from quota_watch.errors import ConfigError, format_validation_error
+from quota_watch.config.errors import ConfigError, format_validation_error
 from quota_watch.sdk import Unit, parse_duration, parse_quantity
+from quota_watch.units import format_duration
 
 __all__ = [
     "DEFAULT_PACK_PATHS",

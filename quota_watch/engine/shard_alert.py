@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from quota_watch.engine.pools import PoolLimit, PoolPlan
 from quota_watch.engine.state import Transition, alertname, fingerprint
-from quota_watch.store import AlertState
+from quota_watch.model import AlertState
 
 __all__ = ["SHARD_KIND", "pool_account", "step_shard"]
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from quota_watch.model import Severity
 from quota_watch.sdk import Measure, Period, PeriodKind
-from quota_watch.store import Severity
 
 __all__ = ["CALENDAR_PERIODS", "SeriesView", "Signal", "utilization"]
 

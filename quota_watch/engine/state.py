@@ -32,7 +32,7 @@ from quota_watch.engine.rulepack import (
 )
 from quota_watch.engine.signals import SeriesView, Signal
 from quota_watch.engine.threshold import held_severity, threshold_signal
-from quota_watch.store import AlertState, MessageKind, Severity
+from quota_watch.model import AlertState, MessageKind, Severity
 
 __all__ = [
     "ALERTNAMES",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from quota_watch.engine.rulepack import EffectiveRules
 from quota_watch.engine.signals import SeriesView, Signal, utilization
-from quota_watch.store import Severity
+from quota_watch.model import Severity
 
 __all__ = ["held_severity", "raw_severity", "threshold_signal"]
 

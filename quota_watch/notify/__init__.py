@@ -1,6 +1,11 @@
 """Notifications: templates, routing, quiet hours, digests, apprise delivery and the outbox."""
 
-from quota_watch.notify.config import NotifierSettings, QuietHours, check_notifiers, notifier_name
+from quota_watch.notify.config import (
+    NotifierSettings,
+    QuietHours,
+    check_notifiers,
+    notifier_name,
+)
 from quota_watch.notify.deliver import scrub, send, validate_url
 from quota_watch.notify.outbox import (
     DeliveryStats,
@@ -13,7 +18,12 @@ from quota_watch.notify.outbox import (
     retry_delay,
 )
 from quota_watch.notify.routing import Route, digest_boundary, is_silenced, route
-from quota_watch.notify.templates import render, render_digest, render_digest_messages, render_test
+from quota_watch.notify.templates import (
+    render,
+    render_digest,
+    render_digest_messages,
+    render_test,
+)
 
 __all__ = [
     "DeliveryStats",

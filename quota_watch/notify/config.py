@@ -16,9 +16,9 @@ from pydantic import (
     model_validator,
 )
 
-from quota_watch.durations import Duration
+from quota_watch.model import Severity
 from quota_watch.notify.deliver import validate_url
-from quota_watch.store import Severity
+from quota_watch.units import Duration
 
 __all__ = [
     "NotifierSettings",

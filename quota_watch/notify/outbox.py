@@ -10,18 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from quota_watch.model import AlertState, MessageKind, OutboxMessage, Severity, Silence
 from quota_watch.notify.config import NotifierSettings, notifier_name
 from quota_watch.notify.deliver import BodyFormat, NotifyType, send
 from quota_watch.notify.routing import is_silenced, route
 from quota_watch.notify.templates import render, render_digest_messages, render_test
-from quota_watch.store import (
-    AlertState,
-    MessageKind,
-    OutboxMessage,
-    Severity,
-    Silence,
-    StoredForecast,
-)
+from quota_watch.store import StoredForecast
 
 __all__ = [
     "FIRST_RETRY",

@@ -6,8 +6,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from quota_watch.model import AlertState, MessageKind, Severity, Silence
 from quota_watch.notify.config import NotifierSettings, notifier_name
-from quota_watch.store import AlertState, MessageKind, Severity, Silence
 
 __all__ = ["Route", "digest_boundary", "is_silenced", "route"]
 

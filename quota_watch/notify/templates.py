@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from quota_watch.report import human
-from quota_watch.store import AlertState, MessageKind, OutboxMessage, Severity
+from quota_watch.model import AlertState, MessageKind, OutboxMessage, Severity
+from quota_watch.units import human
 
 __all__ = [
     "ACTIONS",

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from quota_watch.poller import AccountRuntime
-    from quota_watch.position import SeriesPosition
+    from quota_watch.collect.runtime import AccountRuntime
+    from quota_watch.config.settings import AccountConfig, Config
     from quota_watch.reporting.entries import Entry
     from quota_watch.reporting.history import History
-    from quota_watch.settings import AccountConfig, Config
+    from quota_watch.status.position import SeriesPosition
     from quota_watch.store.sqlite_reader import ReadStore
 
 __all__ = [
@@ -83,8 +83,8 @@ def account_runtimes(
 ) -> dict[str, AccountRuntime]:
     """The runtimes of the configured accounts that `wanted` selects, with an offline client:
     the report never polls, and loads only the collectors those accounts use."""
-    from quota_watch.poller import OFFLINE_CLIENT, build_runtime
-    from quota_watch.registry import discover
+    from quota_watch.collect.registry import discover
+    from quota_watch.collect.runtime import OFFLINE_CLIENT, build_runtime
 
     chosen = [a for a in config.accounts if wanted(a)]
     infos = discover({a.collector for a in chosen})
@@ -173,9 +173,10 @@ async def read_report(
     whole even when the report shows only some of its accounts.
     """
     from quota_watch.engine.rulepack import load_rule_pack
-    from quota_watch.plan import advice_text, all_advice, build_plan
-    from quota_watch.position import load_positions
     from quota_watch.reporting.entries import entries_of
+    from quota_watch.reporting.plan import advice_text
+    from quota_watch.status.plan import all_advice, build_plan
+    from quota_watch.status.position import load_positions
 
     pack = load_rule_pack(config.settings.alerts.rule_pack)
     everyone = {**pool_runtimes, **runtimes}
@@ -202,7 +203,7 @@ async def read_positions(
 ) -> list[SeriesPosition]:
     """Open the store read-only and load the positions of `runtimes` (for `plan`)."""
     from quota_watch.engine.rulepack import load_rule_pack
-    from quota_watch.position import load_positions
+    from quota_watch.status.position import load_positions
 
     pack = load_rule_pack(config.settings.alerts.rule_pack)
     store = await open_reader(url)

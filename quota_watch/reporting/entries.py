@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from quota_watch.position import Status
-from quota_watch.report import Row, make_row, sort_rows
+from quota_watch.status.position import Status
+from quota_watch.status.rows import Row, make_row, sort_rows
 
 if TYPE_CHECKING:
+    from quota_watch.collect.runtime import AccountRuntime
     from quota_watch.engine.rulepack import RuleOverride, RulePack
-    from quota_watch.poller import AccountRuntime
-    from quota_watch.position import SeriesPosition
+    from quota_watch.status.position import SeriesPosition
     from quota_watch.store import LatestReading
     from quota_watch.store.sqlite_reader import ReadStore
 
@@ -94,7 +94,7 @@ async def gather_entries(
     now: datetime,
 ) -> list[Entry]:
     """The report's entries for the accounts in `runtimes`, riskiest first."""
-    from quota_watch.position import load_positions
+    from quota_watch.status.position import load_positions
 
     positions = await load_positions(store, runtimes, pack, overrides, now)
     return await entries_of(store, positions, now)

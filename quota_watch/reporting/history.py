@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from quota_watch.report import human
 from quota_watch.reporting.sparkline import sparkline
+from quota_watch.units import human
 
 if TYPE_CHECKING:
     from quota_watch.store import LatestReading, Point, RollupPoint

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from quota_watch.report import COLLECT_KEYS, human
 from quota_watch.reporting.entries import Entry, grouped
 from quota_watch.reporting.sparkline import sparkline
+from quota_watch.status.rows import COLLECT_KEYS
+from quota_watch.units import human
 
 __all__ = [
     "JSON_KEYS",

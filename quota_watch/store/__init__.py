@@ -8,22 +8,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from quota_watch.store.models import (
-    CAP_SOURCES,
+from quota_watch.model import (
     FAILURE_OUTCOMES,
     OUTCOMES,
     SILENCE_MATCHER_KEYS,
     AccountStatus,
     AlertState,
     AlertStatus,
-    LatestReading,
     MessageKind,
     OutboxMessage,
+    Severity,
+    Silence,
+)
+from quota_watch.store.models import (
+    CAP_SOURCES,
+    LatestReading,
     Point,
     RollupPoint,
     RunRecord,
-    Severity,
-    Silence,
     StoredForecast,
     StoredReading,
     StoreError,

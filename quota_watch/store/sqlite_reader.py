@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import quote
 
+from quota_watch.model import AccountStatus, AlertState
 from quota_watch.store.models import (
-    AccountStatus,
-    AlertState,
     LatestReading,
     Point,
     RollupPoint,

@@ -50,19 +50,21 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from quota_watch.store.models import (
+from quota_watch.model import (
     SILENCE_MATCHER_KEYS,
     AccountStatus,
     AlertState,
     AlertStatus,
-    LatestReading,
     MessageKind,
     OutboxMessage,
+    Severity,
+    Silence,
+)
+from quota_watch.store.models import (
+    LatestReading,
     Point,
     RollupPoint,
     RunRecord,
-    Severity,
-    Silence,
     StoredForecast,
     StoredReading,
     StoreError,

@@ -8,7 +8,7 @@
 - `quota_watch.testing.emulator`: a real loopback HTTP server emulating a provider, with
   growth and faults, for end-to-end tests and benchmarks (imported on its own: it pulls in
   Starlette and uvicorn).
-- `quota_watch.testing.cloudflare_emulator`: the same kind of server speaking Cloudflare's v4
+- `quota_watch_collectors.cloudflare.emulator`: the same kind of server speaking Cloudflare's v4
   REST and GraphQL Analytics APIs, so the real `cloudflare` collector polls it unchanged.
 - `quota_watch.testing.demo`: the shard-pool demo (`python -m quota_watch.testing.demo`):
   three emulated Cloudflare accounts in one pool and a day of history for `quota-watch plan`
@@ -37,7 +37,7 @@ Usage in a collector's tests::
 
 from __future__ import annotations
 
-from quota_watch.periods import current_period  # collectors' tests build periods with it
+from quota_watch.collect.periods import current_period  # collectors' tests build periods with it
 from quota_watch.testing.cases import (
     Case,
     CaseFailed,

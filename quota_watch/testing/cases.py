@@ -71,9 +71,9 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from quota_watch import sdk
-from quota_watch.catalog import load_catalogue
-from quota_watch.periods import current_period
-from quota_watch.registry import CollectorInfo
+from quota_watch.collect.catalog import load_catalogue
+from quota_watch.collect.periods import current_period
+from quota_watch.collect.registry import CollectorInfo
 from quota_watch.sdk import CollectContext, CollectorError, LimitSpec, Reading
 from quota_watch.testing.loopback import LoopbackProvider, point_at
 from quota_watch.testing.router import FakeProvider, RecordedRequest, Route, UnmatchedRequest

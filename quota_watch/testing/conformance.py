@@ -1,12 +1,12 @@
 """Conformance suite every collector passes: identity, catalogue, cases, error cases, secrets, docs.
 
-Each `check_*` function takes one `CollectorInfo` (from `quota_watch.registry.discover()`) and
+Each `check_*` function takes one `CollectorInfo` (from `quota_watch.collect.registry.discover()`) and
 raises `ConformanceError` (an AssertionError) listing every problem it found; the async ones
 run the collector's cases on a fake provider. `check_collector` runs them all.
 
 Usage (what tests/test_conformance.py does for every installed collector)::
 
-    from quota_watch.registry import discover
+    from quota_watch.collect.registry import discover
     from quota_watch.testing.conformance import check_collector
 
     async def test_my_collector_conforms() -> None:
@@ -43,8 +43,8 @@ from typing import Any
 
 from pydantic import BaseModel, SecretBytes, SecretStr
 
-from quota_watch.catalog import load_catalogue
-from quota_watch.registry import ENTRY_POINT_GROUP, CollectorInfo
+from quota_watch.collect.catalog import load_catalogue
+from quota_watch.collect.registry import ENTRY_POINT_GROUP, CollectorInfo
 from quota_watch.testing.cases import (
     Case,
     CaseFailed,

@@ -35,15 +35,19 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import tomli_w
+from quota_watch_collectors.cloudflare.emulator import (
+    CloudflareAccount,
+    CloudflareEmulator,
+    Rate,
+)
 
-from quota_watch.alerting import Alerting
-from quota_watch.daemon import build_runtimes, http_client
-from quota_watch.errors import ConfigError
-from quota_watch.poller import Poller, PollResult
+from quota_watch.collect.poller import Poller, PollResult
+from quota_watch.collect.runtime import build_runtimes, http_client
+from quota_watch.config.errors import ConfigError
+from quota_watch.config.load import load_config
+from quota_watch.daemon.alerting import Alerting
 from quota_watch.sdk import parse_duration
-from quota_watch.settings import load_config
 from quota_watch.store import Store
-from quota_watch.testing.cloudflare_emulator import CloudflareAccount, CloudflareEmulator, Rate
 from quota_watch.testing.emulator import ManualClock
 
 __all__ = [
@@ -295,7 +299,7 @@ def run_demo(
 
 
 def _duration(value: timedelta) -> str:
-    from quota_watch.durations import format_duration
+    from quota_watch.units import format_duration
 
     return format_duration(value)
 

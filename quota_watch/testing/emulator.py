@@ -17,7 +17,11 @@ do not block each other. `stats` counts requests per account and outcome.
 Usage::
 
     from quota_watch.testing.emulator import (
-        EmulatedAccount, EmulatedLimit, Emulator, Faults, ManualClock,
+        EmulatedAccount,
+        EmulatedLimit,
+        Emulator,
+        Faults,
+        ManualClock,
     )
 
     clock = ManualClock()

@@ -14,13 +14,7 @@ from typing import Any, ClassVar, Literal, TypeGuard, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from quota_watch.sdk import (
-    CollectContext,
-    CollectorBase,
-    NoData,
-    Reading,
-    UnexpectedResponse,
-)
+from quota_watch.sdk import CollectContext, CollectorBase, NoData, Reading, UnexpectedResponse
 from quota_watch_collectors.aws.client import BotocoreSigner, FreeTierApi, NotFound, Signer
 from quota_watch_collectors.aws.models import (
     FreeTierUsage,

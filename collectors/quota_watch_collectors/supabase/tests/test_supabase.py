@@ -14,7 +14,12 @@ import pytest
 from pydantic import SecretStr, ValidationError
 from quota_watch_collectors.supabase.client import retry_after_seconds
 from quota_watch_collectors.supabase.collector import SupabaseCollector
-from quota_watch_collectors.supabase.invocations import LOG_RETENTION, Status, Tally, plan_window
+from quota_watch_collectors.supabase.invocations import (
+    LOG_RETENTION,
+    Status,
+    Tally,
+    plan_window,
+)
 from quota_watch_collectors.supabase.models import ApiCountRow, parse_timestamp
 from quota_watch_collectors.supabase.options import SupabaseOptions
 

@@ -1,0 +1,1 @@
+"""Collecting: collector registry and catalogue, periods, runtimes, poller and scheduler."""

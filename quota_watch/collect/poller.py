@@ -1,0 +1,160 @@
+"""One poll of one account: call the collector, resolve caps and periods, store atomically."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import httpx
+
+from quota_watch.collect.periods import current_period
+from quota_watch.collect.runtime import AccountRuntime, scrub
+from quota_watch.sdk import (
+    CollectContext,
+    CollectorError,
+    LimitSpec,
+    Period,
+    RateLimited,
+    RateLimitStatus,
+    Reading,
+    UnexpectedResponse,
+)
+from quota_watch.store import RunRecord, StoredReading
+
+if TYPE_CHECKING:
+    from quota_watch.store import Store
+
+log = logging.getLogger("quota_watch.poller")
+
+#: outcomes after which the account's persistent state is saved (NoData may carry a baseline)
+_STATE_KEEPING = frozenset({"success", "no_data"})
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """What one poll did."""
+
+    account: str
+    outcome: str
+    readings: tuple[StoredReading, ...] = ()
+    error: str | None = None
+    retry_after: float | None = None
+    duration: float = 0.0
+    rate_limit: RateLimitStatus | None = None
+
+
+class Poller:
+    """Polls accounts and writes each poll's readings, run record and state in one transaction."""
+
+    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.clock = clock
+
+    async def poll(self, rt: AccountRuntime) -> PollResult:
+        """Poll `rt` once; never raises for a collector failure (the outcome says what happened)."""
+        account = rt.config.name
+        if rt.state is None:
+            rt.state = await self.store.load_state(account)
+        started = self.clock()
+        t0 = time.perf_counter()
+        periods = {name: current_period(spec.period, started) for name, spec in rt.limits.items()}
+        ctx = CollectContext(account=account, now=started, periods=periods, state=dict(rt.state))
+        outcome, error, retry_after = "success", None, None
+        stored: list[StoredReading] = []
+        try:
+            readings = await rt.collector.collect(ctx)
+            stored = self._resolve(rt, readings, periods, started)
+        except CollectorError as exc:
+            outcome, error = exc.outcome, scrub(str(exc) or type(exc).__name__, rt.secrets)
+            if isinstance(exc, RateLimited):
+                retry_after = exc.retry_after
+        except httpx.TimeoutException:
+            outcome, error = "unavailable", "request timed out"
+        except httpx.HTTPError as exc:
+            outcome, error = "unavailable", scrub(f"{type(exc).__name__}: {exc}", rt.secrets)
+        except Exception as exc:  # a collector bug must not kill the daemon
+            outcome = "error"
+            error = scrub(f"{type(exc).__name__}: {exc}", rt.secrets)
+            log.error("collector %s crashed polling %s: %s", rt.provider, account, error)
+        finished = self.clock()
+        duration = time.perf_counter() - t0
+        keep_state = outcome in _STATE_KEEPING
+        run = RunRecord(
+            provider=rt.provider,
+            account=account,
+            started_at=started,
+            finished_at=finished,
+            outcome=outcome,
+            error=error,
+            readings=len(stored),
+        )
+        await self.store.record_poll(run, stored, ctx.state if keep_state else None)
+        if keep_state:
+            rt.state = dict(ctx.state)
+        if outcome == "success":
+            log.debug("polled %s: %d readings in %.3fs", account, len(stored), duration)
+        elif outcome == "no_data":
+            log.info("polled %s: no data yet (%s)", account, error)
+        else:
+            log.warning("polling %s failed (%s): %s", account, outcome, error)
+        return PollResult(
+            account=account,
+            outcome=outcome,
+            readings=tuple(stored),
+            error=error,
+            retry_after=retry_after,
+            duration=duration,
+            rate_limit=ctx.rate_limit,
+        )
+
+    def _resolve(
+        self,
+        rt: AccountRuntime,
+        readings: list[Reading],
+        periods: Mapping[str, Period],
+        now: datetime,
+    ) -> list[StoredReading]:
+        undeclared = sorted({r.limit for r in readings} - set(rt.limits))
+        if undeclared:
+            raise UnexpectedResponse(
+                f"collector {rt.provider} produced undeclared limits: {', '.join(undeclared)}"
+            )
+        stored = []
+        for reading in readings:
+            spec = rt.limits[reading.limit]
+            cap, cap_source = _resolve_cap(reading, spec, rt.config.cap_overrides)
+            period = periods[reading.limit]
+            stored.append(
+                StoredReading(
+                    provider=rt.provider,
+                    account=rt.config.name,
+                    limit=reading.limit,
+                    resource=reading.resource,
+                    unit=spec.unit.value,
+                    measure=spec.measure.value,
+                    value=reading.value,
+                    cap=cap,
+                    cap_source=cap_source,
+                    period_start=reading.period_start or period.start,
+                    period_end=period.end,
+                    ts=now,
+                )
+            )
+        return stored
+
+
+def _resolve_cap(
+    reading: Reading, spec: LimitSpec, overrides: Mapping[str, float]
+) -> tuple[float | None, str]:
+    """Precedence: API-reported > account override in config > catalogue."""
+    if reading.cap is not None:
+        return reading.cap, "api"
+    if reading.limit in overrides:
+        return overrides[reading.limit], "override"
+    if spec.cap is not None:
+        return spec.cap, "catalogue"
+    return None, "none"

@@ -1,0 +1,118 @@
+"""Account runtimes: each account's collector, effective limits and secrets; the HTTP client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, SecretStr
+
+from quota_watch import __version__
+from quota_watch.collect.registry import CollectorInfo, discover
+from quota_watch.config.settings import AccountConfig, Config
+from quota_watch.sdk import (
+    Collector,
+    LimitSpec,
+)
+
+
+@dataclass
+class AccountRuntime:
+    """An account ready to poll: its config, collector instance and effective limits."""
+
+    config: AccountConfig
+    info: CollectorInfo
+    collector: Collector
+    limits: Mapping[str, LimitSpec]
+    secrets: tuple[str, ...]
+    state: dict[str, Any] | None = None  # loaded from the store on the first poll, then cached
+
+    @property
+    def provider(self) -> str:
+        """The provider label (the collector's name)."""
+        return self.info.name
+
+
+def secret_values(options: BaseModel) -> tuple[str, ...]:
+    """Every SecretStr value inside an options model (nested dicts and lists included)."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, SecretStr):
+            value = node.get_secret_value()
+            if value:
+                found.append(value)
+        elif isinstance(node, BaseModel):
+            for name in type(node).model_fields:
+                walk(getattr(node, name))
+        elif isinstance(node, Mapping):
+            for item in node.values():
+                walk(item)
+        elif isinstance(node, list | tuple | set | frozenset):
+            for item in node:
+                walk(item)
+
+    walk(options)
+    return tuple(sorted(set(found), key=len, reverse=True))
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """Replace every secret value in `text` with '***' (a last line of defence for messages)."""
+    for secret in secrets:
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+class _OfflineClient:
+    """Stands in for the HTTP client where collectors are built but never poll."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError("this collector was built offline and cannot make requests")
+
+
+OFFLINE_CLIENT: Any = _OfflineClient()
+
+
+def build_runtime(
+    config: AccountConfig, info: CollectorInfo, client: httpx.AsyncClient
+) -> AccountRuntime:
+    """Instantiate the account's collector on the shared client and fix its limits."""
+    collector: Collector = info.cls(config.options, client)
+    declared = collector.declared_limits()
+    limits = dict(info.catalogue.limits) if declared is None else declared
+    return AccountRuntime(
+        config=config,
+        info=info,
+        collector=collector,
+        limits=limits,
+        secrets=secret_values(config.options),
+    )
+
+
+USER_AGENT = f"quota-watch/{__version__} (free-tier usage monitor)"
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def http_client(config: Config) -> httpx.AsyncClient:
+    """The one shared HTTP client: pooled, with timeouts and our User-Agent."""
+    timeout = config.settings.polling.timeout.total_seconds()
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+        headers={"User-Agent": USER_AGENT},
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        follow_redirects=False,
+    )
+
+
+def build_runtimes(config: Config, client: httpx.AsyncClient) -> dict[str, AccountRuntime]:
+    """A runtime per configured account, loading only the collectors in use."""
+    infos = discover({a.collector for a in config.accounts})
+    return {a.name: build_runtime(a, infos[a.collector], client) for a in config.accounts}

@@ -1,0 +1,192 @@
+"""APScheduler 3.x (AsyncIOScheduler) behind a small interface: one job per account, backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from quota_watch.collect.poller import Poller, PollResult
+from quota_watch.collect.runtime import AccountRuntime
+from quota_watch.config.settings import PollingSettings
+
+log = logging.getLogger("quota_watch.scheduler")
+
+#: outcomes that count as a failure and trigger backoff ("auth" pauses instead)
+RETRYABLE = frozenset({"unavailable", "rate_limited", "unexpected", "error"})
+_FIRST_POLL_SPREAD = 2.0  # seconds: first polls start at once but not all in the same instant
+
+
+def backoff_delay(
+    failures: int,
+    interval: timedelta,
+    backoff_max: timedelta,
+    retry_after: float | None = None,
+) -> timedelta:
+    """Delay before the next try after `failures` consecutive failures (>= 1).
+
+    Doubles from min(interval, 30 s), capped at max(backoff_max, interval); a provider's
+    Retry-After is a floor.
+    """
+    base = min(interval, timedelta(seconds=30))
+    cap = max(backoff_max, interval)
+    delay = min(base * (1 << min(failures - 1, 30)), cap)
+    if retry_after is not None:
+        delay = max(delay, timedelta(seconds=retry_after))
+    return delay
+
+
+class PollScheduler:
+    """Runs one interval job per account plus maintenance jobs, on the running event loop."""
+
+    def __init__(
+        self,
+        poller: Poller,
+        settings: PollingSettings,
+        on_result: Callable[[AccountRuntime, PollResult], Awaitable[None]] | None = None,
+    ) -> None:
+        self.poller = poller
+        self.settings = settings
+        self.on_result = on_result
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.runtimes: dict[str, AccountRuntime] = {}
+        self.failures: dict[str, int] = {}
+        self.paused: set[str] = set()
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._running: set[asyncio.Task[None]] = set()
+        self._draining = False
+
+    def start(self) -> None:
+        """Start the scheduler on the current event loop."""
+        self.scheduler.start()
+
+    def add_maintenance(
+        self, name: str, every: timedelta, job: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Run `job` every `every` (first run after one period), one instance at a time."""
+        self.scheduler.add_job(
+            job,
+            IntervalTrigger(seconds=every.total_seconds()),
+            id=f"maintenance:{name}",
+            max_instances=1,
+            coalesce=True,
+            replace_existing=True,
+        )
+
+    def set_accounts(self, runtimes: Mapping[str, AccountRuntime]) -> None:
+        """Match the jobs to `runtimes`: add new accounts, drop removed ones, redo changed ones."""
+        for name in set(self.runtimes) - set(runtimes):
+            self._remove(name)
+            log.info("account %s removed", name)
+        for name, rt in runtimes.items():
+            old = self.runtimes.get(name)
+            if old is not None and old.config == rt.config:
+                continue  # unchanged: keep its job, backoff and pause state
+            if old is not None:
+                self._remove(name)
+                log.info("account %s changed; rescheduling", name)
+            if not rt.config.enabled:
+                self.runtimes[name] = rt
+                log.info("account %s is disabled", name)
+                continue
+            self._add(rt)
+
+    def _add(self, rt: AccountRuntime) -> None:
+        name = rt.config.name
+        self.runtimes[name] = rt
+        interval = rt.config.interval.total_seconds()
+        first = datetime.now(UTC) + timedelta(
+            seconds=random.uniform(0, min(_FIRST_POLL_SPREAD, interval))
+        )
+        self.scheduler.add_job(
+            self._poll_job,
+            IntervalTrigger(seconds=interval, jitter=interval * self.settings.jitter or None),
+            args=(name,),
+            id=f"poll:{name}",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, int(interval)),
+            next_run_time=first,
+            replace_existing=True,
+        )
+
+    def _remove(self, name: str) -> None:
+        self.runtimes.pop(name, None)
+        self.failures.pop(name, None)
+        self.paused.discard(name)
+        job = self.scheduler.get_job(f"poll:{name}")
+        if job is not None:
+            job.remove()
+
+    def _semaphore(self, provider: str) -> asyncio.Semaphore:
+        if provider not in self._semaphores:
+            self._semaphores[provider] = asyncio.Semaphore(
+                self.settings.max_concurrency_per_provider
+            )
+        return self._semaphores[provider]
+
+    async def _poll_job(self, name: str) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._running.add(task)
+        try:
+            await self.poll_now(name)
+        finally:
+            self._running.discard(task)
+
+    async def poll_now(self, name: str) -> PollResult | None:
+        """Poll one account now (respecting the provider's concurrency cap) and apply backoff."""
+        rt = self.runtimes.get(name)
+        if rt is None or self._draining:
+            return None
+        async with self._semaphore(rt.provider):
+            if self._draining:
+                return None
+            result = await self.poller.poll(rt)
+        self._after(rt, result)
+        if self.on_result is not None:
+            try:
+                await self.on_result(rt, result)
+            except Exception:  # alerting must not stop polling; the log says what broke
+                log.exception("evaluating alerts of %s failed", name)
+        return result
+
+    def _after(self, rt: AccountRuntime, result: PollResult) -> None:
+        name = rt.config.name
+        job = self.scheduler.get_job(f"poll:{name}")
+        if result.outcome == "auth":
+            self.paused.add(name)
+            if job is not None:
+                job.pause()
+            log.error(
+                "account %s: credentials rejected; polling paused until its config changes", name
+            )
+            return
+        if result.outcome not in RETRYABLE:
+            self.failures.pop(name, None)
+            return
+        failures = self.failures.get(name, 0) + 1
+        self.failures[name] = failures
+        delay = backoff_delay(
+            failures, rt.config.interval, self.settings.backoff_max, result.retry_after
+        )
+        if job is not None and not self._draining:
+            job.modify(next_run_time=datetime.now(UTC) + delay)
+        log.info("account %s: failure %d, next try in %s", name, failures, delay)
+
+    async def drain(self, grace: float) -> None:
+        """Stop starting polls, wait up to `grace` seconds for running ones, then stop."""
+        self._draining = True
+        self.scheduler.pause()
+        running = [t for t in self._running if t is not asyncio.current_task()]
+        if running:
+            log.info("waiting for %d running polls", len(running))
+            _, pending = await asyncio.wait(running, timeout=grace)
+            for task in pending:
+                task.cancel()
+        self.scheduler.shutdown(wait=False)

@@ -1,0 +1,1 @@
+"""Configuration: settings models, loading (find, interpolate, secrets, validate), example."""

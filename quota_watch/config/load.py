@@ -1,0 +1,315 @@
+"""Loading a config: find the file, interpolate ${VAR}, read *_file secrets, validate, redact."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ValidationError,
+)
+
+from quota_watch.config.errors import ConfigError, format_validation_error, toml_path
+from quota_watch.config.settings import (
+    _ENVIRON,
+    EMBEDDED_DEFAULT,
+    ENV_CONFIG,
+    AccountConfig,
+    Config,
+    Path_,
+    Settings,
+)
+from quota_watch.sdk import LimitSpec, parse_quantity
+from quota_watch.units import format_duration
+
+_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def find_config_file(explicit: Path | None, env: Mapping[str, str] | None = None) -> Path | None:
+    """The first config file in the lookup order, or None for the embedded default."""
+    env = os.environ if env is None else env
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError([f"{explicit}: config file not found"])
+        return explicit
+    if env.get(ENV_CONFIG):
+        path = Path(env[ENV_CONFIG])
+        if not path.is_file():
+            raise ConfigError([f"{path}: config file not found (from ${ENV_CONFIG})"])
+        return path
+    xdg = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    for candidate in (
+        Path("quota-watch.toml"),
+        xdg / "quota-watch" / "config.toml",
+        Path("/etc/quota-watch/config.toml"),
+    ):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _interpolate(node: Any, path: Path_, env: Mapping[str, str], errors: dict[str, str]) -> Any:
+    if isinstance(node, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            if match.group(0) == "$$":
+                return "$"
+            var = match.group(1)
+            if var not in env:
+                errors[toml_path(path)] = f"environment variable {var} is not set"
+                return ""
+            return env[var]
+
+        return _VAR.sub(substitute, node)
+    if isinstance(node, dict):
+        return {k: _interpolate(v, (*path, k), env, errors) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_interpolate(v, (*path, i), env, errors) for i, v in enumerate(node)]
+    return node
+
+
+def _read_secret_files(
+    options: dict[str, Any], model: type[BaseModel], path: Path_, errors: list[str]
+) -> dict[str, Any]:
+    """Replace `X_file = "/path"` with `X = <file contents>` when the model has a field X."""
+    resolved = dict(options)
+    for key, value in options.items():
+        base = key.removesuffix("_file")
+        if base == key or base not in model.model_fields or key in model.model_fields:
+            continue
+        where = toml_path((*path, key))
+        if base in options:
+            errors.append(f"{where}: give either {base} or {key}, not both")
+            continue
+        if not isinstance(value, str):
+            errors.append(f"{where}: expected a file path")
+            continue
+        try:
+            resolved[base] = Path(value).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            errors.append(f"{where}: cannot read {value}: {exc.strerror}")
+            continue
+        del resolved[key]
+    return resolved
+
+
+def _validate_accounts(
+    raw_accounts: Sequence[Any], settings: Settings | None, errors: list[str]
+) -> list[AccountConfig]:
+    from quota_watch.collect.registry import RegistryError, discover
+
+    used: dict[str, list[int]] = {}
+    for index, raw in enumerate(raw_accounts):
+        if isinstance(raw, dict) and isinstance(raw.get("collector"), str):
+            used.setdefault(raw["collector"], []).append(index)
+    infos = {}
+    for collector_name, indexes in sorted(used.items()):
+        try:
+            infos.update(discover([collector_name]))
+        except RegistryError as exc:
+            errors.extend(f"accounts[{indexes[0]}].collector: {line}" for line in exc.errors)
+
+    errors.extend(_mixed_pools(raw_accounts))
+    accounts: list[AccountConfig] = []
+    seen: dict[str, int] = {}
+    default_interval = (settings or Settings()).polling.interval
+    for index, raw in enumerate(raw_accounts):
+        if not isinstance(raw, dict):
+            continue
+        name = raw.get("name")
+        if isinstance(name, str):
+            if name in seen:
+                errors.append(
+                    f"accounts[{index}].name: {name!r} is already used by accounts[{seen[name]}]"
+                )
+            seen.setdefault(name, index)
+        info = infos.get(raw.get("collector", ""))
+        if info is None:
+            continue
+        opts_path: Path_ = ("accounts", index, "options")
+        raw_options = raw.get("options", {})
+        if not isinstance(raw_options, dict):
+            continue  # the Settings model reports the wrong type
+        raw_options = _read_secret_files(raw_options, info.cls.Options, opts_path, errors)
+        try:
+            options = info.cls.Options.model_validate(raw_options)
+        except ValidationError as exc:
+            errors.extend(format_validation_error(exc, opts_path))
+            continue
+        limits = _declared_limits(info, options)
+        overrides = _cap_overrides(raw.get("limits", {}), limits, ("accounts", index, "limits"))
+        errors.extend(overrides[1])
+        if settings is None:
+            continue
+        parsed = settings.accounts[index]
+        accounts.append(
+            AccountConfig(
+                name=parsed.name,
+                collector=parsed.collector,
+                interval=parsed.interval or default_interval,
+                group=parsed.group,
+                enabled=parsed.enabled,
+                options=options,
+                cap_overrides=overrides[0],
+            )
+        )
+    return accounts
+
+
+def _mixed_pools(raw_accounts: Sequence[Any]) -> list[str]:
+    """A shard pool (accounts sharing a `group`) holds accounts of one provider only."""
+    first: dict[str, tuple[int, str]] = {}
+    errors: list[str] = []
+    for index, raw in enumerate(raw_accounts):
+        if not isinstance(raw, dict):
+            continue
+        group, collector = raw.get("group"), raw.get("collector")
+        if not isinstance(group, str) or not isinstance(collector, str):
+            continue
+        if group not in first:
+            first[group] = (index, collector)
+        elif first[group][1] != collector:
+            where, other = first[group]
+            errors.append(
+                f"accounts[{index}].group: shard pool {group!r} already holds {other!r} accounts "
+                f"(accounts[{where}]); a pool holds accounts of one provider, so give this "
+                f"{collector!r} account a group of its own"
+            )
+    return errors
+
+
+def _declared_limits(info: Any, options: BaseModel) -> dict[str, LimitSpec]:
+    from quota_watch.collect.runtime import OFFLINE_CLIENT
+
+    declared: dict[str, LimitSpec] | None = info.cls(options, OFFLINE_CLIENT).declared_limits()
+    return dict(info.catalogue.limits) if declared is None else declared
+
+
+def _cap_overrides(
+    raw: Any, limits: Mapping[str, LimitSpec], path: Path_
+) -> tuple[dict[str, float], list[str]]:
+    caps: dict[str, float] = {}
+    errors: list[str] = []
+    if not isinstance(raw, dict):
+        return caps, errors
+    for key, value in raw.items():
+        where = toml_path((*path, key))
+        spec = limits.get(key)
+        if spec is None:
+            known = ", ".join(sorted(limits)) or "none"
+            errors.append(f"{where}: unknown limit (this collector has: {known})")
+            continue
+        try:
+            caps[key] = parse_quantity(value, spec.unit)
+        except (ValueError, TypeError) as exc:
+            errors.append(f"{where}: {exc}")
+    return caps, errors
+
+
+def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Find, read and validate the configuration; raises ConfigError listing every problem."""
+    env = os.environ if env is None else env
+    source = find_config_file(explicit, env)
+    if source is None:
+        data: dict[str, Any] = EMBEDDED_DEFAULT
+    else:
+        try:
+            data = tomllib.loads(source.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([f"{source}: {exc}"]) from None
+        except OSError as exc:
+            raise ConfigError([f"{source}: cannot read: {exc.strerror}"]) from None
+    return validate_config(data, source, env)
+
+
+def validate_config(
+    data: Mapping[str, Any], source: Path | None, env: Mapping[str, str] | None = None
+) -> Config:
+    """Validate parsed TOML data; raises ConfigError listing every problem with its TOML path."""
+    env = os.environ if env is None else env
+    missing: dict[str, str] = {}
+    data = _interpolate(dict(data), (), env, missing)
+    errors = [f"{path}: {message}" for path, message in missing.items()]
+    settings: Settings | None = None
+    token = _ENVIRON.set(env)
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        errors.extend(
+            line for line in format_validation_error(exc) if line.partition(": ")[0] not in missing
+        )
+    finally:
+        _ENVIRON.reset(token)
+    raw_accounts = data.get("accounts", [])
+    accounts = (
+        _validate_accounts(raw_accounts, settings, errors) if isinstance(raw_accounts, list) else []
+    )
+    if settings is not None:
+        errors.extend(_check_alerting(settings, accounts))
+    if errors:
+        where = f"{source}: " if source else ""
+        raise ConfigError([f"{where}{line}" for line in errors])
+    assert settings is not None
+    return Config(settings=settings, accounts=tuple(accounts), source=source)
+
+
+def _check_alerting(settings: Settings, accounts: Sequence[AccountConfig]) -> list[str]:
+    """Rule pack readable, every [[rules]] entry applicable, notifier URLs usable."""
+    from quota_watch.engine.rulepack import RuleError, effective_rules, load_rule_pack
+    from quota_watch.notify.config import check_notifiers
+
+    errors: list[str] = []
+    try:
+        pack = load_rule_pack(settings.alerts.rule_pack)
+    except ConfigError as exc:
+        return [f"alerts.rule_pack: {line}" for line in exc.errors]
+    if settings.rules:
+        from quota_watch.collect.registry import discover
+
+        infos = discover({a.collector for a in accounts})
+        for account in accounts:
+            limits = _declared_limits(infos[account.collector], account.options)
+            for name, spec in limits.items():
+                cap = account.cap_overrides.get(name, spec.cap)
+                try:
+                    effective_rules(
+                        pack,
+                        settings.rules,
+                        provider=account.collector,
+                        account=account.name,
+                        limit=name,
+                        group=account.group,
+                        unit=spec.unit.value,
+                        cap=cap if cap is not None else 1.0,
+                    )
+                except RuleError as exc:
+                    errors.append(f"{exc} (account {account.name}, limit {name})")
+    if settings.notifiers:
+        errors.extend(check_notifiers(settings.notifiers))
+    return list(dict.fromkeys(errors))
+
+
+def redacted(config: Config) -> dict[str, Any]:
+    """The effective configuration as plain data, with every secret replaced by '**********'."""
+    from quota_watch.store.urls import mask_url_text
+
+    dump = config.settings.model_dump(mode="json", exclude={"accounts"})
+    dump["store"]["url"] = mask_url_text(config.store_url())
+    dump["accounts"] = [
+        {
+            "name": a.name,
+            "collector": a.collector,
+            "interval": format_duration(a.interval),
+            "group": a.group,
+            "enabled": a.enabled,
+            "options": a.options.model_dump(mode="json"),
+            "limits": dict(a.cap_overrides),
+        }
+        for a in config.accounts
+    ]
+    return dump

@@ -1,0 +1,311 @@
+"""Configuration: TOML through pydantic-settings, env overrides, ${VAR} and *_file secrets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
+
+from quota_watch.daemon.auth import (
+    check_ca_bundle,
+    check_hash,
+    check_readable,
+    check_tls_pair,
+    check_user_name,
+)
+from quota_watch.engine.rulepack import RuleOverride
+from quota_watch.notify.config import NotifierSettings
+from quota_watch.units import Duration
+
+Path_ = tuple[str | int, ...]
+
+ENV_CONFIG = "QUOTA_WATCH_CONFIG"
+DEFAULT_LISTEN = "127.0.0.1:9877"
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(_Section):
+    """The HTTP endpoint serving /metrics, /healthz and /readyz."""
+
+    listen: str = Field(DEFAULT_LISTEN, description="host:port to listen on; keep it on loopback")
+    tls_cert_file: Annotated[Path, AfterValidator(check_readable)] | None = Field(
+        None, description="PEM certificate (chain) to serve HTTPS with; needs tls_key_file"
+    )
+    tls_key_file: Annotated[Path, AfterValidator(check_readable)] | None = Field(
+        None, description="unencrypted PEM private key of tls_cert_file", validate_default=True
+    )
+    tls_client_ca_file: Annotated[Path, AfterValidator(check_readable)] | None = Field(
+        None, description="PEM CA bundle: require client certificates it signed (mutual TLS)"
+    )
+    basic_auth_users: dict[str, Annotated[SecretStr, AfterValidator(check_hash)]] | None = Field(
+        None,
+        description="a [server.basic_auth_users] table of user = bcrypt hash (`quota-watch "
+        "config hash-password`): protects /metrics and /readyz; /healthz stays open for probes",
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"{value!r} is not host:port (e.g. '127.0.0.1:9877')")
+        return value
+
+    @field_validator("tls_key_file")
+    @classmethod
+    def _tls_pair(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        cert = info.data.get("tls_cert_file")
+        if value is None and cert is not None:
+            raise ValueError("required with tls_cert_file")
+        if value is not None and "tls_cert_file" in info.data and cert is None:
+            raise ValueError("needs tls_cert_file")
+        if value is not None and cert is not None:
+            check_tls_pair(cert, value)
+        return value
+
+    @field_validator("tls_client_ca_file")
+    @classmethod
+    def _client_ca(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None:
+            if info.data.get("tls_cert_file") is None:
+                raise ValueError("client certificates need TLS: set tls_cert_file too")
+            check_ca_bundle(value)
+        return value
+
+    @field_validator("basic_auth_users")
+    @classmethod
+    def _user_names(cls, value: dict[str, SecretStr] | None) -> dict[str, SecretStr] | None:
+        for name in value or {}:
+            problem = check_user_name(name)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
+
+    def host_port(self) -> tuple[str, int]:
+        """The listen address split into host (brackets stripped) and port."""
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+class RetentionSettings(_Section):
+    """How long each kind of stored data is kept."""
+
+    samples: Duration = Field(timedelta(days=35), description="raw samples")
+    hourly: Duration = Field(timedelta(days=400), description="hourly rollups")
+    daily: Duration = Field(timedelta(days=1830), description="daily rollups")
+    runs: Duration = Field(timedelta(days=14), description="collector run log")
+
+
+class StoreSettings(_Section):
+    """Where readings are stored."""
+
+    url: str | None = Field(
+        None,
+        description="sqlite:////abs/path.db (4 slashes: absolute) or postgresql://user@host/db; "
+        "default: <user data dir>/quota-watch.db",
+    )
+    rollup_interval: Duration = Field(
+        timedelta(minutes=15), description="how often hourly/daily rollups are folded"
+    )
+    retention_interval: Duration = Field(
+        timedelta(hours=6), description="how often old data is pruned"
+    )
+    retention: RetentionSettings = RetentionSettings()
+
+
+class PollingSettings(_Section):
+    """Scheduling defaults shared by every account."""
+
+    interval: Duration = Field(timedelta(minutes=5), description="default poll interval")
+    jitter: float = Field(
+        0.1, ge=0, le=0.5, description="random delay as a fraction of the interval"
+    )
+    max_concurrency_per_provider: int = Field(
+        8, ge=1, le=1000, description="simultaneous polls per provider"
+    )
+    timeout: Duration = Field(timedelta(seconds=30), description="HTTP timeout per request")
+    backoff_max: Duration = Field(timedelta(hours=1), description="longest retry delay")
+
+
+class LoggingSettings(_Section):
+    """Log output."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["text", "json"] = "text"
+
+
+class AlertSettings(_Section):
+    """The rules engine and the notification outbox."""
+
+    rule_pack: Path | None = Field(
+        None, description="rule-pack TOML replacing the built-in rules/default.toml"
+    )
+    retry_initial: Duration = Field(
+        timedelta(seconds=30), description="first retry delay of a failed notification"
+    )
+    retry_max: Duration = Field(timedelta(hours=1), description="longest retry delay")
+    outbox_interval: Duration = Field(
+        timedelta(seconds=10), description="how often due notifications are sent"
+    )
+
+
+class HeartbeatSettings(_Section):
+    """Optional dead man's switch: a URL pinged while the daemon is healthy (healthchecks.io)."""
+
+    url: SecretStr | None = Field(
+        None,
+        description="http(s) URL to GET (e.g. https://hc-ping.com/<uuid>), or any apprise URL; "
+        "a secret",
+    )
+    interval: Duration = Field(timedelta(minutes=5), description="time between pings")
+    timeout: Duration = Field(timedelta(seconds=10), description="time limit of one ping")
+
+    @field_validator("url")
+    @classmethod
+    def _usable(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        url = value.get_secret_value().strip()
+        scheme, sep, rest = url.partition("://")
+        if not sep or not scheme or not rest:
+            raise ValueError("expected a URL such as https://hc-ping.com/<uuid>")
+        if scheme.lower() not in ("http", "https"):
+            from quota_watch.notify.deliver import validate_url
+
+            problem = validate_url(url)
+            if problem is not None:
+                raise ValueError(problem)
+        return SecretStr(url)
+
+    @model_validator(mode="after")
+    def _timeout_below_interval(self) -> HeartbeatSettings:
+        if self.interval < timedelta(seconds=10):
+            raise ValueError("interval: at least 10s")
+        if self.timeout >= self.interval:
+            raise ValueError("timeout: must be shorter than interval")
+        return self
+
+
+class AccountSettings(_Section):
+    """One provider account to poll."""
+
+    name: str = Field(pattern=_NAME, description="unique; the `account` label")
+    collector: str = Field(description="collector name (see `quota-watch collectors list`)")
+    interval: Duration | None = Field(None, description="poll interval; default polling.interval")
+    group: str | None = Field(None, pattern=_NAME, description="shard pool this account is in")
+    enabled: bool = True
+    options: dict[str, Any] = Field(default_factory=dict, description="collector options")
+    limits: dict[str, float | str] = Field(
+        default_factory=dict, description="cap overrides: a number in base units, or '5 GB'"
+    )
+
+
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("quota_watch_environ", default=None)
+
+
+class _InjectedEnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source reading an injected mapping instead of os.environ."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        env = _ENVIRON.get()
+        if env is None:
+            return super()._load_env_vars()
+        return parse_env_vars(env, self.case_sensitive or False, self.env_ignore_empty)
+
+
+class Settings(BaseSettings):
+    """The whole configuration file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="QUOTA_WATCH_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    server: ServerSettings = ServerSettings()
+    store: StoreSettings = StoreSettings()
+    polling: PollingSettings = PollingSettings()
+    logging: LoggingSettings = LoggingSettings()
+    alerts: AlertSettings = AlertSettings()
+    heartbeat: HeartbeatSettings = HeartbeatSettings()
+    accounts: list[AccountSettings] = Field(default_factory=list)
+    rules: list[RuleOverride] = Field(default_factory=list)
+    notifiers: list[NotifierSettings] = Field(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment variables override the file; no .env or secrets-dir magic."""
+        return _InjectedEnvSource(settings_cls), init_settings
+
+
+EMBEDDED_DEFAULT: dict[str, Any] = {
+    "accounts": [{"name": "host", "collector": "host", "interval": "1m"}],
+}
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    """An account after validation: its collector's options model and cap overrides resolved."""
+
+    name: str
+    collector: str
+    interval: timedelta
+    group: str | None
+    enabled: bool
+    options: BaseModel
+    cap_overrides: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated configuration and where it came from (None: the embedded default)."""
+
+    settings: Settings
+    accounts: tuple[AccountConfig, ...]
+    source: Path | None
+
+    def store_url(self) -> str:
+        """The store URL, defaulting to SQLite in the user data directory."""
+        if self.settings.store.url:
+            return self.settings.store.url
+        from platformdirs import user_data_path
+
+        return f"sqlite:///{user_data_path('quota-watch') / 'quota-watch.db'}"
+
+    def account(self, name: str) -> AccountConfig:
+        """The account called `name`."""
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        known = ", ".join(a.name for a in self.accounts) or "none"
+        raise KeyError(f"no account {name!r} (configured: {known})")

@@ -1,0 +1,241 @@
+"""Glue between a poll and the alert lifecycle: evaluate the rules, queue and send messages."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from quota_watch.collect.poller import PollResult
+from quota_watch.collect.runtime import AccountRuntime
+from quota_watch.config.settings import Config
+from quota_watch.engine.health import AccountHealth
+from quota_watch.engine.pools import PoolPlan
+from quota_watch.engine.rulepack import RuleOverride, RulePack, load_rule_pack
+from quota_watch.engine.signals import Signal
+from quota_watch.engine.state import evaluate_account
+from quota_watch.model import AlertState
+from quota_watch.notify.config import NotifierSettings
+from quota_watch.notify.outbox import OutboxWorker, enqueue
+from quota_watch.status.position import forecast_record
+from quota_watch.status.series import fetch_since, series_view
+from quota_watch.store import StoredForecast, StoreError
+
+if TYPE_CHECKING:
+    from quota_watch.store import Store
+
+log = logging.getLogger("quota_watch.alerting")
+
+SeriesKey = tuple[str, str, str | None]  # account, limit, resource
+
+FORECAST_FLUSH = timedelta(seconds=30)
+"""How long a forecast may wait to be stored with the next write; the report fits the series
+whose stored forecast is older than their newest reading itself."""
+
+
+class Alerting:
+    """Evaluates an account's rules right after its poll and delivers the outbox."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.pack: RulePack = load_rule_pack(config.settings.alerts.rule_pack)
+        self.overrides: Sequence[RuleOverride] = config.settings.rules
+        self.notifiers: Sequence[NotifierSettings] = config.settings.notifiers
+        alerts = config.settings.alerts
+        self.worker = OutboxWorker(
+            store,
+            self.notifiers,
+            retry_first=alerts.retry_initial,
+            retry_max=alerts.retry_max,
+        )
+        self.forecasts: dict[SeriesKey, Signal] = {}
+        self._unsaved: dict[SeriesKey, StoredForecast] = {}  # forecasts not in the store yet
+        self._unsaved_since: datetime | None = None
+        self.pools: dict[str, PoolPlan] = {}  # the latest plan of every pool, by group
+        self.wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    def reconfigure(self, config: Config) -> None:
+        """Take a reloaded config's rules and notifiers."""
+        self.pack = load_rule_pack(config.settings.alerts.rule_pack)
+        self.overrides = config.settings.rules
+        self.notifiers = config.settings.notifiers
+        self.worker.update_notifiers(self.notifiers)
+
+    def _lookback(self) -> timedelta:
+        longest = self.pack.forecast.lookback
+        for override in self.overrides:
+            if override.forecast_lookback is not None:
+                longest = max(longest, override.forecast_lookback)
+        return longest
+
+    async def evaluate_health(self, rt: AccountRuntime) -> None:
+        """Re-evaluate an account that is not being polled (paused after an auth failure), so
+        its auth and stale alerts keep their reminders."""
+        await self.after_poll(rt, None)
+
+    async def after_poll(self, rt: AccountRuntime, result: PollResult | None) -> None:
+        """Evaluate `rt`'s rules on the poll just stored and queue what must be said."""
+        now = self.clock()
+        account = rt.config.name
+        views = []
+        if result is not None and result.outcome == "success":
+            lookback = self._lookback()
+            for reading in result.readings:
+                points = await self.store.samples(
+                    account,
+                    reading.limit,
+                    reading.resource,
+                    fetch_since(reading, now, lookback),
+                    now + timedelta(seconds=1),
+                )
+                views.append(series_view(rt, reading, points, now))
+        statuses = await self.store.account_statuses(account=account)
+        health = AccountHealth.from_status(statuses[0] if statuses else None, rt.config.interval)
+        prior = await self.store.load_alerts(account=account)
+        evaluation = evaluate_account(
+            provider=rt.provider,
+            account=account,
+            group=rt.config.group,
+            series=views,
+            health=health,
+            prior=prior,
+            pack=self.pack,
+            overrides=self.overrides,
+            now=now,
+            series_complete=result is not None and result.outcome == "success",
+        )
+        for (limit, resource), signal in evaluation.forecasts.items():
+            self.forecasts[(account, limit, resource)] = signal
+        for error in evaluation.errors:
+            log.warning("rules: %s", error)
+        for (limit, resource), signal in evaluation.forecasts.items():
+            record = forecast_record(account, limit, resource, signal, now)
+            if record is not None:
+                self._unsaved[(account, limit, resource)] = record
+        if self._unsaved and self._unsaved_since is None:
+            self._unsaved_since = now
+        # The forecasts ride along when this poll writes alert states anyway, else at most
+        # every FORECAST_FLUSH: a poll of a quiet account then writes nothing extra.
+        writes = bool(evaluation.states or evaluation.deletions or evaluation.transitions)
+        due = self._unsaved_since is not None and now - self._unsaved_since >= FORECAST_FLUSH
+        batch = self._take_unsaved() if writes or due else []
+        try:
+            messages = await enqueue(
+                self.store,
+                evaluation.states,
+                evaluation.transitions,
+                self.notifiers,
+                now,
+                delete=evaluation.deletions,
+                forecasts=batch,
+            )
+        except BaseException:
+            self._keep_unsaved(batch, now)
+            raise
+        for transition in evaluation.transitions:
+            state = transition.state
+            log.info(
+                "alert %s %s: %s/%s %s",
+                transition.kind,
+                state.alertname,
+                state.provider,
+                state.account,
+                state.limit or "",
+            )
+        if messages:
+            self.wake.set()
+
+    async def evaluate_pool(self, group: str, members: Mapping[str, AccountRuntime]) -> None:
+        """Plan the pool `group` (its `members`' latest figures) and step its shard alert."""
+        from quota_watch.engine.shard_alert import pool_account, step_shard
+        from quota_watch.status.plan import build_plan
+        from quota_watch.status.position import load_positions
+
+        now = self.clock()
+        positions = await load_positions(self.store, members, self.pack, self.overrides, now)
+        pools = build_plan(positions, members, self.pack, now).pools
+        if not pools:
+            return
+        pool = pools[0]
+        self.pools[group] = pool
+        prior = await self.store.load_alerts(account=pool_account(group), include_resolved=True)
+        states, transitions = step_shard(prior, pool, enabled=self.pack.shard.enabled, now=now)
+        if not states:
+            return
+        messages = await enqueue(self.store, states, transitions, self.notifiers, now)
+        for transition in transitions:
+            log.info(
+                "alert %s %s: pool %s %s",
+                transition.kind,
+                transition.state.alertname,
+                group,
+                transition.state.limit or "",
+            )
+        if messages:
+            self.wake.set()
+
+    def _take_unsaved(self) -> list[StoredForecast]:
+        # Taken before the write awaits: concurrent polls must not write the same batch.
+        batch = list(self._unsaved.values())
+        self._unsaved.clear()
+        self._unsaved_since = None
+        return batch
+
+    def _keep_unsaved(self, batch: Sequence[StoredForecast], now: datetime) -> None:
+        for record in batch:  # not written: back in the queue, unless a newer one came
+            self._unsaved.setdefault((record.account, record.limit, record.resource), record)
+        if self._unsaved and self._unsaved_since is None:
+            self._unsaved_since = now
+
+    async def flush_forecasts(self) -> None:
+        """Store the forecasts not written yet (at shutdown: the report then finds every
+        series' latest forecast instead of fitting the ones polled last)."""
+        batch = self._take_unsaved()
+        if not batch:
+            return
+        try:
+            await self.store.save_alerts([], [], forecasts=batch)
+        except BaseException:
+            self._keep_unsaved(batch, self.clock())
+            raise
+
+    def forget(self, accounts: set[str], groups: set[str] | None = None) -> None:
+        """Drop cached forecasts of accounts (and plans of pools) no longer configured."""
+        self.forecasts = {k: v for k, v in self.forecasts.items() if k[0] in accounts}
+        self._unsaved = {k: v for k, v in self._unsaved.items() if k[0] in accounts}
+        if groups is not None:
+            self.pools = {g: p for g, p in self.pools.items() if g in groups}
+
+    async def deliver_once(self) -> None:
+        """Send what is due now (one worker pass at a time)."""
+        async with self._lock:
+            try:
+                await self.worker.run_once(self.clock())
+            except StoreError as exc:
+                log.error("outbox: %s", exc)
+
+    async def run_outbox(self, every: timedelta, stop: asyncio.Event) -> None:
+        """Deliver due messages every `every`, and at once after a poll queued some."""
+        while not stop.is_set():
+            await self.deliver_once()
+            self.wake.clear()
+            wake = asyncio.ensure_future(self.wake.wait())
+            halt = asyncio.ensure_future(stop.wait())
+            await asyncio.wait(
+                {wake, halt}, timeout=every.total_seconds(), return_when=asyncio.FIRST_COMPLETED
+            )
+            wake.cancel()
+            halt.cancel()
+
+    async def firing(self) -> list[AlertState]:
+        """Alerts currently firing (pending and resolved ones excluded)."""
+        return [a for a in await self.store.load_alerts() if a.status == "firing"]

@@ -1,0 +1,297 @@
+"""The long-running daemon: store, scheduler and HTTP server on one event loop; SIGTERM, SIGHUP."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from quota_watch import __version__
+from quota_watch.collect.poller import Poller, PollResult
+from quota_watch.collect.runtime import AccountRuntime, build_runtimes, http_client, utcnow
+from quota_watch.collect.scheduler import PollScheduler
+from quota_watch.config.errors import ConfigError
+from quota_watch.config.settings import Config, Settings
+from quota_watch.daemon.alerting import Alerting
+from quota_watch.daemon.auth import BasicAuth, is_loopback
+from quota_watch.daemon.heartbeat import Heartbeat
+from quota_watch.daemon.selfstats import process_stats
+from quota_watch.daemon.server import bind, build_server, create_app
+from quota_watch.prometheus.exposition import (
+    AccountFacts,
+    ForecastFacts,
+    PoolFacts,
+    PoolLimitFacts,
+    Snapshot,
+)
+from quota_watch.sdk import RateLimitStatus
+from quota_watch.store import Store, StoreError
+
+log = logging.getLogger("quota_watch.daemon")
+
+DRAIN_TIMEOUT = 30.0
+HEALTH_INTERVAL = timedelta(minutes=5)  # reminders of paused (auth-failed) accounts
+
+
+class Daemon:
+    """Owns the store, the HTTP client, the scheduler and the HTTP server for one run."""
+
+    def __init__(
+        self,
+        config: Config,
+        reload: Callable[[], Config] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.config = config
+        self.reload_config = reload
+        self.clock = clock
+        self.stop = asyncio.Event()
+        self.store: Store | None = None
+        self.scheduler: PollScheduler | None = None
+        self.client: httpx.AsyncClient | None = None
+        self.alerting: Alerting | None = None
+        self.rate_limits: dict[tuple[str, str], RateLimitStatus] = {}
+        self.heartbeat: Heartbeat | None = None
+        self._pool_planned: dict[str, datetime] = {}
+
+    def ready(self) -> str | None:
+        """None when the daemon is ready to serve, else why not."""
+        if self.store is None:
+            return "store not open"
+        if self.scheduler is None or not self.scheduler.scheduler.running:
+            return "scheduler not started"
+        return None
+
+    async def health(self) -> str | None:
+        """None when the scheduler runs and the store answers (the heartbeat test), else why not."""
+        reason = self.ready()
+        if reason is not None or self.store is None:
+            return reason
+        try:
+            timeout = self.config.settings.heartbeat.timeout.total_seconds()
+            await asyncio.wait_for(self.store.schema_revision(), timeout)
+        except TimeoutError:
+            return "store did not answer in time"
+        except StoreError as exc:
+            return f"store unreachable: {exc}"
+        return None
+
+    async def snapshot(self) -> Snapshot:
+        """The data one /metrics scrape renders."""
+        if self.store is None or self.scheduler is None or self.alerting is None:
+            return Snapshot(readings=(), statuses=(), accounts=(), process=process_stats())
+        names = set(self.scheduler.runtimes)
+        readings = await self.store.latest(accounts=names)
+        statuses = [s for s in await self.store.account_statuses() if s.account in names]
+        accounts = [
+            AccountFacts(
+                provider=rt.provider,
+                account=name,
+                group=rt.config.group,
+                interval_seconds=rt.config.interval.total_seconds(),
+            )
+            for name, rt in sorted(self.scheduler.runtimes.items())
+        ]
+        firing: dict[str, int] = {}
+        for alert in await self.alerting.firing():
+            if alert.account in names:
+                firing[alert.severity] = firing.get(alert.severity, 0) + 1
+        forecasts = {
+            key: ForecastFacts(signal.forecast_utilization, signal.exhausts_at)
+            for key, signal in self.alerting.forecasts.items()
+        }
+        worker = self.alerting.worker
+        return Snapshot(
+            readings=readings,
+            statuses=statuses,
+            accounts=accounts,
+            alerts_firing=firing,
+            forecasts=forecasts,
+            notifications_sent=dict(worker.sent_total),
+            notifications_failed=dict(worker.failed_total),
+            outbox_depth=await self.store.outbox_depth(),
+            rate_limits={k: v for k, v in self.rate_limits.items() if k[1] in names},
+            heartbeat=self.heartbeat.facts() if self.heartbeat is not None else None,
+            process=process_stats(),
+            pools=[
+                PoolFacts(
+                    provider=plan.provider,
+                    group=group,
+                    shards=plan.shards,
+                    limits=[
+                        PoolLimitFacts(
+                            limit=p.limit,
+                            utilization=p.utilization,
+                            forecast_utilization=p.projected_utilization,
+                            shards_recommended=p.recommended,
+                        )
+                        for p in plan.limits
+                    ],
+                )
+                for group, plan in sorted(self.alerting.pools.items())
+            ],
+        )
+
+    async def run(self) -> int:
+        """Run until SIGTERM/SIGINT; returns the process exit code."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        settings = self.config.settings
+        host, port = settings.server.host_port()
+        try:
+            sock = bind(host, port)
+        except OSError as exc:
+            log.error("cannot listen on %s: %s", settings.server.listen, exc.strerror or exc)
+            return 1
+        self.store = await Store.open(self.config.store_url())
+        log.info("store: %s", self.store.display_url)
+        self.client = http_client(self.config)
+        poller = Poller(self.store, self.clock)
+        self.alerting = Alerting(self.store, self.config, self.clock)
+        self.scheduler = PollScheduler(poller, settings.polling, self._after_poll)
+        self.scheduler.start()
+        self.scheduler.add_maintenance("rollup", settings.store.rollup_interval, self._rollup)
+        self.scheduler.add_maintenance(
+            "retention", settings.store.retention_interval, self._retention
+        )
+        self.scheduler.add_maintenance("paused-health", HEALTH_INTERVAL, self._paused_health)
+        self.scheduler.set_accounts(build_runtimes(self.config, self.client))
+        auth = BasicAuth(lambda: self.config.settings.server.basic_auth_users or {})
+        app = create_app(self.snapshot, self.ready, auth)
+        server = build_server(app, host, port, settings.server)
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        outbox = asyncio.create_task(
+            self.alerting.run_outbox(settings.alerts.outbox_interval, self.stop)
+        )
+        self.heartbeat = Heartbeat(
+            lambda: self.config.settings.heartbeat, self.health, self.client, self.clock
+        )
+        heartbeat = asyncio.create_task(self.heartbeat.run(self.stop))
+        await asyncio.sleep(0)
+        source = self.config.source or "embedded default (host collector)"
+        scheme = "https" if settings.server.tls_cert_file else "http"
+        log.info(
+            "quota-watch %s: %d accounts from %s; metrics on %s://%s/metrics%s",
+            __version__,
+            len(self.config.accounts),
+            source,
+            scheme,
+            settings.server.listen,
+            " (basic auth)" if auth.enabled else "",
+        )
+        if not is_loopback(host) and not auth.enabled:
+            log.warning(
+                "listening on %s without basic auth: anyone who can reach it reads /metrics; "
+                "set [server.basic_auth_users] (and TLS) or listen on 127.0.0.1",
+                settings.server.listen,
+            )
+        stop = asyncio.create_task(self.stop.wait())
+        done, _ = await asyncio.wait({serving, stop}, return_when=asyncio.FIRST_COMPLETED)
+        code = 0
+        if serving in done and (serving.exception() or not server.started):
+            log.error("HTTP server on %s could not start", settings.server.listen)
+            code = 1
+        log.info("stopping: draining polls")
+        await self.scheduler.drain(DRAIN_TIMEOUT)
+        try:
+            await self.alerting.flush_forecasts()
+        except StoreError as exc:
+            log.error("storing the latest forecasts: %s", exc)
+        server.should_exit = True
+        self.stop.set()
+        await asyncio.gather(serving, outbox, heartbeat, return_exceptions=True)
+        stop.cancel()
+        await self.client.aclose()
+        await self.store.close()
+        log.info("stopped")
+        return code
+
+    async def reload(self) -> None:
+        """Re-read the config (SIGHUP); a bad config keeps the running one and says why."""
+        if self.reload_config is None or self.scheduler is None or self.client is None:
+            return
+        log.info("SIGHUP: reloading configuration")
+        try:
+            new = self.reload_config()
+            runtimes = build_runtimes(new, self.client)
+        except ConfigError as exc:
+            log.error("reload failed; keeping the running configuration:\n%s", exc)
+            return
+        except Exception as exc:
+            log.error("reload failed; keeping the running configuration: %s", exc)
+            return
+        old = self.config.settings
+        for what, before, after in (
+            ("server.listen", old.server.listen, new.settings.server.listen),
+            ("server TLS files", _tls_files(old), _tls_files(new.settings)),
+            ("store.url", self.config.store_url(), new.store_url()),
+        ):
+            if before != after:
+                log.warning("%s changed: takes effect at the next restart", what)
+        self.scheduler.settings = new.settings.polling
+        self.scheduler.set_accounts(runtimes)
+        if self.alerting is not None:
+            self.alerting.reconfigure(new)
+            self.alerting.forget(
+                set(runtimes), {r.config.group for r in runtimes.values() if r.config.group}
+            )
+        self.config = new
+        log.info("reloaded: %d accounts", len(new.accounts))
+
+    async def _after_poll(self, rt: AccountRuntime, result: PollResult) -> None:
+        if result.rate_limit is not None:
+            self.rate_limits[(rt.provider, rt.config.name)] = result.rate_limit
+        assert self.alerting is not None
+        await self.alerting.after_poll(rt, result)
+        group = rt.config.group
+        if group is not None and self.scheduler is not None and result.outcome == "success":
+            await self._plan_pool(group)
+
+    async def _plan_pool(self, group: str) -> None:
+        """Re-plan a pool after a member's poll, at most once per half its shortest interval."""
+        assert self.scheduler is not None and self.alerting is not None
+        members = {n: r for n, r in self.scheduler.runtimes.items() if r.config.group == group}
+        now = self.clock()
+        every = min(r.config.interval for r in members.values()) / 2
+        last = self._pool_planned.get(group)
+        if last is not None and now - last < every:
+            return
+        self._pool_planned[group] = now
+        try:
+            await self.alerting.evaluate_pool(group, members)
+        except StoreError as exc:
+            log.error("planning pool %s: %s", group, exc)
+
+    async def _paused_health(self) -> None:
+        assert self.scheduler is not None and self.alerting is not None
+        for name in sorted(self.scheduler.paused):
+            rt = self.scheduler.runtimes.get(name)
+            if rt is not None:
+                await self.alerting.evaluate_health(rt)
+
+    async def _rollup(self) -> None:
+        assert self.store is not None
+        written = await self.store.rollup(self.clock())
+        log.debug("rollup: %d buckets", written)
+
+    async def _retention(self) -> None:
+        assert self.store is not None
+        r = self.config.settings.store.retention
+        now = self.clock()
+        deleted = await self.store.apply_retention(
+            now, samples=r.samples, hourly=r.hourly, daily=r.daily, runs=r.runs
+        )
+        deleted["silence"] = await self.store.expire_silences(now)
+        log.info("retention: deleted %s", deleted)
+
+
+def _tls_files(settings: Settings) -> tuple[Path | None, ...]:
+    server = settings.server
+    return server.tls_cert_file, server.tls_key_file, server.tls_client_ca_file

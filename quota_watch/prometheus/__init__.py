@@ -1,0 +1,1 @@
+"""Prometheus: metric names, exposition, generated alert rules, dashboards and the metrics doc."""

@@ -1,0 +1,312 @@
+"""Prometheus alerting rules built from the rule pack: the engine's alerts, written in PromQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from quota_watch.engine.rulepack import RulePack
+from quota_watch.engine.state import ALERTNAMES
+
+__all__ = [
+    "ALERT_NAMES",
+    "DEFAULT_RUNBOOK_URL",
+    "GROUP_NAME",
+    "RULES_FILE",
+    "SHARD_ALERT",
+    "AlertRule",
+    "alert_rules",
+    "default_output_dir",
+    "prometheus_duration",
+    "render_rule_file",
+    "rule_document",
+    "runbook_anchor",
+]
+
+RULES_FILE = "quota-watch.rules.yml"
+"""The file `quota-watch rules export` writes into its output directory."""
+
+GROUP_NAME = "quota-watch"
+
+SHARD_ALERT = ALERTNAMES[("shard", "info")]
+
+ALERT_NAMES = tuple(ALERTNAMES.values())
+"""Every alert name the generated file may hold, in file order."""
+
+DEFAULT_RUNBOOK_URL = "https://github.com/quota-watch/quota-watch/blob/main/docs/runbook.md"
+
+_CHECKOUT = Path(__file__).resolve().parents[2]
+
+_M = "quota_watch_"
+_ACCOUNT = "{{ $labels.account }} ({{ $labels.provider }})"
+_SERIES = (
+    "{{ $labels.account }} ({{ $labels.provider }}) {{ $labels.limit }}"
+    "{{ with $labels.resource }} [{{ . }}]{{ end }}"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRule:
+    """One Prometheus alerting rule, in the order its keys are written."""
+
+    alert: str
+    expr: str
+    for_: timedelta
+    severity: str
+    summary: str
+    description: str
+
+    def document(self, runbook_url_base: str) -> dict[str, Any]:
+        """The rule as the rule-file mapping (`for` left out when zero, as Prometheus does)."""
+        rule: dict[str, Any] = {"alert": self.alert, "expr": self.expr}
+        if self.for_ > timedelta(0):
+            rule["for"] = prometheus_duration(self.for_)
+        rule["labels"] = {"severity": self.severity}
+        rule["annotations"] = {
+            "summary": self.summary,
+            "description": self.description,
+            "runbook_url": f"{runbook_url_base}#{runbook_anchor(self.alert)}",
+        }
+        return rule
+
+
+def runbook_anchor(alert: str) -> str:
+    """The docs/runbook.md anchor of `alert`: its heading's GitHub slug (the name, lower case)."""
+    return alert.lower()
+
+
+def prometheus_duration(value: timedelta) -> str:
+    """A duration in Prometheus' syntax ("5m", "1h30m", "0s"); whole seconds only."""
+    seconds = int(value.total_seconds())
+    if seconds != value.total_seconds() or seconds < 0:
+        raise ValueError(f"{value} is not a whole, non-negative number of seconds")
+    if seconds == 0:
+        return "0s"
+    parts: list[str] = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        amount, seconds = divmod(seconds, size)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return "".join(parts)
+
+
+def _ratio(value: float) -> str:
+    return f"{value:g}"
+
+
+def _percent(value: float) -> str:
+    return f"{value * 100:g} %"
+
+
+def _held(for_runs: int, interval: timedelta) -> timedelta:
+    # The engine fires on the for_runs-th consecutive poll at/above the threshold, i.e.
+    # (for_runs - 1) poll intervals after the first one; the gauge holds its value in between.
+    return interval * (for_runs - 1)
+
+
+def alert_rules(pack: RulePack, *, interval: timedelta) -> list[AlertRule]:
+    """The alerting rules mirroring `pack` (disabled kinds left out); `interval` is the poll
+    interval that turns the engine's for_runs polls into a `for:` duration."""
+    rules: list[AlertRule] = []
+    threshold, forecast = pack.threshold, pack.forecast
+    if threshold.enabled:
+        warning, critical = _ratio(threshold.warning), _ratio(threshold.critical)
+        rules.append(
+            AlertRule(
+                alert=ALERTNAMES[("threshold", "warning")],
+                # Below critical only: QuotaFullyUsed replaces it, as the engine's critical
+                # severity does (one alert whose severity moves).
+                expr=(
+                    f"{_M}utilization_ratio >= {warning}\nand {_M}utilization_ratio < {critical}"
+                ),
+                for_=_held(threshold.for_runs, interval),
+                severity="warning",
+                summary=f"{_SERIES} is above {_percent(threshold.warning)} of its free-tier cap",
+                description=(
+                    f"{_SERIES} has used {{{{ $value | humanizePercentage }}}} of its cap "
+                    f"(warning at {_percent(threshold.warning)}, critical at "
+                    f"{_percent(threshold.critical)}). Check what drives the usage with "
+                    "`quota-watch report` and act before the provider enforces the limit."
+                ),
+            )
+        )
+        rules.append(
+            AlertRule(
+                alert=ALERTNAMES[("threshold", "critical")],
+                expr=f"{_M}utilization_ratio >= {critical}",
+                for_=timedelta(0),  # the engine raises critical at the first poll
+                severity="critical",
+                summary=f"{_SERIES} has used {_percent(threshold.critical)} of its free-tier cap",
+                description=(
+                    f"{_SERIES} is at {{{{ $value | humanizePercentage }}}} of its cap. The "
+                    "provider may now refuse requests, pause the project or bill; see the "
+                    "runbook for what to do."
+                ),
+            )
+        )
+    if forecast.enabled:
+        rules.append(
+            AlertRule(
+                alert=ALERTNAMES[("forecast", "warning")],
+                # The metric exists only where the fit had min_points points; the second
+                # operand is the floor guard on current utilization.
+                expr=(
+                    f"{_M}forecast_utilization_ratio >= 1\n"
+                    f"and {_M}utilization_ratio >= {_ratio(forecast.floor)}"
+                ),
+                for_=_held(forecast.for_runs, interval),
+                severity="warning",
+                summary=f"{_SERIES} is projected to exceed its free-tier cap",
+                description=(
+                    f"The trend of {_SERIES} projects {{{{ $value | humanizePercentage }}}} "
+                    "of its cap by the end of the period (cumulative limits) or within "
+                    f"{prometheus_duration(forecast.horizon)} (level limits); it is already at "
+                    f"{_percent(forecast.floor)} or more. "
+                    f"Exhaustion time: metric {_M}forecast_exhaustion_timestamp_seconds."
+                ),
+            )
+        )
+    if pack.stale.enabled:
+        runs = pack.stale.after_runs
+        # Never succeeded: failed polls x interval stands in for the age (the engine counts
+        # consecutive failures; with no success they are all the polls so far).
+        stale = (
+            f"(\n  time() - {_M}collector_last_success_timestamp_seconds\n"
+            f"    > {runs} * {_M}collector_interval_seconds\n"
+            f"  or\n  (\n    {_M}collector_failures_total * {_M}collector_interval_seconds\n"
+            f"      >= {runs} * {_M}collector_interval_seconds\n"
+            f"  )\n  unless on (provider, account) "
+            f"{_M}collector_last_success_timestamp_seconds\n)"
+        )
+        if pack.auth.enabled:
+            # The auth alert already says why there is no data (the engine does the same).
+            stale += f"\nunless on (provider, account) {_M}collector_auth_failed == 1"
+        rules.append(
+            AlertRule(
+                alert=ALERTNAMES[("stale", "warning")],
+                expr=stale,
+                for_=timedelta(0),  # the age itself is the delay
+                severity="warning",
+                summary=f"{_ACCOUNT} has not been polled successfully for {runs} intervals",
+                description=(
+                    f"No successful poll of {_ACCOUNT} for about "
+                    "{{ $value | humanizeDuration }} "
+                    f"(more than {runs} of its poll intervals). Its figures, and every alert "
+                    "computed from them, are out of date."
+                ),
+            )
+        )
+    if pack.auth.enabled:
+        rules.append(
+            AlertRule(
+                alert=ALERTNAMES[("auth", "critical")],
+                expr=f"{_M}collector_auth_failed == 1",
+                for_=timedelta(0),
+                severity="critical",
+                summary=f"{_ACCOUNT}: credentials rejected",
+                description=(
+                    f"The provider rejected the credentials of {_ACCOUNT} on the last poll. "
+                    "Polling of the account is paused until the configuration changes: renew "
+                    "the token, update the secret and reload the daemon (SIGHUP)."
+                ),
+            )
+        )
+    if pack.shard.enabled:
+        rules.append(_shard_rule(pack))
+    return rules
+
+
+def _shard_rule(pack: RulePack) -> AlertRule:
+    return AlertRule(
+        alert=SHARD_ALERT,
+        expr=(
+            f"max by (provider, group) ({_M}pool_shards_recommended)\n"
+            f"> on (provider, group) {_M}pool_shards"
+        ),
+        for_=timedelta(0),
+        severity="info",
+        summary="Shard pool {{ $labels.group }} ({{ $labels.provider }}) needs more accounts",
+        description=(
+            "The projected peak of pool {{ $labels.group }} ({{ $labels.provider }}) "
+            "needs {{ $value }} accounts to keep each at "
+            f"{_percent(pack.shard.target_utilization)} of its cap, more than the pool has. "
+            "`quota-watch plan` names the binding limit, the hot shard and the date to act by."
+        ),
+    )
+
+
+_HEADER = """\
+# Prometheus alerting rules for quota-watch. GENERATED by `quota-watch rules export` from
+# {source}: do not edit; change the rule pack and export again
+# (tests/test_promrules.py fails when this file and the export differ).
+#
+# The alert names, thresholds and severities are the built-in engine's. Where PromQL differs:
+# - `for_runs` consecutive polls become `for: (for_runs - 1) x {interval}`, the poll interval
+#   this file was exported for (polling.interval; accounts with their own interval still get it).
+# - No clearing hysteresis (clear_hysteresis = {hysteresis}): an alert resolves as soon as its
+#   condition fails, and the warning and critical threshold alerts are two rules.
+# - QuotaPredictedFull reads the daemon's forecast (quota_watch_forecast_utilization_ratio,
+#   present only with forecast.min_points points); horizon and lookback apply there.
+# - QuotaDataStale is computed from the clock: it also fires when the daemon stops polling,
+#   which the engine (evaluating after polls) cannot see. A daemon that is down exports
+#   nothing: alert on `up{{job="quota-watch"}} == 0` separately.
+# - QuotaShardSplitAdvised fires for as long as the pool needs more shards (the engine notifies
+#   once per pool and period; Alertmanager's repeat_interval decides here).
+# - [[rules]] overrides in the daemon's config are not reflected.
+# Runbook: docs/runbook.md
+"""
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block lists indented under their key, multi-line strings as literal blocks."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def rule_document(
+    pack: RulePack, *, interval: timedelta, runbook_url_base: str = DEFAULT_RUNBOOK_URL
+) -> dict[str, Any]:
+    """The rule file's content: one group `quota-watch` holding every alert of `pack`."""
+    rules = [rule.document(runbook_url_base) for rule in alert_rules(pack, interval=interval)]
+    return {"groups": [{"name": GROUP_NAME, "rules": rules}]}
+
+
+def render_rule_file(
+    pack: RulePack,
+    *,
+    interval: timedelta,
+    runbook_url_base: str = DEFAULT_RUNBOOK_URL,
+    source: str = "rules/default.toml",
+) -> str:
+    """The rule file as text: a header naming `source` and the differences, then the YAML."""
+    header = _HEADER.format(
+        source=source,
+        interval=prometheus_duration(interval),
+        hysteresis=_ratio(pack.threshold.clear_hysteresis),
+    )
+    document = rule_document(pack, interval=interval, runbook_url_base=runbook_url_base)
+    # A wide line limit keeps each annotation on one line: folding would split `{{ ... }}`.
+    body = yaml.dump(
+        document, Dumper=_Dumper, sort_keys=False, width=4096, allow_unicode=True, indent=2
+    )
+    return header + body
+
+
+def default_output_dir() -> Path | None:
+    """rules/prometheus of the source checkout this package runs from (None when installed)."""
+    if (_CHECKOUT / "rules" / "default.toml").is_file():
+        return _CHECKOUT / "rules" / "prometheus"
+    return None

@@ -1,0 +1,282 @@
+"""Rendering of a shard plan: advice sentences, text and markdown tables, JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from quota_watch.engine.pools import (
+    HOT_IMBALANCE,
+    Advice,
+    Plan,
+    PoolLimit,
+    PoolPlan,
+)
+from quota_watch.status.plan import SHOWN_FROM, all_advice, shown_limits
+from quota_watch.units import human
+
+if TYPE_CHECKING:
+    pass
+
+
+def _date(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _days(days: float | None) -> str:
+    if days is None:
+        return "-"
+    if days < 1:
+        return f"{days * 24:.1f} h"
+    return f"{days:.1f} d"
+
+
+def _pct(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio:.0%}"
+
+
+def _sentence(text: str) -> str:
+    """`text` with its first letter capitalized (str.capitalize lowercases the rest)."""
+    return text[:1].upper() + text[1:]
+
+
+def _name(a: Advice) -> str:
+    return a.title or a.limit
+
+
+def _subject(a: Advice) -> str:
+    if a.resource is not None:
+        return f"{a.resource} ({_name(a)}, {a.provider}/{a.account})"
+    if a.group is not None and a.account is None:
+        return f"pool {a.group} ({a.provider})"
+    return f"account {a.account} ({a.provider})"
+
+
+def _projection(a: Advice) -> str:
+    where = {"period end": "by the period's end", "horizon": "within the planning horizon"}
+    return (
+        f"{_name(a)} is projected to reach {human(a.projected, a.unit)} of "
+        f"{human(a.cap, a.unit)} ({_pct((a.projected or 0) / a.cap if a.cap else None)}) "
+        f"{where.get(a.projected_from, 'now')}"
+    )
+
+
+def advice_text(a: Advice, target: float) -> str:
+    """One paragraph: what to do, by when, and why."""
+    when = f" before {_date(a.act_by)}" if a.act_by is not None else ""
+    full = f"; first shard full at {_date(a.exhausts_at)}" if a.exhausts_at else ""
+    hot = f" Hot shard: {a.hot_shard}." if a.hot_shard else ""
+    if a.kind == "split" and a.account is None:
+        extra = a.recommended - a.shards
+        caution = f" Check the terms first: {a.policy_caution}." if a.policy_caution else ""
+        return (
+            f"{_sentence(_subject(a))}: add {extra} shard account{'s' if extra > 1 else ''}"
+            f"{when} ({a.shards} -> {a.recommended}). {_projection(a)}{full}; "
+            f"{a.recommended} shards keep each at {target:.0%} of its cap. "
+            f"Binding limit: {_name(a)}.{hot}{caution}"
+        )
+    if a.kind == "split":
+        caution = f" Check the terms first: {a.policy_caution}." if a.policy_caution else ""
+        return (
+            f"{_sentence(_subject(a))}: split the workload over {a.recommended} accounts"
+            f"{when} (a pool: give them one `group`). {_projection(a)}"
+            f"{'; full at ' + _date(a.exhausts_at) if a.exhausts_at else ''}.{caution}"
+        )
+    if a.kind == "upgrade":
+        target_text = "the pool" if a.account is None else "the account"
+        return (
+            f"{_sentence(_subject(a))}: upgrade {target_text} to a paid plan or reduce usage"
+            f"{when}; more free accounts are not advised because {a.policy_reason}. "
+            f"{_projection(a)}{full}.{hot}"
+        )
+    if a.kind == "rebalance":
+        cool = ", ".join(a.cool_shards) or "the other shards"
+        return (
+            f"{_sentence(_subject(a))}: move load from {a.hot_shard} to {cool}. "
+            f"{a.hot_shard}'s {_name(a)} is projected at {human(a.projected, a.unit)} of "
+            f"{human(a.cap, a.unit)} ({_pct((a.projected or 0) / a.cap if a.cap else None)})"
+            f"{'; full at ' + _date(a.exhausts_at) if a.exhausts_at else ''}, "
+            "while the pool has room."
+        )
+    if a.kind == "archive" and a.cap is not None and a.value >= a.cap:
+        return (
+            f"{_sentence(_subject(a))}: at {human(a.value, a.unit)} of {human(a.cap, a.unit)}"
+            f"{', full since ' + _date(a.exhausts_at) if a.exhausts_at else ''}; split it or "
+            "archive old data."
+        )
+    if a.kind == "archive":
+        return (
+            f"{_sentence(_subject(a))}: will hit {human(a.cap, a.unit)}"
+            f"{' at ' + _date(a.exhausts_at) if a.exhausts_at else ''}; split it or archive "
+            f"old data. Now {human(a.value, a.unit)}, projected {human(a.projected, a.unit)}."
+        )
+    if a.kind == "consolidate":
+        return (
+            f"{_sentence(_subject(a))}: could lose a shard: the projected peak of "
+            f"{_name(a)} fits in {a.recommended} shards at {target:.0%} of the cap "
+            f"({a.shards} now)."
+        )
+    return f"{_sentence(_subject(a))}: nothing to do ({a.shards} shards are enough)."
+
+
+_HEADER = ("LIMIT", "USED", "CAP", "USE%", "PROJECTED", "PROJ%", "NEED", "HOTTEST", "HEADROOM")
+
+
+def _limit_cells(p: PoolLimit, mark: str) -> tuple[str, ...]:
+    hottest = "balanced"
+    if p.hottest is not None and p.imbalance is not None and p.imbalance >= HOT_IMBALANCE:
+        hottest = f"{p.hottest} ({p.imbalance:.2f}x)"
+    headroom = _days(p.headroom_days)
+    if p.headroom_days is None and p.projected_from == "period end":
+        headroom = "resets first"
+    return (
+        mark + p.limit,
+        human(p.total_value, p.unit),
+        human(p.total_cap, p.unit),
+        _pct(p.utilization),
+        human(p.projected_peak, p.unit),
+        _pct(p.projected_utilization),
+        str(p.recommended),
+        hottest,
+        headroom,
+    )
+
+
+def _pool_heading(pool: PoolPlan) -> str:
+    need = pool.recommended
+    verdict = f"needs {need} shards" if need > pool.shards else "enough shards"
+    return (
+        f"Pool {pool.group} ({pool.provider}, {pool.shards} shards: {', '.join(pool.accounts)})"
+        f" - {verdict}"
+    )
+
+
+def _aligned(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    right = {1, 2, 3, 4, 5, 6, 8}
+    return [
+        "  ".join(
+            c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(r)
+        ).rstrip()
+        for r in rows
+    ]
+
+
+def _hidden_note(hidden: int) -> str:
+    return (
+        f"{hidden} more limit{'s' if hidden > 1 else ''} projected under {SHOWN_FROM:.0%} "
+        "(--all shows them)"
+    )
+
+
+def plan_to_text(plan: Plan, *, show_all: bool = False) -> str:
+    """The plan as plain text: a table per pool (riskiest limits first), then the advice."""
+    out: list[str] = []
+    for pool in plan.pools:
+        out.append(_pool_heading(pool))
+        shown, hidden = shown_limits(pool, show_all)
+        if shown:
+            rows = [_HEADER] + [_limit_cells(p, "* " if p is pool.binding else "  ") for p in shown]
+            out.extend("  " + line for line in _aligned(rows))
+            if hidden:
+                out.append(f"  ... {_hidden_note(hidden)}")
+        else:
+            out.append("  (no readings with a cap yet)")
+        out.append("")
+    if not plan.pools:
+        out.append("No shard pools configured (accounts sharing a `group` form one).")
+        out.append("")
+    advice = all_advice(plan)
+    if plan.pools:
+        out.append("  * binding limit (needs the most shards); NEED = shards recommended")
+        out.append("")
+    out.append(f"Advice (target utilization {plan.target_utilization:.0%} per shard):")
+    if not advice:
+        out.append("  nothing to do: no pool needs a shard and nothing is projected to fill up.")
+    for a in advice:
+        out.append(f"  - {advice_text(a, plan.target_utilization)}")
+    return "\n".join(out)
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").strip()
+
+
+def plan_to_markdown(plan: Plan, *, show_all: bool = False) -> str:
+    """The plan as GitHub-flavoured markdown (pastes into an issue or a chat)."""
+    out = [f"## Shard plan ({_date(plan.now)})", ""]
+    for pool in plan.pools:
+        out.append(f"### {_md_cell(_pool_heading(pool))}")
+        out.append("")
+        shown, hidden = shown_limits(pool, show_all)
+        if not shown:
+            out.extend(["No readings with a cap yet.", ""])
+            continue
+        out.append("| " + " | ".join(h.title() for h in _HEADER) + " |")
+        out.append("|" + "|".join(["---"] + ["---:"] * 6 + ["---", "---:"]) + "|")
+        for p in shown:
+            cells = [_md_cell(c) for c in _limit_cells(p, "")]
+            if p is pool.binding:
+                cells[0] = f"**{cells[0]}** (binding)"
+            out.append("| " + " | ".join(cells) + " |")
+        if hidden:
+            out.extend(["", _sentence(_hidden_note(hidden)) + "."])
+        out.append("")
+    out.append(f"### Advice (target utilization {plan.target_utilization:.0%} per shard)")
+    out.append("")
+    advice = all_advice(plan)
+    if not advice:
+        out.append("Nothing to do.")
+    out.extend(f"- {_md_cell(advice_text(a, plan.target_utilization))}" for a in advice)
+    return "\n".join(out)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _advice_json(a: Advice, target: float) -> dict[str, Any]:
+    data = asdict(a)
+    data["text"] = advice_text(a, target)
+    return dict(_jsonable(data))
+
+
+def plan_to_json(plan: Plan) -> str:
+    """The plan as one JSON object: pools (with limits and shards) and advice."""
+    pools = []
+    for pool in plan.pools:
+        limits = []
+        for p in pool.limits:
+            data = asdict(p)
+            data["utilization"] = p.utilization
+            data["projected_utilization"] = p.projected_utilization
+            data["binding"] = p is pool.binding
+            limits.append(_jsonable(data))
+        pools.append(
+            {
+                "provider": pool.provider,
+                "group": pool.group,
+                "accounts": list(pool.accounts),
+                "shards": pool.shards,
+                "recommended": pool.recommended,
+                "binding_limit": pool.binding.limit if pool.binding else None,
+                "limits": limits,
+                "advice": _advice_json(pool.advice, plan.target_utilization),
+            }
+        )
+    document = {
+        "generated_at": _jsonable(plan.now),
+        "target_utilization": plan.target_utilization,
+        "pools": pools,
+        "advice": [_advice_json(a, plan.target_utilization) for a in plan.advice],
+    }
+    return json.dumps(document, indent=2)

@@ -1,0 +1,110 @@
+"""What a collector is and returns: Collector, CollectorBase, Reading, CollectContext."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import httpx
+from pydantic import (
+    BaseModel,
+)
+
+from quota_watch.sdk.limits import LimitSpec, Period
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One observed value of one limit (and resource) of one account, in the limit's base unit."""
+
+    limit: str
+    value: float
+    resource: str | None = None
+    cap: float | None = None  # only when the provider's API itself reports the cap
+    period_start: datetime | None = None  # only when the API says which period it counted
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.value):
+            raise ValueError(f"reading {self.limit!r}: value must be finite, got {self.value!r}")
+        if self.cap is not None and (not math.isfinite(self.cap) or self.cap < 0):
+            raise ValueError(f"reading {self.limit!r}: cap must be finite and >= 0")
+        if self.period_start is not None and self.period_start.tzinfo is None:
+            raise ValueError(f"reading {self.limit!r}: period_start must be timezone-aware")
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitStatus:
+    """What the provider's API said about our own request budget (e.g. X-RateLimit-* headers)."""
+
+    remaining: float
+    limit: float | None = None
+    resets_at: datetime | None = None
+
+
+@dataclass
+class CollectContext:
+    """What the core hands a collector for one poll."""
+
+    account: str
+    now: datetime  # timezone-aware UTC, injected
+    periods: dict[str, Period]  # current period of each declared limit
+    state: MutableMapping[str, Any] = field(default_factory=dict)
+    # `state` is the account's persistent JSON-able scratch space (e.g. last counter values);
+    # it is saved in the same transaction as the readings.
+    rate_limit: RateLimitStatus | None = None
+
+    def period(self, limit: str) -> Period:
+        """The current period of `limit`."""
+        return self.periods[limit]
+
+    def report_rate_limit(
+        self, remaining: float, limit: float | None = None, resets_at: datetime | None = None
+    ) -> None:
+        """Record the API request budget the provider reported (exported as a self-metric)."""
+        if resets_at is not None and resets_at.tzinfo is None:
+            raise ValueError("resets_at must be timezone-aware")
+        self.rate_limit = RateLimitStatus(remaining, limit, resets_at)
+
+
+@runtime_checkable
+class Collector(Protocol):
+    """A provider collector: fetches and maps usage, never schedules, stores, exports or alerts."""
+
+    name: ClassVar[str]
+    Options: ClassVar[type[BaseModel]]
+
+    def __init__(self, options: Any, client: httpx.AsyncClient) -> None: ...
+
+    async def probe(self) -> None:
+        """Cheap credential and permission check; raises a CollectorError on failure."""
+        ...
+
+    async def collect(self, ctx: CollectContext) -> list[Reading]:
+        """Poll the provider once and return readings in base units."""
+        ...
+
+    def declared_limits(self) -> dict[str, LimitSpec] | None:
+        """Limits declared by the account's options (http_json), or None to use limits.toml."""
+        ...
+
+
+class CollectorBase:
+    """Convenience base: stores options and client; limits come from limits.toml."""
+
+    name: ClassVar[str]
+    Options: ClassVar[type[BaseModel]]
+    uses_network: ClassVar[bool] = True
+
+    def __init__(self, options: Any, client: httpx.AsyncClient) -> None:
+        self.options = options
+        self.client = client
+
+    async def probe(self) -> None:
+        """By default a collector has no cheaper check than a poll."""
+
+    def declared_limits(self) -> dict[str, LimitSpec] | None:
+        """Limits come from the collector's limits.toml."""
+        return None

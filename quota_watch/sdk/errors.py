@@ -1,0 +1,45 @@
+"""The typed errors a collector raises, one subclass per outcome."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class CollectorError(Exception):
+    """Base of the typed errors a collector raises; messages must never contain secrets."""
+
+    outcome: ClassVar[str] = "error"
+
+
+class AuthError(CollectorError):
+    """Credentials rejected or missing a permission: polling of the account stops until fixed."""
+
+    outcome = "auth"
+
+
+class RateLimited(CollectorError):
+    """The provider asked us to slow down; retry after `retry_after` seconds when it said so."""
+
+    outcome = "rate_limited"
+
+    def __init__(self, message: str = "rate limited", retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ProviderUnavailable(CollectorError):
+    """Transient failure (5xx, timeout, connection error): retried with backoff."""
+
+    outcome = "unavailable"
+
+
+class UnexpectedResponse(CollectorError):
+    """The payload did not have the shape we know (drift, or an error under HTTP 200): loud."""
+
+    outcome = "unexpected"
+
+
+class NoData(CollectorError):
+    """The provider has nothing to report yet; not a failure, and never read as zero."""
+
+    outcome = "no_data"

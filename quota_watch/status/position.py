@@ -1,0 +1,197 @@
+"""Where every monitored series stands now: latest reading, rules' verdict, forecast, staleness."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Literal
+
+from quota_watch.model import Severity
+from quota_watch.store import LatestReading, StoredForecast
+
+if TYPE_CHECKING:
+    from quota_watch.collect.runtime import AccountRuntime
+    from quota_watch.engine.rulepack import RuleOverride, RulePack
+    from quota_watch.engine.signals import Signal
+    from quota_watch.store.sqlite_reader import ReadStore
+
+__all__ = [
+    "STATUS_ORDER",
+    "SeriesPosition",
+    "Status",
+    "forecast_record",
+    "load_positions",
+    "signal_of",
+    "worst_severity",
+]
+
+Status = Literal["ok", "warning", "critical", "stale", "unknown"]
+STATUS_ORDER: dict[str, int] = {"critical": 0, "warning": 1, "stale": 2, "unknown": 3, "ok": 4}
+"""Riskiest first."""
+
+_RANK = {"critical": 2, "warning": 1}
+_SEVERITY: dict[str, Severity] = {"info": "info", "warning": "warning", "critical": "critical"}
+
+
+def worst_severity(a: str | None, b: str | None) -> str | None:
+    """The more severe of two alert severities (critical > warning > anything else)."""
+    return a if _RANK.get(a or "", 0) >= _RANK.get(b or "", 0) and a else b
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPosition:
+    """One series now: its newest reading, the account's pool, the rules' verdict."""
+
+    reading: LatestReading
+    group: str | None
+    severity: str | None  # threshold now or a firing threshold/forecast alert
+    stale: bool
+    forecast: Signal | None
+
+    @property
+    def utilization(self) -> float | None:
+        """value / cap, or None without a positive cap."""
+        cap = self.reading.cap
+        return self.reading.value / cap if cap else None
+
+
+def forecast_record(
+    account: str, limit: str, resource: str | None, signal: Signal, computed_at: datetime
+) -> StoredForecast | None:
+    """The stored form of a forecast `signal` computed at `computed_at` (None if a figure is
+    not finite: such a forecast is recomputed by the reader instead of failing the write)."""
+    figures = (
+        signal.value,
+        signal.cap,
+        signal.ratio,
+        signal.forecast_value,
+        signal.forecast_utilization,
+        signal.rate,
+    )
+    if any(f is not None and not math.isfinite(f) for f in figures):
+        return None
+    return StoredForecast(
+        account=account,
+        limit=limit,
+        resource=resource,
+        computed_at=computed_at,
+        active=signal.active,
+        sustained=signal.sustained,
+        severity=signal.severity,
+        value=signal.value,
+        cap=signal.cap,
+        ratio=signal.ratio,
+        forecast_value=signal.forecast_value,
+        forecast_utilization=signal.forecast_utilization,
+        exhausts_at=signal.exhausts_at,
+        rate=signal.rate,
+        unit=signal.unit,
+        points_used=signal.points_used,
+        notes=signal.notes,
+    )
+
+
+def signal_of(record: StoredForecast) -> Signal:
+    """The forecast Signal a stored forecast was made from."""
+    from quota_watch.engine.signals import Signal
+
+    return Signal(
+        kind="forecast",
+        active=record.active,
+        sustained=record.sustained,
+        severity=_SEVERITY.get(record.severity, "warning"),
+        value=record.value,
+        cap=record.cap,
+        ratio=record.ratio,
+        forecast_value=record.forecast_value,
+        forecast_utilization=record.forecast_utilization,
+        exhausts_at=record.exhausts_at,
+        rate=record.rate,
+        unit=record.unit,
+        points_used=record.points_used,
+        notes=record.notes,
+    )
+
+
+async def load_positions(
+    store: ReadStore,
+    runtimes: Mapping[str, AccountRuntime],
+    pack: RulePack,
+    overrides: Sequence[RuleOverride],
+    now: datetime,
+    *,
+    stored_forecasts: bool = True,
+) -> list[SeriesPosition]:
+    """The position of every stored series of the accounts in `runtimes`, in store order.
+
+    Reads the latest readings, account health and firing alerts, then runs the threshold rule
+    as the daemon does after a poll. The forecast is the daemon's stored one when it was
+    computed at or after the series' newest reading; otherwise (or with
+    `stored_forecasts=False`) it is computed here from the samples (one query for all such
+    series).
+    """
+    from quota_watch.engine.forecast import forecast_signal
+    from quota_watch.engine.state import rules_for_series
+    from quota_watch.engine.threshold import threshold_signal
+    from quota_watch.status.series import fetch_since, series_view
+    from quota_watch.store import Point
+
+    # A limit the collector no longer declares (a catalogue change) has no spec to evaluate.
+    readings = [
+        r
+        for r in await store.latest(accounts=set(runtimes))
+        if r.limit in runtimes[r.account].limits
+    ]
+    statuses = {s.account: s for s in await store.account_statuses()}
+    firing: dict[tuple[str, str | None, str | None], str | None] = {}
+    for alert in await store.load_alerts():
+        if alert.status == "firing" and alert.kind in ("threshold", "forecast"):
+            key = (alert.account, alert.limit, alert.resource)
+            firing[key] = worst_severity(firing.get(key), alert.severity)
+    stored = (
+        await store.forecasts_of_accounts({r.account for r in readings}) if stored_forecasts else {}
+    )
+    current: dict[tuple[str, str, str | None], Signal] = {}
+    for reading in readings:
+        key = (reading.account, reading.limit, reading.resource)
+        record = stored.get(key)
+        if record is not None and record.computed_at >= reading.ts:
+            current[key] = signal_of(record)
+    lookback = max(
+        [pack.forecast.lookback, *(o.forecast_lookback for o in overrides if o.forecast_lookback)]
+    )
+    behind = {r.account for r in readings if (r.account, r.limit, r.resource) not in current}
+    samples = (
+        await store.samples_of_accounts(behind, now - lookback, now + timedelta(seconds=1))
+        if behind
+        else {}
+    )
+    positions = []
+    for reading in readings:
+        rt = runtimes[reading.account]
+        key = (reading.account, reading.limit, reading.resource)
+        status = statuses.get(reading.account)
+        success = status.last_success_at if status and status.last_success_at else reading.ts
+        stale = now - success > rt.config.interval * pack.stale.after_runs
+        forecast = current.get(key)
+        if forecast is None:
+            since = fetch_since(reading, now, lookback)
+            points = [p for p in samples.get(key, []) if p.ts >= since]
+        else:  # the threshold reads only the newest point, which is the reading itself
+            points = [Point(reading.ts, reading.value, reading.cap)]
+        view = series_view(rt, reading, points, now)
+        rules = rules_for_series(pack, overrides, view, [])
+        threshold = threshold_signal(view, rules)
+        severity = worst_severity(threshold.severity if threshold.active else None, firing.get(key))
+        positions.append(
+            SeriesPosition(
+                reading=reading,
+                group=rt.config.group,
+                severity=severity,
+                stale=stale,
+                forecast=forecast if forecast is not None else forecast_signal(view, rules),
+            )
+        )
+    return positions
