@@ -2,7 +2,8 @@
 
 One cycle = every account polled once through ``PollScheduler.poll_now`` (the per-provider
 semaphore, the http_json collector on one shared pooled httpx client configured by
-``quota_watch.collect.runtime.http_client``, cap/period resolution, one SQLite transaction per poll).
+``quota_watch.collect.runtime.http_client``, cap/period resolution, one SQLite transaction per
+poll).
 Compared with the ideal ``latency * ceil(N / concurrency)``, with an HTTP-only floor (the same
 GETs through the same client and semaphore, nothing parsed or stored) and with a sequential loop.
 

@@ -1,6 +1,7 @@
 """Conformance suite every collector passes: identity, catalogue, cases, error cases, secrets, docs.
 
-Each `check_*` function takes one `CollectorInfo` (from `quota_watch.collect.registry.discover()`) and
+Each `check_*` function takes one `CollectorInfo` (from
+`quota_watch.collect.registry.discover()`) and
 raises `ConformanceError` (an AssertionError) listing every problem it found; the async ones
 run the collector's cases on a fake provider. `check_collector` runs them all.
 
