@@ -8,7 +8,7 @@
 #     -v /etc/quota-watch/config.toml:/etc/quota-watch/config.toml:ro quota-watch
 #
 # Without a config file the daemon runs its embedded default (the host collector, which then
-# sees the container, not the VM). tests/test_deploy.py runs this file's scripts, entrypoint and
+# sees the container, not the VM). tests/deploy/test_deploy.py runs this file's scripts, entrypoint and
 # health check on the test machine.
 
 ARG PYTHON_VERSION=3.11

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The Dockerfile's build stage: the quota-watch wheel plus a wheel of every dependency, built for
 # whatever machine runs it (amd64 or arm64 alike), into WHEEL_DIR. The runtime stage installs
-# from there with no index (deploy/install-wheel.sh). tests/test_deploy.py runs this script too.
+# from there with no index (deploy/install-wheel.sh). tests/deploy/test_deploy.py runs this script too.
 #
 #   usage: sh deploy/build-wheels.sh SOURCE_DIR WHEEL_DIR
 # $PYTHON (default python3) must be Python 3.11 or newer, with pip.

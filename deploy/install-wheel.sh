@@ -1,7 +1,7 @@
 #!/bin/sh
 # The Dockerfile's runtime stage: a virtual environment at PREFIX with quota-watch installed from
 # WHEEL_DIR only (no package index), then a smoke check that the console script, the collectors
-# and the rule pack load. tests/test_deploy.py runs this script the same way.
+# and the rule pack load. tests/deploy/test_deploy.py runs this script the same way.
 #
 #   usage: sh deploy/install-wheel.sh WHEEL_DIR PREFIX
 # $PYTHON (default python3) must be Python 3.11 or newer; the venv is made from it.

@@ -5,7 +5,7 @@ Each `check_*` function takes one `CollectorInfo` (from
 raises `ConformanceError` (an AssertionError) listing every problem it found; the async ones
 run the collector's cases on a fake provider. `check_collector` runs them all.
 
-Usage (what tests/test_conformance.py does for every installed collector)::
+Usage (what tests/collectors/test_conformance.py does for every installed collector)::
 
     from quota_watch.collect.registry import discover
     from quota_watch.testing.conformance import check_collector

@@ -1,0 +1,245 @@
+"""The command line in-process: every verb, its output formats, exit codes and help."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from quota_watch.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SECRET_HEADER", "hunter2-secret")
+    path = tmp_path / "qw.toml"
+    path.write_text(
+        f"""
+[store]
+url = "sqlite:///{tmp_path / "qw.db"}"
+[[accounts]]
+name = "vm"
+collector = "host"
+[[accounts]]
+name = "api"
+collector = "http_json"
+enabled = false
+[accounts.options]
+url = "http://127.0.0.1:9/usage"
+headers = {{ X-Api-Key = "${{SECRET_HEADER}}" }}
+[accounts.options.limits.requests]
+title = "Requests"
+unit = "count"
+measure = "cumulative"
+period = "daily"
+value = "n"
+"""
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run"],
+        ["collect"],
+        ["report"],
+        ["plan"],
+        ["collectors", "list"],
+        ["config", "check"],
+        ["config", "show"],
+        ["config", "example"],
+        ["db", "migrate"],
+        ["db", "backup"],
+        ["db", "restore"],
+        ["notify", "test"],
+        ["silence", "add"],
+        ["silence", "list"],
+        ["silence", "remove"],
+        ["rules", "test"],
+        ["rules", "export"],
+    ],
+)
+def test_every_command_has_help_with_examples(args: list[str]) -> None:
+    result = runner.invoke(app, [*args, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Examples:" in result.output
+    assert "quota-watch " + args[0] in result.output
+
+
+def test_collectors_list() -> None:
+    result = runner.invoke(app, ["collectors", "list"])
+    assert result.exit_code == 0
+    assert "host:" in result.output and "network_egress" in result.output
+    data = json.loads(runner.invoke(app, ["collectors", "list", "-f", "json"]).output)
+    host = next(c for c in data if c["name"] == "host")
+    assert host["limits"]["network_egress"]["cap"] == 1e13
+
+
+def test_config_show_redacts_secrets(config: Path) -> None:
+    result = runner.invoke(app, ["config", "show", "-c", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "hunter2" not in result.output
+    assert "**********" in result.output
+    as_json = runner.invoke(app, ["config", "show", "-c", str(config), "-f", "json"]).output
+    assert "hunter2" not in as_json
+    assert json.loads(as_json)["accounts"][0]["name"] == "vm"
+
+
+def test_collect_requires_once(config: Path) -> None:
+    result = runner.invoke(app, ["collect", "-c", str(config)])
+    assert result.exit_code == 2
+    assert "--once" in result.output
+
+
+def test_collect_then_report_then_backup(config: Path, tmp_path: Path) -> None:
+    collected = runner.invoke(
+        app, ["collect", "--once", "-a", "vm", "-f", "json", "-c", str(config)]
+    )
+    assert collected.exit_code == 0, collected.output
+    rows = json.loads(collected.stdout)
+    assert {r["limit"] for r in rows} >= {"disk_used", "block_storage"}
+
+    report = runner.invoke(app, ["report", "-f", "json", "-c", str(config)])
+    assert report.exit_code == 0, report.output
+    reported = json.loads(report.stdout)
+    assert {r["status"] for r in reported} <= {"ok", "warning", "critical", "stale", "unknown"}
+    for key in ("forecast_value", "forecast_utilization", "exhausts_at", "resets_at"):
+        assert all(key in r for r in reported)
+    table = runner.invoke(app, ["report", "-c", str(config)])
+    assert table.exit_code == 0
+    assert table.stdout.splitlines()[0].split()[:3] == ["STATUS", "PROVIDER", "ACCOUNT"]
+    assert "disk_used" in table.stdout
+
+    backup = tmp_path / "backup.db"
+    result = runner.invoke(app, ["db", "backup", str(backup), "-c", str(config)])
+    assert result.exit_code == 0, result.output
+    conn = sqlite3.connect(backup)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert conn.execute("SELECT count(*) FROM sample").fetchone()[0] == len(rows)
+    finally:
+        conn.close()
+    again = runner.invoke(app, ["db", "backup", str(backup), "-c", str(config)])
+    assert again.exit_code == 1
+    assert "exists" in again.output
+
+
+def test_unknown_account_is_an_error(config: Path) -> None:
+    result = runner.invoke(app, ["collect", "--once", "-a", "nope", "-c", str(config)])
+    assert result.exit_code == 2
+    assert "unknown account(s): nope" in result.output
+
+
+def test_db_migrate(config: Path) -> None:
+    result = runner.invoke(app, ["db", "migrate", "-c", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "schema at revision 0003" in result.output
+
+
+def test_report_before_any_poll_says_so(config: Path) -> None:
+    runner.invoke(app, ["db", "migrate", "-c", str(config)])
+    result = runner.invoke(app, ["report", "-c", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "no readings yet" in result.output
+
+
+def test_silence_add_list_remove(config: Path) -> None:
+    added = runner.invoke(
+        app,
+        [
+            "silence",
+            "add",
+            "-m",
+            "account=vm,limit=block_storage",
+            "--for",
+            "2h",
+            "--reason",
+            "resizing the volume",
+            "-c",
+            str(config),
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    assert added.output.startswith("silence 1 until ")
+    listed = runner.invoke(app, ["silence", "list", "-c", str(config)])
+    assert "account=vm,limit=block_storage" in listed.output
+    assert "active" in listed.output and "resizing the volume" in listed.output
+    removed = runner.invoke(app, ["silence", "remove", "1", "-c", str(config)])
+    assert removed.exit_code == 0
+    assert runner.invoke(app, ["silence", "list", "-c", str(config)]).output.strip() == (
+        "no silences"
+    )
+    again = runner.invoke(app, ["silence", "remove", "1", "-c", str(config)])
+    assert again.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-m", "colour=red", "--for", "1h", "--reason", "x"], "unknown key 'colour'"),
+        (["-m", "account", "--for", "1h", "--reason", "x"], "is not key=value"),
+        (["-m", "account=vm", "--for", "soon", "--reason", "x"], "--for:"),
+        (["-m", "account=vm", "--for", "1h", "--reason", " "], "--reason"),
+    ],
+)
+def test_silence_add_rejects_bad_input(config: Path, args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["silence", "add", *args, "-c", str(config)])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_notify_test_reports_each_notifier(config: Path, tmp_path: Path) -> None:
+    from tests.support.receivers import HttpReceiver
+
+    with HttpReceiver() as good:
+        text = config.read_text() + (
+            f'\n[[notifiers]]\nname = "good"\nurl = "json://127.0.0.1:{good.port}/x"\n'
+            '\n[[notifiers]]\nname = "down"\nurl = "json://127.0.0.1:9/x"\n'
+            '\n[[notifiers]]\nname = "warn-only"\nurl = "json://127.0.0.1:9/x"\n'
+            'severities = ["warning"]\n'
+        )
+        config.write_text(text)
+        result = runner.invoke(app, ["notify", "test", "-c", str(config)])
+        assert result.exit_code == 1, result.output
+        assert "good: sent" in result.output
+        assert "down: FAILED" in result.output
+        assert "warn-only" not in result.output
+        (title,) = good.titles()
+        assert title.startswith("[TEST]")
+
+
+def test_rules_test_shows_forecast_lead(config: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "rules" / "examples" / "month_daily.toml"
+    result = runner.invoke(app, ["rules", "test", str(example), "--no-messages"])
+    assert result.exit_code == 0, result.output
+    assert "firing       [WARNING] example/example-main api_requests projected" in result.output
+    assert "forecast lead over the threshold warning: 7 days, 12:00:00" in result.output
+
+
+def test_rules_test_bad_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("points = 3\n")
+    result = runner.invoke(app, ["rules", "test", str(bad)])
+    assert result.exit_code == 2
+    assert "cannot replay" in result.output
+
+
+def test_db_restore(config: Path, tmp_path: Path) -> None:
+    runner.invoke(app, ["collect", "--once", "-a", "vm", "-c", str(config)])
+    backup = tmp_path / "b.db"
+    assert runner.invoke(app, ["db", "backup", str(backup), "-c", str(config)]).exit_code == 0
+    refused = runner.invoke(app, ["db", "restore", str(backup), "-c", str(config)])
+    assert refused.exit_code == 1
+    assert "restore failed" in refused.output
+    done = runner.invoke(app, ["db", "restore", "--force", str(backup), "-c", str(config)])
+    assert done.exit_code == 0, done.output
+    assert "the previous database is kept as" in done.output
+    report = runner.invoke(app, ["report", "-f", "json", "-c", str(config)])
+    assert report.exit_code == 0 and json.loads(report.stdout)

@@ -1,0 +1,124 @@
+"""The alerting glue on a real store: polls in, alert states and outbox messages out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from quota_watch.collect.poller import Poller
+from quota_watch.config.load import validate_config
+from quota_watch.config.settings import Config
+from quota_watch.daemon.alerting import Alerting
+from quota_watch.engine.rulepack import RulePack
+from quota_watch.model import Silence
+from quota_watch.sdk import Reading
+from quota_watch.status.rows import gather_rows
+from quota_watch.store import Store
+from tests.collect.test_poller import FakeCollector, account, runtime
+
+START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def config(store_url: str, notifiers: bool = True) -> Config:
+    data: dict[str, object] = {"store": {"url": store_url}}
+    if notifiers:
+        data["notifiers"] = [
+            {"name": "ops", "url": "json://127.0.0.1:9/hook", "severities": ["critical"]}
+        ]
+    return validate_config(data, None, {})
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(f"sqlite:///{tmp_path / 'qw.db'}")
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture(autouse=True)
+def reset_fake() -> None:
+    FakeCollector.script = []
+
+
+async def poll(alerting: Alerting, poller: Poller, clock: Clock, value: float) -> None:
+    rt = runtime(account())
+    FakeCollector.script = [[Reading("requests", value)]]
+    result = await poller.poll(rt)
+    await alerting.after_poll(rt, result)
+    clock.now += timedelta(minutes=10)
+
+
+async def test_one_message_per_incident_across_restarts(store: Store) -> None:
+    clock = Clock()
+    cfg = config(store.display_url)
+    poller = Poller(store, clock)
+    alerting = Alerting(store, cfg, clock)
+    await poll(alerting, poller, clock, 150_000)  # 150% of the 100k cap: critical at once
+    messages = await store.pending_messages("ops")
+    assert [m.kind for m in messages] == ["firing"]
+    assert messages[0].title.startswith("[CRITICAL]")
+    firing = await alerting.firing()
+    assert [(a.alertname, a.severity) for a in firing] == [("QuotaFullyUsed", "critical")]
+
+    restarted = Alerting(store, cfg, clock)  # a new process: state comes from the store
+    await poll(restarted, poller, clock, 160_000)
+    assert [m.kind for m in await store.pending_messages("ops")] == ["firing"]
+
+    await poll(restarted, poller, clock, 1_000)  # back under the cap minus hysteresis
+    kinds = [m.kind for m in await store.pending_messages("ops")]
+    assert kinds == ["firing", "resolved"]
+    assert await restarted.firing() == []
+
+
+async def test_silenced_alert_fires_but_sends_nothing(store: Store) -> None:
+    clock = Clock()
+    cfg = config(store.display_url)
+    await store.add_silence(
+        Silence(
+            id=None,
+            matchers={"limit": "requests"},
+            starts_at=START,
+            ends_at=START + timedelta(hours=1),
+            reason="migration",
+            created_by="test",
+            created_at=START,
+        )
+    )
+    poller = Poller(store, clock)
+    alerting = Alerting(store, cfg, clock)
+    await poll(alerting, poller, clock, 150_000)
+    assert await store.pending_messages("ops") == []
+    assert [a.severity for a in await alerting.firing()] == ["critical"]  # still visible
+
+
+async def test_report_status_and_forecast_come_from_the_engine(store: Store) -> None:
+    clock = Clock()
+    cfg = config(store.display_url, notifiers=False)
+    poller = Poller(store, clock)
+    alerting = Alerting(store, cfg, clock)
+    for step in range(6):  # a steady climb: 10k per 10 minutes in a daily period
+        await poll(alerting, poller, clock, 10_000 * (step + 1))
+    forecast = alerting.forecasts[("a1", "requests", None)]
+    assert forecast.forecast_value is not None and forecast.forecast_value > 100_000
+    assert forecast.exhausts_at is not None
+
+    rows = await gather_rows(store, {"a1": runtime(account())}, RulePack(), (), clock.now)
+    (row,) = rows
+    # 60% of the cap, but the forecast alert fires: the report shows the engine's verdict
+    assert [a.alertname for a in await alerting.firing()] == ["QuotaPredictedFull"]
+    assert row.status == "warning"
+    assert row.utilization == pytest.approx(0.6)
+    assert row.forecast_value == pytest.approx(forecast.forecast_value, rel=0.05)
+    assert row.exhausts_at is not None
+    assert row.resets_at == datetime(2026, 11, 23, tzinfo=UTC)
