@@ -20,8 +20,16 @@ from alembic.util import CommandError
 from sqlalchemy.engine import Connection
 
 from quota_watch.store.models import StoreError
+from quota_watch.store.revision import HEAD_REVISION
 
-__all__ = ["MIGRATIONS_DIR", "alembic_config", "script_head", "upgrade"]
+__all__ = [
+    "MIGRATIONS_DIR",
+    "alembic_config",
+    "known_revision",
+    "newer_schema",
+    "script_head",
+    "upgrade",
+]
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -43,6 +51,23 @@ def script_head() -> str:
     if head is None:  # pragma: no cover - the package always ships revisions
         raise StoreError("no migration scripts found")
     return head
+
+
+def known_revision(revision: str) -> bool:
+    """Whether `revision` is one of this release's migrations."""
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+def newer_schema(where: str, revision: str) -> str:
+    """The refusal to use a database that a newer release migrated."""
+    return (
+        f"the database at {where} has schema revision {revision!r}, which this quota-watch "
+        f"does not know (newest known: {HEAD_REVISION}): a newer release migrated it. Refusing "
+        "to use it; run that release again, or restore a backup taken before the upgrade"
+    )
 
 
 def upgrade(connection: Connection, current: str | None) -> None:

@@ -6,11 +6,10 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from quota_watch.model import FAILURE_OUTCOMES, OUTCOMES, _aware
+from quota_watch.model import Outcome, _aware
 
 __all__ = [
     "CAP_SOURCES",
-    "LatestReading",
     "Point",
     "RollupPoint",
     "RunRecord",
@@ -29,7 +28,7 @@ class StoreError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class StoredReading:
-    """One reading as the poller stores it, after cap and period resolution."""
+    """One reading as the poller stores it (cap and period resolved) and as readers get it back."""
 
     provider: str
     account: str
@@ -67,40 +66,24 @@ class RunRecord:
     account: str
     started_at: datetime
     finished_at: datetime
-    outcome: str  # one of OUTCOMES
+    outcome: str  # an Outcome value
     error: str | None
     readings: int
 
     def __post_init__(self) -> None:
         _aware("started_at", self.started_at)
         _aware("finished_at", self.finished_at)
-        if self.outcome not in OUTCOMES:
-            raise ValueError(f"outcome must be one of {sorted(OUTCOMES)}, got {self.outcome!r}")
+        if self.outcome not in set(Outcome):
+            raise ValueError(
+                f"outcome must be one of {sorted(o.value for o in Outcome)}, got {self.outcome!r}"
+            )
         if self.readings < 0:
             raise ValueError(f"readings must be >= 0, got {self.readings}")
 
     @property
     def failed(self) -> bool:
         """Whether this run counts as a failure."""
-        return self.outcome in FAILURE_OUTCOMES
-
-
-@dataclass(frozen=True, slots=True)
-class LatestReading:
-    """The newest stored reading of one series (ts is the time of that sample)."""
-
-    provider: str
-    account: str
-    limit: str
-    resource: str | None
-    unit: str
-    measure: str
-    value: float
-    cap: float | None
-    cap_source: str
-    period_start: datetime | None
-    period_end: datetime | None
-    ts: datetime
+        return Outcome(self.outcome).is_failure
 
 
 @dataclass(frozen=True, slots=True)
