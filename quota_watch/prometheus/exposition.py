@@ -1,4 +1,4 @@
-"""The /metrics exposition: every quota-watch metric name is defined here."""
+"""The /metrics exposition: every quota-watch metric family, its help text and its samples."""
 
 from __future__ import annotations
 
@@ -8,21 +8,34 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from quota_watch import __version__
-from quota_watch.model import AccountStatus
+from quota_watch.model import AccountStatus, Outcome
+from quota_watch.prometheus import names
+from quota_watch.prometheus.names import UNIT_SUFFIX, limit_metric, usage_metric
 from quota_watch.sdk import RateLimitStatus
-from quota_watch.store import LatestReading
+from quota_watch.store.models import StoredReading
 
-PREFIX = "quota_watch_"
-#: usage/limit metric name suffix per unit: base units in the name, counts have none
-UNIT_SUFFIX = {"bytes": "_bytes", "seconds": "_seconds", "count": ""}
-#: outcomes that leave collector_success at 1 (NoData is not a failure)
-SUCCESS_OUTCOMES = frozenset({"success", "no_data"})
+__all__ = [
+    "METRIC_HELP",
+    "PROCESS_METRICS",
+    "SEVERITIES",
+    "UNIT_SUFFIX",
+    "AccountFacts",
+    "ForecastFacts",
+    "HeartbeatFacts",
+    "PoolFacts",
+    "PoolLimitFacts",
+    "Snapshot",
+    "limit_metric",
+    "render",
+    "usage_metric",
+]
+
 SEVERITIES = ("critical", "warning", "info")
 
 
 @dataclass(frozen=True)
 class AccountFacts:
-    """Constant facts about a configured account, exported as quota_watch_account_info."""
+    """Constant facts about a configured account, exported as the account info series."""
 
     provider: str
     account: str
@@ -70,7 +83,7 @@ class HeartbeatFacts:
 class Snapshot:
     """Everything one scrape renders, read from the store in one go."""
 
-    readings: Sequence[LatestReading]
+    readings: Sequence[StoredReading]
     statuses: Sequence[AccountStatus]
     accounts: Sequence[AccountFacts]
     alerts_firing: Mapping[str, int] = field(default_factory=dict)  # by severity
@@ -84,61 +97,51 @@ class Snapshot:
     pools: Sequence[PoolFacts] = ()
 
 
-def usage_metric(unit: str) -> str:
-    """Name of the usage metric for a limit measured in `unit`."""
-    return f"{PREFIX}usage{UNIT_SUFFIX[unit]}"
-
-
-def limit_metric(unit: str) -> str:
-    """Name of the cap metric for a limit measured in `unit`."""
-    return f"{PREFIX}limit{UNIT_SUFFIX[unit]}"
-
-
 METRIC_HELP: dict[str, str] = {
     **{usage_metric(u): f"Current usage of a free-tier limit ({u})." for u in UNIT_SUFFIX},
     **{limit_metric(u): f"Cap of a free-tier limit ({u})." for u in UNIT_SUFFIX},
-    f"{PREFIX}utilization_ratio": "Usage divided by cap (0-1; above 1 when over the cap).",
-    f"{PREFIX}period_start_timestamp_seconds": "Start of the limit's current period (Unix time).",
-    f"{PREFIX}period_end_timestamp_seconds": "End of the limit's current period (Unix time).",
-    f"{PREFIX}collector_success": "1 if the account's last poll succeeded, else 0.",
-    f"{PREFIX}collector_duration_seconds": "Duration of the account's last poll.",
-    f"{PREFIX}collector_last_success_timestamp_seconds": "Time of the last successful poll.",
-    f"{PREFIX}collector_auth_failed": "1 if the account's last poll had its credentials rejected.",
-    f"{PREFIX}collector_interval_seconds": "The account's configured poll interval.",
-    f"{PREFIX}collector_runs": "Polls of the account since its first one.",
-    f"{PREFIX}collector_failures": "Failed polls of the account since its first one.",
-    f"{PREFIX}forecast_utilization_ratio": "Projected usage at period end (or trend) / cap.",
-    f"{PREFIX}forecast_exhaustion_timestamp_seconds": "When the trend reaches the cap.",
-    f"{PREFIX}pool_shards": "Accounts in the shard pool (accounts sharing a group).",
-    f"{PREFIX}pool_shards_recommended": "Shards the pool needs for this limit at the target "
+    names.UTILIZATION_RATIO: "Usage divided by cap (0-1; above 1 when over the cap).",
+    names.PERIOD_START: "Start of the limit's current period (Unix time).",
+    names.PERIOD_END: "End of the limit's current period (Unix time).",
+    names.COLLECTOR_SUCCESS: "1 if the account's last poll succeeded, else 0.",
+    names.COLLECTOR_DURATION: "Duration of the account's last poll.",
+    names.COLLECTOR_LAST_SUCCESS: "Time of the last successful poll.",
+    names.COLLECTOR_AUTH_FAILED: "1 if the account's last poll had its credentials rejected.",
+    names.COLLECTOR_INTERVAL: "The account's configured poll interval.",
+    names.COLLECTOR_RUNS: "Polls of the account since its first one.",
+    names.COLLECTOR_FAILURES: "Failed polls of the account since its first one.",
+    names.FORECAST_UTILIZATION_RATIO: "Projected usage at period end (or trend) / cap.",
+    names.FORECAST_EXHAUSTION: "When the trend reaches the cap.",
+    names.POOL_SHARDS: "Accounts in the shard pool (accounts sharing a group).",
+    names.POOL_SHARDS_RECOMMENDED: "Shards the pool needs for this limit at the target "
     "utilization (the binding limit needs the most).",
-    f"{PREFIX}pool_utilization_ratio": "Pool usage divided by pool capacity (0-1).",
-    f"{PREFIX}pool_forecast_utilization_ratio": "Projected pool peak divided by pool capacity.",
-    f"{PREFIX}alerts_firing": "Alerts firing now, silenced ones included.",
-    f"{PREFIX}notifications": "Notifications delivered, per notifier.",
-    f"{PREFIX}notification_failures": "Failed notification deliveries (retried), per notifier.",
-    f"{PREFIX}outbox_messages": "Notifications waiting in the outbox, per notifier.",
-    f"{PREFIX}collector_rate_limit_remaining": "API requests left, as the provider last said.",
-    f"{PREFIX}collector_rate_limit": "API request budget, as the provider last said.",
-    f"{PREFIX}collector_rate_limit_reset_timestamp_seconds": "When the API budget resets.",
-    f"{PREFIX}heartbeat_last_success_timestamp_seconds": "Time of the last accepted heartbeat.",
-    f"{PREFIX}heartbeat_failures": "Heartbeat pings that failed since start.",
-    f"{PREFIX}account": "Configured account (constant facts).",
-    f"{PREFIX}build": "quota-watch build.",
+    names.POOL_UTILIZATION_RATIO: "Pool usage divided by pool capacity (0-1).",
+    names.POOL_FORECAST_UTILIZATION_RATIO: "Projected pool peak divided by pool capacity.",
+    names.ALERTS_FIRING: "Alerts firing now, silenced ones included.",
+    names.NOTIFICATIONS: "Notifications delivered, per notifier.",
+    names.NOTIFICATION_FAILURES: "Failed notification deliveries (retried), per notifier.",
+    names.OUTBOX_MESSAGES: "Notifications waiting in the outbox, per notifier.",
+    names.COLLECTOR_RATE_LIMIT_REMAINING: "API requests left, as the provider last said.",
+    names.COLLECTOR_RATE_LIMIT: "API request budget, as the provider last said.",
+    names.COLLECTOR_RATE_LIMIT_RESET: "When the API budget resets.",
+    names.HEARTBEAT_LAST_SUCCESS: "Time of the last accepted heartbeat.",
+    names.HEARTBEAT_FAILURES: "Heartbeat pings that failed since start.",
+    names.ACCOUNT: "Configured account (constant facts).",
+    names.BUILD: "quota-watch build.",
 }
 
 #: The daemon's own resource use, under prometheus_client's ProcessCollector names (without our
 #: prefix: every exporter uses these, and dashboards expect them). Kind and help per family.
 PROCESS_METRICS: dict[str, tuple[str, str]] = {
-    "process_resident_memory_bytes": ("gauge", "Resident memory size in bytes."),
-    "process_virtual_memory_bytes": ("gauge", "Virtual memory size in bytes."),
-    "process_cpu_seconds": ("counter", "Total user and system CPU time spent in seconds."),
-    "process_start_time_seconds": (
+    names.PROCESS_RESIDENT_MEMORY: ("gauge", "Resident memory size in bytes."),
+    names.PROCESS_VIRTUAL_MEMORY: ("gauge", "Virtual memory size in bytes."),
+    names.PROCESS_CPU_SECONDS: ("counter", "Total user and system CPU time spent in seconds."),
+    names.PROCESS_START_TIME: (
         "gauge",
         "Start time of the process since unix epoch in seconds.",
     ),
-    "process_open_fds": ("gauge", "Number of open file descriptors."),
-    "process_max_fds": ("gauge", "Maximum number of open file descriptors."),
+    names.PROCESS_OPEN_FDS: ("gauge", "Number of open file descriptors."),
+    names.PROCESS_MAX_FDS: ("gauge", "Maximum number of open file descriptors."),
 }
 
 
@@ -156,7 +159,7 @@ def _labelset(labels: Mapping[str, str]) -> str:
     return "{" + ",".join(f'{k}="{_escape(labels[k])}"' for k in sorted(labels)) + "}"
 
 
-def _series_labels(r: LatestReading) -> str:
+def _series_labels(r: StoredReading) -> str:
     # Sorted label names, as prometheus-client writes them.
     resource = "" if r.resource is None else f',resource="{_escape(r.resource)}"'
     return (
@@ -219,65 +222,87 @@ class _Exposition:
 def render(snapshot: Snapshot) -> bytes:
     """The Prometheus text exposition of `snapshot`."""
     out = _Exposition()
+    _add_series(out, snapshot)
+    _add_collectors(out, snapshot)
+    _add_pools(out, snapshot)
+    _add_daemon(out, snapshot)
+    _add_counters(out, snapshot)
+    for name, (kind, _help) in PROCESS_METRICS.items():
+        value = snapshot.process.get(name)
+        if value is not None:
+            exposed = names.counter(name) if kind == "counter" else name
+            out.add(exposed, "", value, kind=kind)
+    _add_accounts(out, snapshot)
+    return out.text()
+
+
+def _add_series(out: _Exposition, snapshot: Snapshot) -> None:
+    """Usage, cap, utilization, period bounds and forecast of every limit series."""
     for r in snapshot.readings:
         labels = _series_labels(r)
         out.add(usage_metric(r.unit), labels, r.value)
         if r.cap is not None:
             out.add(limit_metric(r.unit), labels, r.cap)
             if r.cap > 0:
-                out.add(f"{PREFIX}utilization_ratio", labels, r.value / r.cap)
+                out.add(names.UTILIZATION_RATIO, labels, r.value / r.cap)
         if r.period_start is not None:
-            out.add(f"{PREFIX}period_start_timestamp_seconds", labels, _ts(r.period_start))
+            out.add(names.PERIOD_START, labels, _ts(r.period_start))
         if r.period_end is not None:
-            out.add(f"{PREFIX}period_end_timestamp_seconds", labels, _ts(r.period_end))
+            out.add(names.PERIOD_END, labels, _ts(r.period_end))
         forecast = snapshot.forecasts.get((r.account, r.limit, r.resource))
         if forecast is not None and forecast.utilization is not None:
-            out.add(f"{PREFIX}forecast_utilization_ratio", labels, forecast.utilization)
+            out.add(names.FORECAST_UTILIZATION_RATIO, labels, forecast.utilization)
         if forecast is not None and forecast.exhausts_at is not None:
-            out.add(
-                f"{PREFIX}forecast_exhaustion_timestamp_seconds", labels, _ts(forecast.exhausts_at)
-            )
+            out.add(names.FORECAST_EXHAUSTION, labels, _ts(forecast.exhausts_at))
+
+
+def _add_collectors(out: _Exposition, snapshot: Snapshot) -> None:
+    """Each account's last poll, and the API rate limits providers reported."""
     for s in snapshot.statuses:
         labels = _labelset({"provider": s.provider, "account": s.account})
-        out.add(f"{PREFIX}collector_success", labels, float(s.last_outcome in SUCCESS_OUTCOMES))
-        out.add(f"{PREFIX}collector_auth_failed", labels, float(s.last_outcome == "auth"))
-        out.add(f"{PREFIX}collector_duration_seconds", labels, s.last_duration_seconds)
+        out.add(names.COLLECTOR_SUCCESS, labels, float(not Outcome(s.last_outcome).is_failure))
+        out.add(names.COLLECTOR_AUTH_FAILED, labels, float(s.last_outcome == Outcome.AUTH))
+        out.add(names.COLLECTOR_DURATION, labels, s.last_duration_seconds)
         if s.last_success_at is not None:
-            out.add(
-                f"{PREFIX}collector_last_success_timestamp_seconds", labels, _ts(s.last_success_at)
-            )
+            out.add(names.COLLECTOR_LAST_SUCCESS, labels, _ts(s.last_success_at))
     for (provider, account), rate in sorted(snapshot.rate_limits.items()):
         labels = _labelset({"provider": provider, "account": account})
-        out.add(f"{PREFIX}collector_rate_limit_remaining", labels, rate.remaining)
+        out.add(names.COLLECTOR_RATE_LIMIT_REMAINING, labels, rate.remaining)
         if rate.limit is not None:
-            out.add(f"{PREFIX}collector_rate_limit", labels, rate.limit)
+            out.add(names.COLLECTOR_RATE_LIMIT, labels, rate.limit)
         if rate.resets_at is not None:
-            out.add(
-                f"{PREFIX}collector_rate_limit_reset_timestamp_seconds", labels, _ts(rate.resets_at)
-            )
+            out.add(names.COLLECTOR_RATE_LIMIT_RESET, labels, _ts(rate.resets_at))
+
+
+def _add_pools(out: _Exposition, snapshot: Snapshot) -> None:
+    """Shard pools: their size, and per limit utilization, forecast and recommended shards."""
     for pool in snapshot.pools:
         labels = _labelset({"provider": pool.provider, "group": pool.group})
-        out.add(f"{PREFIX}pool_shards", labels, float(pool.shards))
+        out.add(names.POOL_SHARDS, labels, float(pool.shards))
         for lim in pool.limits:
             labels = _labelset({"provider": pool.provider, "group": pool.group, "limit": lim.limit})
-            out.add(f"{PREFIX}pool_utilization_ratio", labels, lim.utilization)
-            out.add(f"{PREFIX}pool_forecast_utilization_ratio", labels, lim.forecast_utilization)
-            out.add(f"{PREFIX}pool_shards_recommended", labels, float(lim.shards_recommended))
+            out.add(names.POOL_UTILIZATION_RATIO, labels, lim.utilization)
+            out.add(names.POOL_FORECAST_UTILIZATION_RATIO, labels, lim.forecast_utilization)
+            out.add(names.POOL_SHARDS_RECOMMENDED, labels, float(lim.shards_recommended))
+
+
+def _add_daemon(out: _Exposition, snapshot: Snapshot) -> None:
+    """Firing alerts, the outbox and the heartbeat's last success."""
     for severity in SEVERITIES:
         out.add(
-            f"{PREFIX}alerts_firing",
+            names.ALERTS_FIRING,
             _labelset({"severity": severity}),
             float(snapshot.alerts_firing.get(severity, 0)),
         )
     for notifier, depth in sorted(snapshot.outbox_depth.items()):
-        out.add(f"{PREFIX}outbox_messages", _labelset({"notifier": notifier}), float(depth))
+        out.add(names.OUTBOX_MESSAGES, _labelset({"notifier": notifier}), float(depth))
     if snapshot.heartbeat is not None and snapshot.heartbeat.last_success_at is not None:
-        out.add(
-            f"{PREFIX}heartbeat_last_success_timestamp_seconds",
-            "",
-            _ts(snapshot.heartbeat.last_success_at),
-        )
-    runs, failures = f"{PREFIX}collector_runs_total", f"{PREFIX}collector_failures_total"
+        out.add(names.HEARTBEAT_LAST_SUCCESS, "", _ts(snapshot.heartbeat.last_success_at))
+
+
+def _add_counters(out: _Exposition, snapshot: Snapshot) -> None:
+    """Poll, notification and heartbeat counters (declared even before their first sample)."""
+    runs, failures = names.COLLECTOR_RUNS_TOTAL, names.COLLECTOR_FAILURES_TOTAL
     out.declare(runs, kind="counter")
     out.declare(failures, kind="counter")
     for s in snapshot.statuses:
@@ -285,32 +310,30 @@ def render(snapshot: Snapshot) -> bytes:
         out.add(runs, labels, s.runs_total, kind="counter")
         out.add(failures, labels, s.failures_total, kind="counter")
     for name, values in (
-        (f"{PREFIX}notifications_total", snapshot.notifications_sent),
-        (f"{PREFIX}notification_failures_total", snapshot.notifications_failed),
+        (names.NOTIFICATIONS_TOTAL, snapshot.notifications_sent),
+        (names.NOTIFICATION_FAILURES_TOTAL, snapshot.notifications_failed),
     ):
         out.declare(name, kind="counter")
         for notifier, count in sorted(values.items()):
             out.add(name, _labelset({"notifier": notifier}), count, kind="counter")
     if snapshot.heartbeat is not None:
         out.add(
-            f"{PREFIX}heartbeat_failures_total",
+            names.HEARTBEAT_FAILURES_TOTAL,
             "",
             float(snapshot.heartbeat.failures_total),
             kind="counter",
         )
-    for name, (kind, _help) in PROCESS_METRICS.items():
-        value = snapshot.process.get(name)
-        if value is not None:
-            exposed = f"{name}_total" if kind == "counter" else name
-            out.add(exposed, "", value, kind=kind)
+
+
+def _add_accounts(out: _Exposition, snapshot: Snapshot) -> None:
+    """Configured accounts' intervals and info series, and the build info."""
     for a in snapshot.accounts:
         labels = _labelset({"provider": a.provider, "account": a.account})
-        out.add(f"{PREFIX}collector_interval_seconds", labels, a.interval_seconds)
-    out.declare(f"{PREFIX}account_info")
+        out.add(names.COLLECTOR_INTERVAL, labels, a.interval_seconds)
+    out.declare(names.ACCOUNT_INFO)
     for a in snapshot.accounts:
         info = {"provider": a.provider, "account": a.account, "group": a.group or ""}
         info["interval_seconds"] = f"{a.interval_seconds:.15g}"  # never 1e+06
-        out.add(f"{PREFIX}account_info", _labelset(info), 1.0)
+        out.add(names.ACCOUNT_INFO, _labelset(info), 1.0)
     build = {"version": __version__, "python_version": platform.python_version()}
-    out.add(f"{PREFIX}build_info", _labelset(build), 1.0)
-    return out.text()
+    out.add(names.BUILD_INFO, _labelset(build), 1.0)

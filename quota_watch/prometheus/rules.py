@@ -9,8 +9,10 @@ from typing import Any
 
 import yaml
 
+from quota_watch.engine.health import STALE_AGE_COMPARISON, STALE_FAILURES_COMPARISON
 from quota_watch.engine.rulepack import RulePack
 from quota_watch.engine.state import ALERTNAMES
+from quota_watch.prometheus import names
 
 __all__ = [
     "ALERT_NAMES",
@@ -41,7 +43,6 @@ DEFAULT_RUNBOOK_URL = "https://github.com/quota-watch/quota-watch/blob/main/docs
 
 _CHECKOUT = Path(__file__).resolve().parents[2]
 
-_M = "quota_watch_"
 _ACCOUNT = "{{ $labels.account }} ({{ $labels.provider }})"
 _SERIES = (
     "{{ $labels.account }} ({{ $labels.provider }}) {{ $labels.limit }}"
@@ -112,120 +113,131 @@ def alert_rules(pack: RulePack, *, interval: timedelta) -> list[AlertRule]:
     """The alerting rules mirroring `pack` (disabled kinds left out); `interval` is the poll
     interval that turns the engine's for_runs polls into a `for:` duration."""
     rules: list[AlertRule] = []
-    threshold, forecast = pack.threshold, pack.forecast
-    if threshold.enabled:
-        warning, critical = _ratio(threshold.warning), _ratio(threshold.critical)
-        rules.append(
-            AlertRule(
-                alert=ALERTNAMES[("threshold", "warning")],
-                # Below critical only: QuotaFullyUsed replaces it, as the engine's critical
-                # severity does (one alert whose severity moves).
-                expr=(
-                    f"{_M}utilization_ratio >= {warning}\nand {_M}utilization_ratio < {critical}"
-                ),
-                for_=_held(threshold.for_runs, interval),
-                severity="warning",
-                summary=f"{_SERIES} is above {_percent(threshold.warning)} of its free-tier cap",
-                description=(
-                    f"{_SERIES} has used {{{{ $value | humanizePercentage }}}} of its cap "
-                    f"(warning at {_percent(threshold.warning)}, critical at "
-                    f"{_percent(threshold.critical)}). Check what drives the usage with "
-                    "`quota-watch report` and act before the provider enforces the limit."
-                ),
-            )
-        )
-        rules.append(
-            AlertRule(
-                alert=ALERTNAMES[("threshold", "critical")],
-                expr=f"{_M}utilization_ratio >= {critical}",
-                for_=timedelta(0),  # the engine raises critical at the first poll
-                severity="critical",
-                summary=f"{_SERIES} has used {_percent(threshold.critical)} of its free-tier cap",
-                description=(
-                    f"{_SERIES} is at {{{{ $value | humanizePercentage }}}} of its cap. The "
-                    "provider may now refuse requests, pause the project or bill; see the "
-                    "runbook for what to do."
-                ),
-            )
-        )
-    if forecast.enabled:
-        rules.append(
-            AlertRule(
-                alert=ALERTNAMES[("forecast", "warning")],
-                # The metric exists only where the fit had min_points points; the second
-                # operand is the floor guard on current utilization.
-                expr=(
-                    f"{_M}forecast_utilization_ratio >= 1\n"
-                    f"and {_M}utilization_ratio >= {_ratio(forecast.floor)}"
-                ),
-                for_=_held(forecast.for_runs, interval),
-                severity="warning",
-                summary=f"{_SERIES} is projected to exceed its free-tier cap",
-                description=(
-                    f"The trend of {_SERIES} projects {{{{ $value | humanizePercentage }}}} "
-                    "of its cap by the end of the period (cumulative limits) or within "
-                    f"{prometheus_duration(forecast.horizon)} (level limits); it is already at "
-                    f"{_percent(forecast.floor)} or more. "
-                    f"Exhaustion time: metric {_M}forecast_exhaustion_timestamp_seconds."
-                ),
-            )
-        )
+    if pack.threshold.enabled:
+        rules.extend(_threshold_rules(pack, interval))
+    if pack.forecast.enabled:
+        rules.append(_forecast_rule(pack, interval))
     if pack.stale.enabled:
-        runs = pack.stale.after_runs
-        # Never succeeded: failed polls x interval stands in for the age (the engine counts
-        # consecutive failures; with no success they are all the polls so far).
-        stale = (
-            f"(\n  time() - {_M}collector_last_success_timestamp_seconds\n"
-            f"    > {runs} * {_M}collector_interval_seconds\n"
-            f"  or\n  (\n    {_M}collector_failures_total * {_M}collector_interval_seconds\n"
-            f"      >= {runs} * {_M}collector_interval_seconds\n"
-            f"  )\n  unless on (provider, account) "
-            f"{_M}collector_last_success_timestamp_seconds\n)"
-        )
-        if pack.auth.enabled:
-            # The auth alert already says why there is no data (the engine does the same).
-            stale += f"\nunless on (provider, account) {_M}collector_auth_failed == 1"
-        rules.append(
-            AlertRule(
-                alert=ALERTNAMES[("stale", "warning")],
-                expr=stale,
-                for_=timedelta(0),  # the age itself is the delay
-                severity="warning",
-                summary=f"{_ACCOUNT} has not been polled successfully for {runs} intervals",
-                description=(
-                    f"No successful poll of {_ACCOUNT} for about "
-                    "{{ $value | humanizeDuration }} "
-                    f"(more than {runs} of its poll intervals). Its figures, and every alert "
-                    "computed from them, are out of date."
-                ),
-            )
-        )
+        rules.append(_stale_rule(pack))
     if pack.auth.enabled:
-        rules.append(
-            AlertRule(
-                alert=ALERTNAMES[("auth", "critical")],
-                expr=f"{_M}collector_auth_failed == 1",
-                for_=timedelta(0),
-                severity="critical",
-                summary=f"{_ACCOUNT}: credentials rejected",
-                description=(
-                    f"The provider rejected the credentials of {_ACCOUNT} on the last poll. "
-                    "Polling of the account is paused until the configuration changes: renew "
-                    "the token, update the secret and reload the daemon (SIGHUP)."
-                ),
-            )
-        )
+        rules.append(_auth_rule())
     if pack.shard.enabled:
         rules.append(_shard_rule(pack))
     return rules
+
+
+def _threshold_rules(pack: RulePack, interval: timedelta) -> list[AlertRule]:
+    threshold = pack.threshold
+    warning, critical = _ratio(threshold.warning), _ratio(threshold.critical)
+    return [
+        AlertRule(
+            alert=ALERTNAMES[("threshold", "warning")],
+            # Below critical only: QuotaFullyUsed replaces it, as the engine's critical
+            # severity does (one alert whose severity moves).
+            expr=(
+                f"{names.UTILIZATION_RATIO} >= {warning}\n"
+                f"and {names.UTILIZATION_RATIO} < {critical}"
+            ),
+            for_=_held(threshold.for_runs, interval),
+            severity="warning",
+            summary=f"{_SERIES} is above {_percent(threshold.warning)} of its free-tier cap",
+            description=(
+                f"{_SERIES} has used {{{{ $value | humanizePercentage }}}} of its cap "
+                f"(warning at {_percent(threshold.warning)}, critical at "
+                f"{_percent(threshold.critical)}). Check what drives the usage with "
+                "`quota-watch report` and act before the provider enforces the limit."
+            ),
+        ),
+        AlertRule(
+            alert=ALERTNAMES[("threshold", "critical")],
+            expr=f"{names.UTILIZATION_RATIO} >= {critical}",
+            for_=timedelta(0),  # the engine raises critical at the first poll
+            severity="critical",
+            summary=f"{_SERIES} has used {_percent(threshold.critical)} of its free-tier cap",
+            description=(
+                f"{_SERIES} is at {{{{ $value | humanizePercentage }}}} of its cap. The "
+                "provider may now refuse requests, pause the project or bill; see the "
+                "runbook for what to do."
+            ),
+        ),
+    ]
+
+
+def _forecast_rule(pack: RulePack, interval: timedelta) -> AlertRule:
+    forecast = pack.forecast
+    return AlertRule(
+        alert=ALERTNAMES[("forecast", "warning")],
+        # The metric exists only where the fit had min_points points; the second
+        # operand is the floor guard on current utilization.
+        expr=(
+            f"{names.FORECAST_UTILIZATION_RATIO} >= 1\n"
+            f"and {names.UTILIZATION_RATIO} >= {_ratio(forecast.floor)}"
+        ),
+        for_=_held(forecast.for_runs, interval),
+        severity="warning",
+        summary=f"{_SERIES} is projected to exceed its free-tier cap",
+        description=(
+            f"The trend of {_SERIES} projects {{{{ $value | humanizePercentage }}}} "
+            "of its cap by the end of the period (cumulative limits) or within "
+            f"{prometheus_duration(forecast.horizon)} (level limits); it is already at "
+            f"{_percent(forecast.floor)} or more. "
+            f"Exhaustion time: metric {names.FORECAST_EXHAUSTION}."
+        ),
+    )
+
+
+def _stale_rule(pack: RulePack) -> AlertRule:
+    runs = pack.stale.after_runs
+    last_success, interval = names.COLLECTOR_LAST_SUCCESS, names.COLLECTOR_INTERVAL
+    # Never succeeded: failed polls x interval stands in for the age (the engine counts
+    # consecutive failures; with no success they are all the polls so far).
+    stale = (
+        f"(\n  time() - {last_success}\n"
+        f"    {STALE_AGE_COMPARISON} {runs} * {interval}\n"
+        f"  or\n  (\n    {names.COLLECTOR_FAILURES_TOTAL} * {interval}\n"
+        f"      {STALE_FAILURES_COMPARISON} {runs} * {interval}\n"
+        f"  )\n  unless on (provider, account) "
+        f"{last_success}\n)"
+    )
+    if pack.auth.enabled:
+        # The auth alert already says why there is no data (the engine does the same).
+        stale += f"\nunless on (provider, account) {names.COLLECTOR_AUTH_FAILED} == 1"
+    return AlertRule(
+        alert=ALERTNAMES[("stale", "warning")],
+        expr=stale,
+        for_=timedelta(0),  # the age itself is the delay
+        severity="warning",
+        summary=f"{_ACCOUNT} has not been polled successfully for {runs} intervals",
+        description=(
+            f"No successful poll of {_ACCOUNT} for about "
+            "{{ $value | humanizeDuration }} "
+            f"(more than {runs} of its poll intervals). Its figures, and every alert "
+            "computed from them, are out of date."
+        ),
+    )
+
+
+def _auth_rule() -> AlertRule:
+    return AlertRule(
+        alert=ALERTNAMES[("auth", "critical")],
+        expr=f"{names.COLLECTOR_AUTH_FAILED} == 1",
+        for_=timedelta(0),
+        severity="critical",
+        summary=f"{_ACCOUNT}: credentials rejected",
+        description=(
+            f"The provider rejected the credentials of {_ACCOUNT} on the last poll. "
+            "Polling of the account is paused until the configuration changes: renew "
+            "the token, update the secret and reload the daemon (SIGHUP)."
+        ),
+    )
 
 
 def _shard_rule(pack: RulePack) -> AlertRule:
     return AlertRule(
         alert=SHARD_ALERT,
         expr=(
-            f"max by (provider, group) ({_M}pool_shards_recommended)\n"
-            f"> on (provider, group) {_M}pool_shards"
+            f"max by (provider, group) ({names.POOL_SHARDS_RECOMMENDED})\n"
+            f"> on (provider, group) {names.POOL_SHARDS}"
         ),
         for_=timedelta(0),
         severity="info",
@@ -242,14 +254,14 @@ def _shard_rule(pack: RulePack) -> AlertRule:
 _HEADER = """\
 # Prometheus alerting rules for quota-watch. GENERATED by `quota-watch rules export` from
 # {source}: do not edit; change the rule pack and export again
-# (tests/prometheus/test_promrules.py fails when this file and the export differ).
+# (tests/test_generated.py fails when this file and the export differ).
 #
 # The alert names, thresholds and severities are the built-in engine's. Where PromQL differs:
 # - `for_runs` consecutive polls become `for: (for_runs - 1) x {interval}`, the poll interval
 #   this file was exported for (polling.interval; accounts with their own interval still get it).
 # - No clearing hysteresis (clear_hysteresis = {hysteresis}): an alert resolves as soon as its
 #   condition fails, and the warning and critical threshold alerts are two rules.
-# - QuotaPredictedFull reads the daemon's forecast (quota_watch_forecast_utilization_ratio,
+# - QuotaPredictedFull reads the daemon's forecast ({forecast_metric},
 #   present only with forecast.min_points points); horizon and lookback apply there.
 # - QuotaDataStale is computed from the clock: it also fires when the daemon stops polling,
 #   which the engine (evaluating after polls) cannot see. A daemon that is down exports
@@ -296,6 +308,7 @@ def render_rule_file(
         source=source,
         interval=prometheus_duration(interval),
         hysteresis=_ratio(pack.threshold.clear_hysteresis),
+        forecast_metric=names.FORECAST_UTILIZATION_RATIO,
     )
     document = rule_document(pack, interval=interval, runbook_url_base=runbook_url_base)
     # A wide line limit keeps each annotation on one line: folding would split `{{ ... }}`.

@@ -1,4 +1,4 @@
-"""Generated Grafana dashboards: drift, --check, lint, PromQL validity (promtool), metric names."""
+"""Generated Grafana dashboards: export, --check, lint, PromQL validity (promtool), metric names."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from quota_watch.cli import app
+from quota_watch.cli.app import app
 from quota_watch.engine.rulepack import RulePack, ThresholdRule
 from quota_watch.prometheus.dashboards.build import Inputs, build_all
 from quota_watch.prometheus.dashboards.export import default_output_dir, load_inputs, render
@@ -84,15 +84,7 @@ def substituted(expr: str) -> str:
     return re.sub(r"\$\{\w+\}|\$\w+", ".*", expr)
 
 
-# --- drift and the export command -------------------------------------------------------------
-
-
-def test_committed_dashboards_are_the_export(files: dict[str, str]) -> None:
-    assert sorted(p.name for p in DASHBOARDS.glob("*.json")) == sorted(files)
-    for name, text in files.items():
-        assert (DASHBOARDS / name).read_text(encoding="utf-8") == text, (
-            f"dashboards/{name} is stale: run `quota-watch dashboards export`"
-        )
+# --- the export command (drift: tests/test_generated.py) ------------------------------------
 
 
 def test_default_output_is_the_checkout() -> None:

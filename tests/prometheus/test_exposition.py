@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from quota_watch.model import AccountStatus
 from quota_watch.prometheus.exposition import AccountFacts, ForecastFacts, Snapshot, render
 from quota_watch.sdk import RateLimitStatus
-from quota_watch.store import LatestReading
+from quota_watch.store.models import StoredReading
 from tests.support.promtool import check_metrics
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -24,8 +24,8 @@ def reading(
     cap: float | None,
     resource: str | None = None,
     account: str = "vm",
-) -> LatestReading:
-    return LatestReading(
+) -> StoredReading:
+    return StoredReading(
         provider="host",
         account=account,
         limit=limit,
