@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from quota_watch.cli import app
+from quota_watch.cli.app import app
 
 runner = CliRunner()
 
@@ -243,3 +243,20 @@ def test_db_restore(config: Path, tmp_path: Path) -> None:
     assert "the previous database is kept as" in done.output
     report = runner.invoke(app, ["report", "-f", "json", "-c", str(config)])
     assert report.exit_code == 0 and json.loads(report.stdout)
+
+
+def test_dashboards_export_refuses_dash_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for option in ("-o", "--output"):
+        for extra in ([], ["--check"]):
+            result = runner.invoke(app, ["dashboards", "export", option, "-", *extra])
+            assert result.exit_code == 2, result.output
+            assert result.stdout == ""
+            assert result.stderr.splitlines() == [
+                "--output: dashboards export writes three files; give a directory "
+                "(`-` is only for `rules export`)"
+            ]
+            assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert list(tmp_path.iterdir()) == []
