@@ -5,16 +5,39 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Literal
 
-OUTCOMES = frozenset(
-    {"success", "auth", "rate_limited", "unavailable", "unexpected", "no_data", "error"}
-)
-"""Every outcome a collector run can have."""
+SeriesKey = tuple[str, str, str | None]
+"""A series of one account: (account, limit, resource)."""
 
 
-FAILURE_OUTCOMES = OUTCOMES - {"success", "no_data"}
-"""Outcomes counted as failures (NoData is not a failure: the provider answered)."""
+class Outcome(StrEnum):
+    """How a collector run ended; the values are stored in the database and shown in metrics."""
+
+    SUCCESS = "success"
+    AUTH = "auth"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"
+    UNEXPECTED = "unexpected"
+    NO_DATA = "no_data"
+    ERROR = "error"
+
+    @property
+    def is_failure(self) -> bool:
+        """Whether the run counts as a failure (NoData is not one: the provider answered)."""
+        return self not in (Outcome.SUCCESS, Outcome.NO_DATA)
+
+    @property
+    def keeps_state(self) -> bool:
+        """Whether the collector's persistent state is saved after the run (NoData may carry a
+        baseline)."""
+        return not self.is_failure
+
+    @property
+    def is_retried(self) -> bool:
+        """Whether the failure is retried with backoff (an auth failure pauses polling instead)."""
+        return self.is_failure and self is not Outcome.AUTH
 
 
 def _aware(name: str, value: datetime | None) -> None:

@@ -1,9 +1,11 @@
-"""One home for how values, durations and times read: "12.3 GB", "7d", the Duration type."""
+"""One home for how values, durations and times read: "12.3 GB", "7d", "in 4h", the Duration
+type."""
 
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer
@@ -50,3 +52,75 @@ def human(value: float | None, unit: str) -> str:
         if abs(value) >= size:
             return f"{value / size:.3g}{suffix}"
     return f"{value:.3g}" if value != int(value) else f"{value:g}"
+
+
+def percent(ratio: float | None, digits: int = 0) -> str:
+    """A ratio as a percentage with `digits` decimals ("42%", "41.7%"); "-" without one."""
+    return "-" if ratio is None or math.isnan(ratio) else f"{ratio:.{digits}%}"
+
+
+def format_days(days: float | None) -> str:
+    """A span given in days: "3.5 d", under a day in hours ("4.2 h"); "-" without one."""
+    if days is None:
+        return "-"
+    if days < 1:
+        return f"{days * 24:.1f} h"
+    return f"{days:.1f} d"
+
+
+def utc_minute(moment: datetime | None) -> str:
+    """A moment to the minute in UTC: "2026-12-03 04:00 UTC"; "-" without one."""
+    return "-" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def iso_z(moment: datetime) -> str:
+    """ISO 8601 with "Z" for a UTC offset: "2026-12-03T04:00:00Z"."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+_SPAN_UNITS = (("d", 86400.0), ("h", 3600.0), ("m", 60.0))
+
+
+def rounded_span(delta: timedelta, *, tenths_below: float = 0.0) -> str:
+    """The length of `delta` in the largest unit it reaches, rounded: "4h", "2d", "45s"; with
+    one decimal while under `tenths_below` of that unit ("1.5h")."""
+    span = abs(delta.total_seconds())
+    for suffix, size in _SPAN_UNITS:
+        if span >= size:
+            digits = 1 if span < tenths_below * size else 0
+            return f"{span / size:.{digits}f}{suffix}"
+    return f"{span:.0f}s"
+
+
+def exact_span(delta: timedelta) -> str:
+    """The length of `delta` in its two largest units, whole: "1d 3h", "4h", "2m 5s"."""
+    seconds = int(abs(delta.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    for big, big_unit, small, small_unit in (
+        (days, "d", hours, "h"),
+        (hours, "h", minutes, "m"),
+        (minutes, "m", secs, "s"),
+    ):
+        if big:
+            return f"{big}{big_unit} {small}{small_unit}" if small else f"{big}{big_unit}"
+    return f"{secs}s"
+
+
+def relative(
+    moment: datetime | None,
+    now: datetime,
+    *,
+    span: Callable[[timedelta], str] = rounded_span,
+    now_below: timedelta | None = None,
+) -> str:
+    """`moment` seen from `now`: "in 4h" or "4h ago" (the length written by `span`); "now"
+    when closer than `now_below`; "-" without a moment."""
+    if moment is None:
+        return "-"
+    delta = moment - now
+    if now_below is not None and abs(delta) < now_below:
+        return "now"
+    text = span(delta)
+    return f"in {text}" if delta >= timedelta() else f"{text} ago"

@@ -9,7 +9,7 @@ from quota_watch.collect.poller import Poller, PollResult
 from quota_watch.collect.runtime import build_runtimes, http_client, scrub, utcnow
 from quota_watch.config.settings import Config
 from quota_watch.sdk import CollectorError
-from quota_watch.store import Store
+from quota_watch.store.facade import Store
 
 
 async def collect_once(config: Config, accounts: Sequence[str]) -> list[PollResult]:

@@ -12,26 +12,23 @@ from typing import TYPE_CHECKING
 import httpx
 
 from quota_watch.collect.periods import current_period
-from quota_watch.collect.runtime import AccountRuntime, scrub
+from quota_watch.collect.runtime import AccountRuntime, effective_cap, scrub
+from quota_watch.model import Outcome
 from quota_watch.sdk import (
     CollectContext,
     CollectorError,
-    LimitSpec,
     Period,
     RateLimited,
     RateLimitStatus,
     Reading,
     UnexpectedResponse,
 )
-from quota_watch.store import RunRecord, StoredReading
+from quota_watch.store.models import RunRecord, StoredReading
 
 if TYPE_CHECKING:
-    from quota_watch.store import Store
+    from quota_watch.store.facade import Store
 
 log = logging.getLogger("quota_watch.poller")
-
-#: outcomes after which the account's persistent state is saved (NoData may carry a baseline)
-_STATE_KEEPING = frozenset({"success", "no_data"})
 
 
 @dataclass(frozen=True)
@@ -39,7 +36,7 @@ class PollResult:
     """What one poll did."""
 
     account: str
-    outcome: str
+    outcome: Outcome
     readings: tuple[StoredReading, ...] = ()
     error: str | None = None
     retry_after: float | None = None
@@ -63,26 +60,26 @@ class Poller:
         t0 = time.perf_counter()
         periods = {name: current_period(spec.period, started) for name, spec in rt.limits.items()}
         ctx = CollectContext(account=account, now=started, periods=periods, state=dict(rt.state))
-        outcome, error, retry_after = "success", None, None
+        outcome, error, retry_after = Outcome.SUCCESS, None, None
         stored: list[StoredReading] = []
         try:
             readings = await rt.collector.collect(ctx)
             stored = self._resolve(rt, readings, periods, started)
         except CollectorError as exc:
-            outcome, error = exc.outcome, scrub(str(exc) or type(exc).__name__, rt.secrets)
+            outcome, error = Outcome(exc.outcome), scrub(str(exc) or type(exc).__name__, rt.secrets)
             if isinstance(exc, RateLimited):
                 retry_after = exc.retry_after
         except httpx.TimeoutException:
-            outcome, error = "unavailable", "request timed out"
+            outcome, error = Outcome.UNAVAILABLE, "request timed out"
         except httpx.HTTPError as exc:
-            outcome, error = "unavailable", scrub(f"{type(exc).__name__}: {exc}", rt.secrets)
+            outcome, error = Outcome.UNAVAILABLE, scrub(f"{type(exc).__name__}: {exc}", rt.secrets)
         except Exception as exc:  # a collector bug must not kill the daemon
-            outcome = "error"
+            outcome = Outcome.ERROR
             error = scrub(f"{type(exc).__name__}: {exc}", rt.secrets)
             log.error("collector %s crashed polling %s: %s", rt.provider, account, error)
         finished = self.clock()
         duration = time.perf_counter() - t0
-        keep_state = outcome in _STATE_KEEPING
+        keep_state = outcome.keeps_state
         run = RunRecord(
             provider=rt.provider,
             account=account,
@@ -95,9 +92,9 @@ class Poller:
         await self.store.record_poll(run, stored, ctx.state if keep_state else None)
         if keep_state:
             rt.state = dict(ctx.state)
-        if outcome == "success":
+        if outcome is Outcome.SUCCESS:
             log.debug("polled %s: %d readings in %.3fs", account, len(stored), duration)
-        elif outcome == "no_data":
+        elif outcome is Outcome.NO_DATA:
             log.info("polled %s: no data yet (%s)", account, error)
         else:
             log.warning("polling %s failed (%s): %s", account, outcome, error)
@@ -126,7 +123,9 @@ class Poller:
         stored = []
         for reading in readings:
             spec = rt.limits[reading.limit]
-            cap, cap_source = _resolve_cap(reading, spec, rt.config.cap_overrides)
+            cap, cap_source = effective_cap(
+                reading.cap, reading.limit, spec, rt.config.cap_overrides
+            )
             period = periods[reading.limit]
             stored.append(
                 StoredReading(
@@ -145,16 +144,3 @@ class Poller:
                 )
             )
         return stored
-
-
-def _resolve_cap(
-    reading: Reading, spec: LimitSpec, overrides: Mapping[str, float]
-) -> tuple[float | None, str]:
-    """Precedence: API-reported > account override in config > catalogue."""
-    if reading.cap is not None:
-        return reading.cap, "api"
-    if reading.limit in overrides:
-        return overrides[reading.limit], "override"
-    if spec.cap is not None:
-        return spec.cap, "catalogue"
-    return None, "none"

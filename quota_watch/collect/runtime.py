@@ -77,18 +77,43 @@ class _OfflineClient:
 OFFLINE_CLIENT: Any = _OfflineClient()
 
 
+def effective_limits(info: CollectorInfo, collector: Collector) -> dict[str, LimitSpec]:
+    """The limits an account is polled for: what its collector declares, else the catalogue."""
+    declared = collector.declared_limits()
+    return dict(info.catalogue.limits) if declared is None else declared
+
+
+def configured_cap(
+    limit: str, spec: LimitSpec, overrides: Mapping[str, float]
+) -> tuple[float | None, str]:
+    """A limit's cap and its source without an API-reported one: the account's override in
+    config, else the catalogue's cap, else none."""
+    if limit in overrides:
+        return overrides[limit], "override"
+    if spec.cap is not None:
+        return spec.cap, "catalogue"
+    return None, "none"
+
+
+def effective_cap(
+    reported: float | None, limit: str, spec: LimitSpec, overrides: Mapping[str, float]
+) -> tuple[float | None, str]:
+    """A reading's cap and its source. Precedence: API-reported > override > catalogue."""
+    if reported is not None:
+        return reported, "api"
+    return configured_cap(limit, spec, overrides)
+
+
 def build_runtime(
     config: AccountConfig, info: CollectorInfo, client: httpx.AsyncClient
 ) -> AccountRuntime:
     """Instantiate the account's collector on the shared client and fix its limits."""
     collector: Collector = info.cls(config.options, client)
-    declared = collector.declared_limits()
-    limits = dict(info.catalogue.limits) if declared is None else declared
     return AccountRuntime(
         config=config,
         info=info,
         collector=collector,
-        limits=limits,
+        limits=effective_limits(info, collector),
         secrets=secret_values(config.options),
     )
 

@@ -14,11 +14,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from quota_watch.collect.poller import Poller, PollResult
 from quota_watch.collect.runtime import AccountRuntime
 from quota_watch.config.settings import PollingSettings
+from quota_watch.model import Outcome
 
 log = logging.getLogger("quota_watch.scheduler")
 
-#: outcomes that count as a failure and trigger backoff ("auth" pauses instead)
-RETRYABLE = frozenset({"unavailable", "rate_limited", "unexpected", "error"})
 _FIRST_POLL_SPREAD = 2.0  # seconds: first polls start at once but not all in the same instant
 
 
@@ -159,7 +158,7 @@ class PollScheduler:
     def _after(self, rt: AccountRuntime, result: PollResult) -> None:
         name = rt.config.name
         job = self.scheduler.get_job(f"poll:{name}")
-        if result.outcome == "auth":
+        if result.outcome == Outcome.AUTH:
             self.paused.add(name)
             if job is not None:
                 job.pause()
@@ -167,7 +166,7 @@ class PollScheduler:
                 "account %s: credentials rejected; polling paused until its config changes", name
             )
             return
-        if result.outcome not in RETRYABLE:
+        if not result.outcome.is_retried:
             self.failures.pop(name, None)
             return
         failures = self.failures.get(name, 0) + 1

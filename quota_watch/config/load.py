@@ -184,10 +184,9 @@ def _mixed_pools(raw_accounts: Sequence[Any]) -> list[str]:
 
 
 def _declared_limits(info: Any, options: BaseModel) -> dict[str, LimitSpec]:
-    from quota_watch.collect.runtime import OFFLINE_CLIENT
+    from quota_watch.collect.runtime import OFFLINE_CLIENT, effective_limits
 
-    declared: dict[str, LimitSpec] | None = info.cls(options, OFFLINE_CLIENT).declared_limits()
-    return dict(info.catalogue.limits) if declared is None else declared
+    return effective_limits(info, info.cls(options, OFFLINE_CLIENT))
 
 
 def _cap_overrides(
@@ -270,12 +269,13 @@ def _check_alerting(settings: Settings, accounts: Sequence[AccountConfig]) -> li
         return [f"alerts.rule_pack: {line}" for line in exc.errors]
     if settings.rules:
         from quota_watch.collect.registry import discover
+        from quota_watch.collect.runtime import configured_cap
 
         infos = discover({a.collector for a in accounts})
         for account in accounts:
             limits = _declared_limits(infos[account.collector], account.options)
             for name, spec in limits.items():
-                cap = account.cap_overrides.get(name, spec.cap)
+                cap, _ = configured_cap(name, spec, account.cap_overrides)
                 try:
                     effective_rules(
                         pack,

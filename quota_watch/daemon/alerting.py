@@ -16,19 +16,18 @@ from quota_watch.engine.pools import PoolPlan
 from quota_watch.engine.rulepack import RuleOverride, RulePack, load_rule_pack
 from quota_watch.engine.signals import Signal
 from quota_watch.engine.state import evaluate_account
-from quota_watch.model import AlertState
+from quota_watch.model import AlertState, Outcome, SeriesKey
 from quota_watch.notify.config import NotifierSettings
 from quota_watch.notify.outbox import OutboxWorker, enqueue
 from quota_watch.status.position import forecast_record
-from quota_watch.status.series import fetch_since, series_view
-from quota_watch.store import StoredForecast, StoreError
+from quota_watch.status.series import recent_views
+from quota_watch.store.models import StoredForecast, StoreError
 
 if TYPE_CHECKING:
-    from quota_watch.store import Store
+    from quota_watch.store.facade import Store
 
 log = logging.getLogger("quota_watch.alerting")
 
-SeriesKey = tuple[str, str, str | None]  # account, limit, resource
 
 FORECAST_FLUSH = timedelta(seconds=30)
 """How long a forecast may wait to be stored with the next write; the report fits the series
@@ -87,17 +86,8 @@ class Alerting:
         now = self.clock()
         account = rt.config.name
         views = []
-        if result is not None and result.outcome == "success":
-            lookback = self._lookback()
-            for reading in result.readings:
-                points = await self.store.samples(
-                    account,
-                    reading.limit,
-                    reading.resource,
-                    fetch_since(reading, now, lookback),
-                    now + timedelta(seconds=1),
-                )
-                views.append(series_view(rt, reading, points, now))
+        if result is not None and result.outcome == Outcome.SUCCESS:
+            views = await recent_views(self.store, rt, result.readings, now, self._lookback())
         statuses = await self.store.account_statuses(account=account)
         health = AccountHealth.from_status(statuses[0] if statuses else None, rt.config.interval)
         prior = await self.store.load_alerts(account=account)
@@ -111,7 +101,7 @@ class Alerting:
             pack=self.pack,
             overrides=self.overrides,
             now=now,
-            series_complete=result is not None and result.outcome == "success",
+            series_complete=result is not None and result.outcome == Outcome.SUCCESS,
         )
         for (limit, resource), signal in evaluation.forecasts.items():
             self.forecasts[(account, limit, resource)] = signal

@@ -22,6 +22,7 @@ from quota_watch.daemon.auth import BasicAuth, is_loopback
 from quota_watch.daemon.heartbeat import Heartbeat
 from quota_watch.daemon.selfstats import process_stats
 from quota_watch.daemon.server import bind, build_server, create_app
+from quota_watch.model import Outcome
 from quota_watch.prometheus.exposition import (
     AccountFacts,
     ForecastFacts,
@@ -30,7 +31,8 @@ from quota_watch.prometheus.exposition import (
     Snapshot,
 )
 from quota_watch.sdk import RateLimitStatus
-from quota_watch.store import Store, StoreError
+from quota_watch.store.facade import Store
+from quota_watch.store.models import StoreError
 
 log = logging.getLogger("quota_watch.daemon")
 
@@ -251,7 +253,7 @@ class Daemon:
         assert self.alerting is not None
         await self.alerting.after_poll(rt, result)
         group = rt.config.group
-        if group is not None and self.scheduler is not None and result.outcome == "success":
+        if group is not None and self.scheduler is not None and result.outcome == Outcome.SUCCESS:
             await self._plan_pool(group)
 
     async def _plan_pool(self, group: str) -> None:

@@ -105,6 +105,81 @@ def _reached_at(points: Sequence[tuple[datetime, float]], cap: float) -> datetim
     return points[0][0]
 
 
+def _project(
+    view: SeriesView,
+    rules: EffectiveRules,
+    fit: Fit,
+    points: Sequence[tuple[datetime, float]],
+) -> tuple[float, datetime | None, bool]:
+    """(forecast_value, exhausts_at, projected to the period end) of a fitted series."""
+    value = points[-1][1]
+    cap = view.cap
+    period_end = view.period.end
+    projected_to_end = (
+        view.measure is Measure.CUMULATIVE and view.calendar and period_end is not None
+    )
+    exhausts_at: datetime | None = None
+    if projected_to_end:
+        assert period_end is not None
+        # A cumulative value never falls within its period: start from the observed value
+        # when the robust line runs below it.
+        start = max(value, fit.level)
+        forecast_value = start + max(fit.rate, 0.0) * (period_end - fit.at).total_seconds()
+        if cap is not None and cap > 0:
+            if value >= cap:
+                exhausts_at = _reached_at(points, cap)
+            else:
+                crossing = fit.crossing(cap, start)
+                exhausts_at = crossing if crossing is not None and crossing < period_end else None
+    else:
+        forecast_value = max(fit.value_at(view.now + rules.forecast_horizon), 0.0)
+        if cap is not None and cap > 0:
+            if value >= cap:
+                exhausts_at = _reached_at(points, cap)
+            else:
+                crossing = fit.crossing(cap, fit.level)
+                exhausts_at = None if crossing is None else max(crossing, view.now)
+    return forecast_value, exhausts_at, projected_to_end
+
+
+def _verdict(
+    view: SeriesView,
+    rules: EffectiveRules,
+    value: float,
+    forecast_value: float,
+    exhausts_at: datetime | None,
+    projected_to_end: bool,
+) -> tuple[bool, bool, tuple[str, ...]]:
+    """(active, sustained, notes) of a projection under the rule's guards."""
+    cap = view.cap
+    # The clearing band: a firing alert stays until the projection is clearly below the cap
+    # (by clear_hysteresis), so a quieter weekend does not resolve and re-fire it.
+    band = rules.clear_hysteresis
+    deadline = view.now + rules.forecast_horizon
+    projected = held = False
+    if cap is not None and cap > 0:
+        if projected_to_end:
+            projected = forecast_value >= cap
+            held = forecast_value >= cap * (1 - band)
+        elif exhausts_at is not None:
+            projected = exhausts_at <= deadline
+            held = exhausts_at <= view.now + rules.forecast_horizon * (1 + band)
+        floor = rules.forecast_floor * cap
+        held = held and value >= floor - band * cap
+        active = projected and value >= floor
+    else:
+        active = False
+    notes: list[str] = []
+    if not projected:
+        notes.append("no exhaustion projected")
+    elif not active:
+        notes.append("below the floor")
+    if not rules.forecast_enabled:
+        active = held = False
+        notes.append("disabled")
+    return active, held, tuple(notes)
+
+
 def forecast_signal(view: SeriesView, rules: EffectiveRules) -> Signal:
     """The forecast of one series: figures whenever min_points points are in the lookback
     window (even when not firing, or with the rule disabled), active when the guards pass.
@@ -138,57 +213,8 @@ def forecast_signal(view: SeriesView, rules: EffectiveRules) -> Signal:
     if fit is None:
         return _with(base, points_used=len(window), note="no distinct timestamps")
 
-    period_end = view.period.end
-    projected_to_end = (
-        view.measure is Measure.CUMULATIVE and view.calendar and period_end is not None
-    )
-    exhausts_at: datetime | None = None
-    if projected_to_end:
-        assert period_end is not None
-        # A cumulative value never falls within its period: start from the observed value
-        # when the robust line runs below it.
-        start = max(value, fit.level)
-        forecast_value = start + max(fit.rate, 0.0) * (period_end - fit.at).total_seconds()
-        if cap is not None and cap > 0:
-            if value >= cap:
-                exhausts_at = _reached_at(points, cap)
-            else:
-                crossing = fit.crossing(cap, start)
-                exhausts_at = crossing if crossing is not None and crossing < period_end else None
-    else:
-        forecast_value = max(fit.value_at(view.now + rules.forecast_horizon), 0.0)
-        if cap is not None and cap > 0:
-            if value >= cap:
-                exhausts_at = _reached_at(points, cap)
-            else:
-                crossing = fit.crossing(cap, fit.level)
-                exhausts_at = None if crossing is None else max(crossing, view.now)
-
-    # The clearing band: a firing alert stays until the projection is clearly below the cap
-    # (by clear_hysteresis), so a quieter weekend does not resolve and re-fire it.
-    band = rules.clear_hysteresis
-    deadline = view.now + rules.forecast_horizon
-    projected = held = False
-    if cap is not None and cap > 0:
-        if projected_to_end:
-            projected = forecast_value >= cap
-            held = forecast_value >= cap * (1 - band)
-        elif exhausts_at is not None:
-            projected = exhausts_at <= deadline
-            held = exhausts_at <= view.now + rules.forecast_horizon * (1 + band)
-        floor = rules.forecast_floor * cap
-        held = held and value >= floor - band * cap
-        active = projected and value >= floor
-    else:
-        active = False
-    notes: list[str] = []
-    if not projected:
-        notes.append("no exhaustion projected")
-    elif not active:
-        notes.append("below the floor")
-    if not rules.forecast_enabled:
-        active = held = False
-        notes.append("disabled")
+    forecast_value, exhausts_at, to_end = _project(view, rules, fit, points)
+    active, held, notes = _verdict(view, rules, value, forecast_value, exhausts_at, to_end)
     return Signal(
         kind="forecast",
         active=active,
@@ -203,7 +229,7 @@ def forecast_signal(view: SeriesView, rules: EffectiveRules) -> Signal:
         rate=fit.rate,
         unit=view.unit,
         points_used=fit.points,
-        notes=tuple(notes),
+        notes=notes,
     )
 
 

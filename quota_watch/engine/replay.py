@@ -30,7 +30,7 @@ import tomllib
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ __all__ = [
     "ReplayResult",
     "ReplaySeries",
     "SeriesFileError",
+    "forecast_lead",
     "load_series",
     "parse_series_csv",
     "parse_series_toml",
@@ -310,3 +311,15 @@ def replay(
         final_forecast=forecast,
         errors=errors,
     )
+
+
+def forecast_lead(transitions: Sequence[Transition]) -> timedelta | None:
+    """How long before the threshold warning (QuotaAlmostFull) the forecast warning
+    (QuotaPredictedFull) first fired; None unless both fired."""
+    firsts: dict[str, datetime] = {}
+    for t in transitions:
+        if t.kind in ("firing", "escalated"):
+            firsts.setdefault(t.state.alertname, t.at)
+    if "QuotaPredictedFull" in firsts and "QuotaAlmostFull" in firsts:
+        return firsts["QuotaAlmostFull"] - firsts["QuotaPredictedFull"]
+    return None

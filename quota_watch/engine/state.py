@@ -23,13 +23,8 @@ from typing import Any
 
 from quota_watch.engine.forecast import forecast_signal
 from quota_watch.engine.health import AccountHealth, auth_signal, stale_signal
-from quota_watch.engine.rulepack import (
-    EffectiveRules,
-    RuleError,
-    RuleOverride,
-    RulePack,
-    effective_rules,
-)
+from quota_watch.engine.rulepack import EffectiveRules, RuleOverride, RulePack
+from quota_watch.engine.scope import account_rules, rules_for_series
 from quota_watch.engine.signals import SeriesView, Signal
 from quota_watch.engine.threshold import held_severity, threshold_signal
 from quota_watch.model import AlertState, MessageKind, Severity
@@ -43,7 +38,6 @@ __all__ = [
     "alertname",
     "evaluate_account",
     "fingerprint",
-    "rules_for_series",
     "step",
 ]
 
@@ -218,63 +212,91 @@ def step(
     """
     kind = signal.kind
     fp = subject.fingerprint(kind)
-    transitions: list[Transition] = []
+    retired: list[Transition] = []
     if prev is not None and prev.fingerprint != fp:
         if not _same_series(prev, kind, subject):
             raise ValueError(f"alert {prev.fingerprint} is not the {kind} alert of this series")
-        transitions.extend(_retire(prev, signal, now))
+        retired = _retire(prev, signal, now)
         prev = None
     if prev is not None and now <= prev.updated_at:
         return prev, []
     if prev is not None and prev.status == "resolved":
         prev = None
     figures = _figures(signal, subject, now)
-
     if prev is None or prev.status == "pending":
-        if not signal.active or not rules.enabled(kind):
-            return None, transitions
-        severity = signal.severity
-        if prev is None:
-            state = AlertState(
-                fingerprint=fp,
-                kind=kind,
-                alertname=alertname(kind, severity),
-                account=subject.account,
-                limit=subject.limit,
-                resource=subject.resource,
-                period_start=subject.period_start,
-                period_end=subject.period_end,
-                status="pending",
-                severity=severity,
-                pending_runs=1,
-                started_at=now,
-                fired_at=None,
-                resolved_at=None,
-                last_notified_at=None,
-                next_reminder_at=None,
-                reminder_interval_seconds=rules.reminder_initial.total_seconds(),
-                **figures,
-            )
-        else:
-            state = replace(
-                prev,
-                severity=severity,
-                alertname=alertname(kind, severity),
-                pending_runs=prev.pending_runs + 1,
-                **figures,
-            )
-        if _fires_at_once(kind, severity, state.pending_runs, rules):
-            state = _fire(state, rules, now)
-            transitions.append(Transition("firing", state))
-        return state, transitions
-
-    # prev is firing
-    held: Severity | None
-    if kind == "threshold":
-        held = held_severity(signal.ratio, prev.severity, rules)
+        state, transitions = _step_open(prev, signal, subject, rules, now, figures)
     else:
-        holds = signal.active if signal.sustained is None else signal.sustained
-        held = signal.severity if holds and rules.enabled(kind) else None
+        state, transitions = _step_firing(prev, signal, rules, now, figures)
+    return state, retired + transitions
+
+
+def _step_open(
+    prev: AlertState | None,
+    signal: Signal,
+    subject: AlertSubject,
+    rules: EffectiveRules,
+    now: datetime,
+    figures: dict[str, Any],
+) -> tuple[AlertState | None, list[Transition]]:
+    """Step a new or pending alert: dropped when its condition fails, fired once it held for
+    long enough."""
+    kind = signal.kind
+    if not signal.active or not rules.enabled(kind):
+        return None, []
+    severity = signal.severity
+    if prev is None:
+        state = AlertState(
+            fingerprint=subject.fingerprint(kind),
+            kind=kind,
+            alertname=alertname(kind, severity),
+            account=subject.account,
+            limit=subject.limit,
+            resource=subject.resource,
+            period_start=subject.period_start,
+            period_end=subject.period_end,
+            status="pending",
+            severity=severity,
+            pending_runs=1,
+            started_at=now,
+            fired_at=None,
+            resolved_at=None,
+            last_notified_at=None,
+            next_reminder_at=None,
+            reminder_interval_seconds=rules.reminder_initial.total_seconds(),
+            **figures,
+        )
+    else:
+        state = replace(
+            prev,
+            severity=severity,
+            alertname=alertname(kind, severity),
+            pending_runs=prev.pending_runs + 1,
+            **figures,
+        )
+    if _fires_at_once(kind, severity, state.pending_runs, rules):
+        state = _fire(state, rules, now)
+        return state, [Transition("firing", state)]
+    return state, []
+
+
+def _held(prev: AlertState, signal: Signal, rules: EffectiveRules) -> Severity | None:
+    """The severity a firing alert keeps (None: its condition cleared)."""
+    kind = signal.kind
+    if kind == "threshold":
+        return held_severity(signal.ratio, prev.severity, rules)
+    holds = signal.active if signal.sustained is None else signal.sustained
+    return signal.severity if holds and rules.enabled(kind) else None
+
+
+def _step_firing(
+    prev: AlertState,
+    signal: Signal,
+    rules: EffectiveRules,
+    now: datetime,
+    figures: dict[str, Any],
+) -> tuple[AlertState, list[Transition]]:
+    """Step a firing alert: resolve, escalate, change severity quietly, or remind."""
+    held = _held(prev, signal, rules)
     if held is None:
         state = replace(
             prev,
@@ -284,9 +306,8 @@ def step(
             next_reminder_at=None,
             **figures,
         )
-        transitions.append(Transition("resolved", state))
-        return state, transitions
-    state = replace(prev, severity=held, alertname=alertname(kind, held), **figures)
+        return state, [Transition("resolved", state)]
+    state = replace(prev, severity=held, alertname=alertname(signal.kind, held), **figures)
     if _RANK[held] > _RANK[prev.severity]:
         state = replace(
             state,
@@ -294,8 +315,8 @@ def step(
             reminder_interval_seconds=rules.reminder_initial.total_seconds(),
             next_reminder_at=now + rules.reminder_initial,
         )
-        transitions.append(Transition("escalated", state, previous_severity=prev.severity))
-    elif prev.next_reminder_at is not None and now >= prev.next_reminder_at:
+        return state, [Transition("escalated", state, previous_severity=prev.severity)]
+    if prev.next_reminder_at is not None and now >= prev.next_reminder_at:
         interval = min(
             prev.reminder_interval_seconds * rules.reminder_factor,
             rules.reminder_max.total_seconds(),
@@ -306,8 +327,8 @@ def step(
             reminder_interval_seconds=interval,
             next_reminder_at=now + timedelta(seconds=interval),
         )
-        transitions.append(Transition("reminder", state))
-    return state, transitions
+        return state, [Transition("reminder", state)]
+    return state, []
 
 
 @dataclass
@@ -346,43 +367,6 @@ class _Collector:
             self.deletions[prev.fingerprint] = None
 
 
-def rules_for_series(
-    pack: RulePack,
-    overrides: Sequence[RuleOverride],
-    view: SeriesView,
-    errors: list[str],
-) -> EffectiveRules:
-    """The rules of one series; an override that cannot apply is noted in `errors` and the
-    series falls back to ratio thresholds only."""
-
-    def resolve(
-        chosen: Sequence[RuleOverride], unit: str | None, cap: float | None
-    ) -> EffectiveRules:
-        return effective_rules(
-            pack,
-            chosen,
-            provider=view.provider,
-            account=view.account,
-            limit=view.limit,
-            group=view.group,
-            resource=view.resource,
-            unit=unit,
-            cap=cap,
-        )
-
-    try:
-        return resolve(overrides, view.unit, view.cap)
-    except RuleError as exc:
-        label = view.limit if view.resource is None else f"{view.limit}[{view.resource}]"
-        errors.append(f"{view.account}/{label}: {exc}")
-    try:
-        # Without a unit or cap, absolute thresholds cannot evaluate; ratios still apply.
-        return resolve(overrides, None, None)
-    except RuleError as exc:  # an error not about the unit (e.g. reminder bounds)
-        errors.append(f"{view.account}: {exc}")
-        return resolve((), None, None)
-
-
 def _with_forecast(signal: Signal, forecast: Signal) -> Signal:
     return replace(
         signal,
@@ -390,6 +374,18 @@ def _with_forecast(signal: Signal, forecast: Signal) -> Signal:
         forecast_utilization=forecast.forecast_utilization,
         exhausts_at=forecast.exhausts_at,
     )
+
+
+def _by_series(
+    prior: Sequence[AlertState], account: str
+) -> dict[tuple[str, str | None, str | None], list[AlertState]]:
+    """The account's stored alerts by (kind, limit, resource)."""
+    by_key: dict[tuple[str, str | None, str | None], list[AlertState]] = {}
+    for alert in prior:
+        if alert.account != account:
+            raise ValueError(f"alert {alert.fingerprint} belongs to {alert.account!r}")
+        by_key.setdefault((alert.kind, alert.limit, alert.resource), []).append(alert)
+    return by_key
 
 
 def evaluate_account(
@@ -416,11 +412,7 @@ def evaluate_account(
     out = _Collector()
     errors: list[str] = []
     forecasts: dict[tuple[str, str | None], Signal] = {}
-    by_key: dict[tuple[str, str | None, str | None], list[AlertState]] = {}
-    for alert in prior:
-        if alert.account != account:
-            raise ValueError(f"alert {alert.fingerprint} belongs to {alert.account!r}")
-        by_key.setdefault((alert.kind, alert.limit, alert.resource), []).append(alert)
+    by_key = _by_series(prior, account)
 
     def advance(kind: str, signal: Signal, subject: AlertSubject, rules: EffectiveRules) -> None:
         fp = subject.fingerprint(kind)
@@ -450,12 +442,9 @@ def evaluate_account(
 
     if health is not None:
         account_subject = AlertSubject(provider=provider, account=account, group=group)
-        where: dict[str, Any] = {"provider": provider, "account": account, "group": group}
-        try:
-            rules = effective_rules(pack, overrides, **where, limit=None, unit=None, cap=None)
-        except RuleError as exc:
-            errors.append(f"{account}: {exc}")
-            rules = effective_rules(pack, (), **where, limit=None, unit=None, cap=None)
+        rules = account_rules(
+            pack, overrides, provider=provider, account=account, group=group, errors=errors
+        )
         advance("auth", auth_signal(health, rules), account_subject, rules)
         advance("stale", stale_signal(health, rules, now), account_subject, rules)
 

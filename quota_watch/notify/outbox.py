@@ -15,7 +15,7 @@ from quota_watch.notify.config import NotifierSettings, notifier_name
 from quota_watch.notify.deliver import BodyFormat, NotifyType, send
 from quota_watch.notify.routing import is_silenced, route
 from quota_watch.notify.templates import render, render_digest_messages, render_test
-from quota_watch.store import StoredForecast
+from quota_watch.store.models import StoredForecast
 
 __all__ = [
     "FIRST_RETRY",
@@ -41,7 +41,7 @@ _OPEN_KINDS = frozenset({"firing", "escalated", "reminder"})
 
 
 class OutboxStore(Protocol):
-    """The store methods the outbox uses (quota_watch.store.Store implements them)."""
+    """The store methods the outbox uses (quota_watch.store.facade.Store implements them)."""
 
     async def load_alerts(
         self, *, account: str | None = None, include_resolved: bool = False

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from quota_watch.model import AlertState, MessageKind, OutboxMessage, Severity
-from quota_watch.units import human
+from quota_watch.units import exact_span, human, percent, relative, utc_minute
 
 __all__ = [
     "ACTIONS",
@@ -42,34 +42,9 @@ _HEADLINES: dict[MessageKind, str] = {
 }
 
 
-def _when(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _span(delta: timedelta) -> str:
-    seconds = int(abs(delta.total_seconds()))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    for big, big_unit, small, small_unit in (
-        (days, "d", hours, "h"),
-        (hours, "h", minutes, "m"),
-        (minutes, "m", secs, "s"),
-    ):
-        if big:
-            return f"{big}{big_unit} {small}{small_unit}" if small else f"{big}{big_unit}"
-    return f"{secs}s"
-
-
 def _relative(moment: datetime, now: datetime) -> str:
-    delta = moment - now
-    if abs(delta) < timedelta(seconds=1):
-        return "now"
-    return f"in {_span(delta)}" if delta > timedelta() else f"{_span(delta)} ago"
-
-
-def _pct(ratio: float, digits: int = 0) -> str:
-    return f"{ratio:.{digits}%}"
+    """Exact to the second: "in 1d 3h" or "2h ago"; "now" within a second."""
+    return relative(moment, now, span=exact_span, now_below=timedelta(seconds=1))
 
 
 def _subject(alert: AlertState) -> str:
@@ -82,14 +57,14 @@ def _subject(alert: AlertState) -> str:
 def _usage(alert: AlertState) -> str:
     """'at 104% of 100k', or 'at 104k' without a cap."""
     if alert.cap and alert.ratio is not None:
-        return f"at {_pct(alert.ratio)} of {human(alert.cap, alert.unit)}"
+        return f"at {percent(alert.ratio)} of {human(alert.cap, alert.unit)}"
     return f"at {human(alert.value, alert.unit)}"
 
 
 def _forecast_phrase(alert: AlertState, now: datetime) -> str | None:
     if alert.forecast_value is not None:
         if alert.cap:
-            share = _pct(alert.forecast_value / alert.cap)
+            share = percent(alert.forecast_value / alert.cap)
             return f"projected at {share} of {human(alert.cap, alert.unit)} by period end"
         return f"projected at {human(alert.forecast_value, alert.unit)} by period end"
     if alert.exhausts_at is not None:
@@ -134,10 +109,10 @@ def _title(kind: MessageKind, alert: AlertState, now: datetime) -> str:
 def _forecast_line(alert: AlertState, now: datetime) -> str:
     parts = []
     if alert.forecast_value is not None:
-        share = f" ({_pct(alert.forecast_value / alert.cap, 1)} of cap)" if alert.cap else ""
+        share = f" ({percent(alert.forecast_value / alert.cap, 1)} of cap)" if alert.cap else ""
         parts.append(f"{human(alert.forecast_value, alert.unit)} at period end{share}")
     if alert.exhausts_at is not None:
-        parts.append(f"full {_relative(alert.exhausts_at, now)} ({_when(alert.exhausts_at)})")
+        parts.append(f"full {_relative(alert.exhausts_at, now)} ({utc_minute(alert.exhausts_at)})")
     return "; ".join(parts) or "none (not enough data, or no cap to run out of)"
 
 
@@ -145,10 +120,10 @@ def _status_line(kind: MessageKind, alert: AlertState, now: datetime) -> str:
     text = f"{alert.alertname}, {alert.severity}"
     fired = alert.fired_at or alert.started_at
     if kind == "resolved":
-        return f"{text}, fired {_when(fired)}, resolved {_when(alert.resolved_at or now)}"
+        return f"{text}, fired {utc_minute(fired)}, resolved {utc_minute(alert.resolved_at or now)}"
     if kind == "period_reset":
-        return f"{text}, fired {_when(fired)}, cleared by the new period"
-    return f"{text}, firing since {_when(fired)} ({_relative(fired, now)})"
+        return f"{text}, fired {utc_minute(fired)}, cleared by the new period"
+    return f"{text}, firing since {utc_minute(fired)} ({_relative(fired, now)})"
 
 
 def _fields(
@@ -163,13 +138,13 @@ def _fields(
             fields.append(("Resource", alert.resource))
         value = human(alert.value, alert.unit)
         if alert.cap:
-            ratio = "" if alert.ratio is None else f" ({_pct(alert.ratio, 1)})"
+            ratio = "" if alert.ratio is None else f" ({percent(alert.ratio, 1)})"
             value = f"{value} of {human(alert.cap, alert.unit)}{ratio}"
         else:
             value += " (no known cap)"
         fields.append(("Value", value))
         fields.append(("Forecast", _forecast_line(alert, now)))
-        resets = f"{_relative(resets_at, now)} ({_when(resets_at)})" if resets_at else "-"
+        resets = f"{_relative(resets_at, now)} ({utc_minute(resets_at)})" if resets_at else "-"
         fields.append(("Resets", resets))
     elif alert.kind == "stale" and alert.unit == "seconds" and alert.value > 0:
         allowed = f" (allowed: {human(alert.cap, 'seconds')})" if alert.cap else ""
@@ -217,7 +192,7 @@ def render_test(severity: Severity, now: datetime) -> Rendered:
     """(title, text, markdown) of the message `quota-watch notify test` sends."""
     title = f"[TEST] quota-watch test notification ({severity})"
     body = (
-        f"This is a test message from quota-watch, sent {_when(now)}.\n"
+        f"This is a test message from quota-watch, sent {utc_minute(now)}.\n"
         f"If you can read it, {severity} alerts reach this notifier."
     )
     return title, body, f"**{title}**\n\n{body}"
@@ -229,7 +204,7 @@ def _count(n: int, noun: str) -> str:
 
 def _open_line(alert: AlertState, now: datetime) -> str:
     since = alert.fired_at or alert.started_at
-    return f"{_title('firing', alert, now)}, since {_when(since)}"
+    return f"{_title('firing', alert, now)}, since {utc_minute(since)}"
 
 
 def _digest(changes: Sequence[str], still_open: Sequence[AlertState], now: datetime) -> Rendered:
@@ -239,8 +214,8 @@ def _digest(changes: Sequence[str], still_open: Sequence[AlertState], now: datet
         (f"Changes ({len(changes)})", list(changes) or ["none"]),
         (f"Still open ({len(still_open)})", open_lines or ["none"]),
     ]
-    text = [f"quota-watch digest, {_when(now)}"]
-    markdown = [f"**quota-watch digest, {_when(now)}**"]
+    text = [f"quota-watch digest, {utc_minute(now)}"]
+    markdown = [f"**quota-watch digest, {utc_minute(now)}**"]
     for heading, lines in sections:
         text += ["", f"{heading}:", *(f"- {line}" for line in lines)]
         markdown += ["", f"**{heading}**", "", *(f"- {line}" for line in lines)]
@@ -253,7 +228,7 @@ def render_digest(
     now: datetime,
 ) -> Rendered:
     """(title, text, markdown) of a digest: each change's title, then each open alert."""
-    lines = [f"{_when(a.updated_at)} {_title(kind, a, now)}" for kind, a in changes]
+    lines = [f"{utc_minute(a.updated_at)} {_title(kind, a, now)}" for kind, a in changes]
     return _digest(lines, still_open, now)
 
 
@@ -262,4 +237,4 @@ def render_digest_messages(
 ) -> Rendered:
     """A digest built from queued messages (what the outbox holds), oldest first."""
     ordered = sorted(messages, key=lambda m: (m.created_at, m.id or 0))
-    return _digest([f"{_when(m.created_at)} {m.title}" for m in ordered], still_open, now)
+    return _digest([f"{utc_minute(m.created_at)} {m.title}" for m in ordered], still_open, now)

@@ -23,11 +23,13 @@ __all__ = [
     "account_runtimes",
     "choose",
     "open_reader",
+    "pool_runtimes",
     "read_entries",
     "read_history",
     "read_positions",
     "read_report",
     "render",
+    "report_request",
     "sqlite_file",
     "utcnow",
     "wants_colour",
@@ -91,6 +93,34 @@ def account_runtimes(
     return {a.name: build_runtime(a, infos[a.collector], OFFLINE_CLIENT) for a in chosen}
 
 
+def report_request(
+    config: Config,
+    providers: Iterable[str] | None,
+    accounts: Iterable[str] | None,
+    groups: Iterable[str] | None,
+    statuses: Iterable[str] | None,
+) -> ReportRequest:
+    """The report's filters, each checked against the configuration (ReportError if not)."""
+    from quota_watch.reporting.entries import STATUSES
+
+    return ReportRequest(
+        providers=choose("--provider", providers, sorted({a.collector for a in config.accounts})),
+        accounts=choose("--account", accounts, [a.name for a in config.accounts]),
+        groups=choose("--group", groups, sorted({a.group for a in config.accounts if a.group})),
+        statuses=choose("--status", statuses, STATUSES),
+    )
+
+
+def pool_runtimes(
+    config: Config, runtimes: Mapping[str, AccountRuntime]
+) -> dict[str, AccountRuntime]:
+    """The runtimes of the other members of the pools of `runtimes`: a pool is planned whole
+    even when the report shows only some of its accounts."""
+    pools = {rt.config.group for rt in runtimes.values() if rt.config.group}
+    others = [a for a in config.accounts if a.group in pools and a.name not in runtimes]
+    return account_runtimes(config, lambda a: a in others) if others else {}
+
+
 def render(
     fmt: str,
     entries: Sequence[Entry],
@@ -139,7 +169,7 @@ async def open_reader(url: str) -> ReadStore:
     path = simple_sqlite_path(url)
     if path is not None:
         return SQLiteReader.open(path)
-    from quota_watch.store import Store
+    from quota_watch.store.facade import Store
 
     return await Store.open(url, readonly=url.strip().startswith("sqlite"), migrate=False)
 

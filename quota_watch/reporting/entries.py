@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from quota_watch.model import SeriesKey
 from quota_watch.status.position import Status
 from quota_watch.status.rows import Row, make_row, sort_rows
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from quota_watch.collect.runtime import AccountRuntime
     from quota_watch.engine.rulepack import RuleOverride, RulePack
     from quota_watch.status.position import SeriesPosition
-    from quota_watch.store import LatestReading
+    from quota_watch.store.models import StoredReading
     from quota_watch.store.sqlite_reader import ReadStore
 
 __all__ = [
@@ -41,8 +42,6 @@ FAIL_LEVELS: dict[str, frozenset[str]] = {
 }
 """--fail-on level -> the statuses that fail it."""
 
-SeriesKey = tuple[str, str, str | None]
-
 
 @dataclass(frozen=True, slots=True)
 class Entry:
@@ -59,7 +58,7 @@ def _day(moment: datetime) -> datetime:
 
 async def daily_maxima(
     store: ReadStore,
-    readings: Sequence[LatestReading],
+    readings: Sequence[StoredReading],
     now: datetime,
     days: int = TREND_DAYS,
 ) -> dict[SeriesKey, tuple[float | None, ...]]:

@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from quota_watch.reporting.sparkline import sparkline
-from quota_watch.units import human
+from quota_watch.units import human, iso_z
 
 if TYPE_CHECKING:
-    from quota_watch.store import LatestReading, Point, RollupPoint
+    from quota_watch.store.models import Point, RollupPoint, StoredReading
     from quota_watch.store.sqlite_reader import ReadStore
 
 __all__ = ["DayRow", "History", "HistoryError", "load_history", "to_csv", "to_table"]
@@ -55,7 +55,7 @@ class DayRow:
 class History:
     """One series over the last days: its latest reading, the rows as stored, the days."""
 
-    reading: LatestReading
+    reading: StoredReading
     daily: list[RollupPoint]
     hourly: list[RollupPoint]
     samples: list[Point]
@@ -67,8 +67,8 @@ def _floor_day(moment: datetime) -> datetime:
 
 
 def _pick(
-    readings: Sequence[LatestReading], account: str, limit: str, resource: str | None
-) -> LatestReading:
+    readings: Sequence[StoredReading], account: str, limit: str, resource: str | None
+) -> StoredReading:
     accounts = sorted({r.account for r in readings})
     if account not in accounts:
         raise HistoryError(
@@ -150,7 +150,7 @@ def to_table(history: History) -> str:
     scale = r.cap if r.cap else top
     lines = [
         f"{r.provider} / {r.account} / {label}: {human(r.value, unit)} of {cap} "
-        f"({r.measure}, unit {unit}), as of {r.ts.isoformat().replace('+00:00', 'Z')}",
+        f"({r.measure}, unit {unit}), as of {iso_z(r.ts)}",
         f"daily maxima: {sparkline([d.max for d in history.days], low=0.0, high=scale)}",
         "",
     ]
@@ -177,10 +177,6 @@ def to_table(history: History) -> str:
     return "\n".join(lines)
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
 def to_csv(history: History) -> str:
     """Every stored row of the range (RFC 4180): daily and hourly rollups, then raw samples
     (min = max = last = the value, count 1), oldest first within each."""
@@ -189,7 +185,7 @@ def to_csv(history: History) -> str:
     writer.writerow(CSV_COLUMNS)
     for granularity, points in (("day", history.daily), ("hour", history.hourly)):
         for p in points:
-            writer.writerow((granularity, _iso(p.bucket_start), p.min, p.max, p.last, p.count))
+            writer.writerow((granularity, iso_z(p.bucket_start), p.min, p.max, p.last, p.count))
     for s in history.samples:
-        writer.writerow(("sample", _iso(s.ts), s.value, s.value, s.value, 1))
+        writer.writerow(("sample", iso_z(s.ts), s.value, s.value, s.value, 1))
     return buffer.getvalue()

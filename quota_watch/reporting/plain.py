@@ -7,24 +7,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from quota_watch.status.rows import Row
-from quota_watch.units import human
+from quota_watch.units import human, percent, relative
 
 if TYPE_CHECKING:
     pass
-
-
-def _when(moment: datetime | None, now: datetime) -> str:
-    if moment is None:
-        return "-"
-    seconds = (moment - now).total_seconds()
-    span = abs(seconds)
-    for suffix, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if span >= size:
-            text = f"{span / size:.0f}{suffix}"
-            break
-    else:
-        text = f"{span:.0f}s"
-    return f"in {text}" if seconds >= 0 else f"{text} ago"
 
 
 def to_table(rows: Sequence[Row], now: datetime) -> str:
@@ -53,10 +39,10 @@ def to_table(rows: Sequence[Row], now: datetime) -> str:
                 r.resource or "-",
                 human(r.value, r.unit),
                 human(r.cap, r.unit),
-                "-" if r.utilization is None else f"{r.utilization:.1%}",
-                "-" if r.forecast_utilization is None else f"{r.forecast_utilization:.0%}",
-                _when(r.exhausts_at, now),
-                _when(r.resets_at, now),
+                percent(r.utilization, 1),
+                percent(r.forecast_utilization),
+                relative(r.exhausts_at, now),
+                relative(r.resets_at, now),
             )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]

@@ -16,26 +16,10 @@ from quota_watch.engine.pools import (
     PoolPlan,
 )
 from quota_watch.status.plan import SHOWN_FROM, all_advice, shown_limits
-from quota_watch.units import human
+from quota_watch.units import format_days, human, iso_z, percent, utc_minute
 
 if TYPE_CHECKING:
     pass
-
-
-def _date(moment: datetime | None) -> str:
-    return "-" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _days(days: float | None) -> str:
-    if days is None:
-        return "-"
-    if days < 1:
-        return f"{days * 24:.1f} h"
-    return f"{days:.1f} d"
-
-
-def _pct(ratio: float | None) -> str:
-    return "-" if ratio is None else f"{ratio:.0%}"
 
 
 def _sentence(text: str) -> str:
@@ -59,15 +43,15 @@ def _projection(a: Advice) -> str:
     where = {"period end": "by the period's end", "horizon": "within the planning horizon"}
     return (
         f"{_name(a)} is projected to reach {human(a.projected, a.unit)} of "
-        f"{human(a.cap, a.unit)} ({_pct((a.projected or 0) / a.cap if a.cap else None)}) "
+        f"{human(a.cap, a.unit)} ({percent((a.projected or 0) / a.cap if a.cap else None)}) "
         f"{where.get(a.projected_from, 'now')}"
     )
 
 
 def advice_text(a: Advice, target: float) -> str:
     """One paragraph: what to do, by when, and why."""
-    when = f" before {_date(a.act_by)}" if a.act_by is not None else ""
-    full = f"; first shard full at {_date(a.exhausts_at)}" if a.exhausts_at else ""
+    when = f" before {utc_minute(a.act_by)}" if a.act_by is not None else ""
+    full = f"; first shard full at {utc_minute(a.exhausts_at)}" if a.exhausts_at else ""
     hot = f" Hot shard: {a.hot_shard}." if a.hot_shard else ""
     if a.kind == "split" and a.account is None:
         extra = a.recommended - a.shards
@@ -75,7 +59,7 @@ def advice_text(a: Advice, target: float) -> str:
         return (
             f"{_sentence(_subject(a))}: add {extra} shard account{'s' if extra > 1 else ''}"
             f"{when} ({a.shards} -> {a.recommended}). {_projection(a)}{full}; "
-            f"{a.recommended} shards keep each at {target:.0%} of its cap. "
+            f"{a.recommended} shards keep each at {percent(target)} of its cap. "
             f"Binding limit: {_name(a)}.{hot}{caution}"
         )
     if a.kind == "split":
@@ -83,7 +67,7 @@ def advice_text(a: Advice, target: float) -> str:
         return (
             f"{_sentence(_subject(a))}: split the workload over {a.recommended} accounts"
             f"{when} (a pool: give them one `group`). {_projection(a)}"
-            f"{'; full at ' + _date(a.exhausts_at) if a.exhausts_at else ''}.{caution}"
+            f"{'; full at ' + utc_minute(a.exhausts_at) if a.exhausts_at else ''}.{caution}"
         )
     if a.kind == "upgrade":
         target_text = "the pool" if a.account is None else "the account"
@@ -97,26 +81,26 @@ def advice_text(a: Advice, target: float) -> str:
         return (
             f"{_sentence(_subject(a))}: move load from {a.hot_shard} to {cool}. "
             f"{a.hot_shard}'s {_name(a)} is projected at {human(a.projected, a.unit)} of "
-            f"{human(a.cap, a.unit)} ({_pct((a.projected or 0) / a.cap if a.cap else None)})"
-            f"{'; full at ' + _date(a.exhausts_at) if a.exhausts_at else ''}, "
+            f"{human(a.cap, a.unit)} ({percent((a.projected or 0) / a.cap if a.cap else None)})"
+            f"{'; full at ' + utc_minute(a.exhausts_at) if a.exhausts_at else ''}, "
             "while the pool has room."
         )
     if a.kind == "archive" and a.cap is not None and a.value >= a.cap:
         return (
             f"{_sentence(_subject(a))}: at {human(a.value, a.unit)} of {human(a.cap, a.unit)}"
-            f"{', full since ' + _date(a.exhausts_at) if a.exhausts_at else ''}; split it or "
+            f"{', full since ' + utc_minute(a.exhausts_at) if a.exhausts_at else ''}; split it or "
             "archive old data."
         )
     if a.kind == "archive":
         return (
             f"{_sentence(_subject(a))}: will hit {human(a.cap, a.unit)}"
-            f"{' at ' + _date(a.exhausts_at) if a.exhausts_at else ''}; split it or archive "
+            f"{' at ' + utc_minute(a.exhausts_at) if a.exhausts_at else ''}; split it or archive "
             f"old data. Now {human(a.value, a.unit)}, projected {human(a.projected, a.unit)}."
         )
     if a.kind == "consolidate":
         return (
             f"{_sentence(_subject(a))}: could lose a shard: the projected peak of "
-            f"{_name(a)} fits in {a.recommended} shards at {target:.0%} of the cap "
+            f"{_name(a)} fits in {a.recommended} shards at {percent(target)} of the cap "
             f"({a.shards} now)."
         )
     return f"{_sentence(_subject(a))}: nothing to do ({a.shards} shards are enough)."
@@ -129,16 +113,16 @@ def _limit_cells(p: PoolLimit, mark: str) -> tuple[str, ...]:
     hottest = "balanced"
     if p.hottest is not None and p.imbalance is not None and p.imbalance >= HOT_IMBALANCE:
         hottest = f"{p.hottest} ({p.imbalance:.2f}x)"
-    headroom = _days(p.headroom_days)
+    headroom = format_days(p.headroom_days)
     if p.headroom_days is None and p.projected_from == "period end":
         headroom = "resets first"
     return (
         mark + p.limit,
         human(p.total_value, p.unit),
         human(p.total_cap, p.unit),
-        _pct(p.utilization),
+        percent(p.utilization),
         human(p.projected_peak, p.unit),
-        _pct(p.projected_utilization),
+        percent(p.projected_utilization),
         str(p.recommended),
         hottest,
         headroom,
@@ -167,7 +151,7 @@ def _aligned(rows: Sequence[Sequence[str]]) -> list[str]:
 
 def _hidden_note(hidden: int) -> str:
     return (
-        f"{hidden} more limit{'s' if hidden > 1 else ''} projected under {SHOWN_FROM:.0%} "
+        f"{hidden} more limit{'s' if hidden > 1 else ''} projected under {percent(SHOWN_FROM)} "
         "(--all shows them)"
     )
 
@@ -193,7 +177,7 @@ def plan_to_text(plan: Plan, *, show_all: bool = False) -> str:
     if plan.pools:
         out.append("  * binding limit (needs the most shards); NEED = shards recommended")
         out.append("")
-    out.append(f"Advice (target utilization {plan.target_utilization:.0%} per shard):")
+    out.append(f"Advice (target utilization {percent(plan.target_utilization)} per shard):")
     if not advice:
         out.append("  nothing to do: no pool needs a shard and nothing is projected to fill up.")
     for a in advice:
@@ -207,7 +191,7 @@ def _md_cell(text: str) -> str:
 
 def plan_to_markdown(plan: Plan, *, show_all: bool = False) -> str:
     """The plan as GitHub-flavoured markdown (pastes into an issue or a chat)."""
-    out = [f"## Shard plan ({_date(plan.now)})", ""]
+    out = [f"## Shard plan ({utc_minute(plan.now)})", ""]
     for pool in plan.pools:
         out.append(f"### {_md_cell(_pool_heading(pool))}")
         out.append("")
@@ -225,7 +209,7 @@ def plan_to_markdown(plan: Plan, *, show_all: bool = False) -> str:
         if hidden:
             out.extend(["", _sentence(_hidden_note(hidden)) + "."])
         out.append("")
-    out.append(f"### Advice (target utilization {plan.target_utilization:.0%} per shard)")
+    out.append(f"### Advice (target utilization {percent(plan.target_utilization)} per shard)")
     out.append("")
     advice = all_advice(plan)
     if not advice:
@@ -236,7 +220,7 @@ def plan_to_markdown(plan: Plan, *, show_all: bool = False) -> str:
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return iso_z(value.astimezone(UTC))
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -8,13 +8,14 @@ import io
 import json
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from quota_watch.reporting.entries import Entry, grouped
 from quota_watch.reporting.sparkline import sparkline
 from quota_watch.status.rows import COLLECT_KEYS
-from quota_watch.units import human
+from quota_watch.units import human, iso_z, percent, relative, rounded_span
 
 __all__ = [
     "JSON_KEYS",
@@ -72,24 +73,14 @@ def bar(utilization: float | None, width: int = BAR_WIDTH) -> str:
     return cells + _EMPTY * (width - len(cells))
 
 
-def _percent(ratio: float | None, digits: int = 1) -> str:
-    return "-" if ratio is None or math.isnan(ratio) else f"{ratio:.{digits}%}"
-
-
 def _until(moment: datetime | None, now: datetime) -> str:
-    if moment is None:
-        return "-"
-    seconds = (moment - now).total_seconds()
-    span = abs(seconds)
-    for suffix, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
-        if span >= size:
-            text = (
-                f"{span / size:.1f}{suffix}" if span < 10 * size else f"{span / size:.0f}{suffix}"
-            )
-            break
-    else:
-        text = f"{span:.0f}s"
-    return f"in {text}" if seconds > 0 else ("now" if seconds == 0 else f"{text} ago")
+    """One decimal under ten units: "in 1.5h", "3d ago"; "now" at the very moment."""
+    return relative(
+        moment,
+        now,
+        span=partial(rounded_span, tenths_below=10.0),
+        now_below=timedelta.resolution,
+    )
 
 
 def _limit_label(entry: Entry) -> str:
@@ -109,8 +100,8 @@ def _cells(entry: Entry, now: datetime) -> dict[str, str]:
         "limit": _limit_label(entry),
         "usage": bar(r.utilization),
         "used": f"{human(r.value, r.unit)} / {human(r.cap, r.unit)}",
-        "use": _percent(r.utilization),
-        "forecast": _percent(r.forecast_utilization, 0),
+        "use": percent(r.utilization, 1),
+        "forecast": percent(r.forecast_utilization),
         "resets": _until(r.resets_at, now),
         "full": _until(r.exhausts_at, now),
         "trend": _trend(entry),
@@ -231,7 +222,7 @@ def to_rich(
 
 def _json_value(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
+        return iso_z(value)
     return value
 
 

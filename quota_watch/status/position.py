@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from quota_watch.model import Severity
-from quota_watch.store import LatestReading, StoredForecast
+from quota_watch.model import AlertState, Severity
+from quota_watch.store.models import StoredForecast, StoredReading
 
 if TYPE_CHECKING:
     from quota_watch.collect.runtime import AccountRuntime
@@ -44,7 +44,7 @@ def worst_severity(a: str | None, b: str | None) -> str | None:
 class SeriesPosition:
     """One series now: its newest reading, the account's pool, the rules' verdict."""
 
-    reading: LatestReading
+    reading: StoredReading
     group: str | None
     severity: str | None  # threshold now or a firing threshold/forecast alert
     stale: bool
@@ -115,6 +115,18 @@ def signal_of(record: StoredForecast) -> Signal:
     )
 
 
+def _firing_severities(
+    alerts: Sequence[AlertState],
+) -> dict[tuple[str, str | None, str | None], str | None]:
+    """The worst severity of the firing threshold/forecast alerts of each series."""
+    firing: dict[tuple[str, str | None, str | None], str | None] = {}
+    for alert in alerts:
+        if alert.status == "firing" and alert.kind in ("threshold", "forecast"):
+            key = (alert.account, alert.limit, alert.resource)
+            firing[key] = worst_severity(firing.get(key), alert.severity)
+    return firing
+
+
 async def load_positions(
     store: ReadStore,
     runtimes: Mapping[str, AccountRuntime],
@@ -133,10 +145,11 @@ async def load_positions(
     series).
     """
     from quota_watch.engine.forecast import forecast_signal
-    from quota_watch.engine.state import rules_for_series
+    from quota_watch.engine.health import is_stale
+    from quota_watch.engine.scope import rules_for_series
     from quota_watch.engine.threshold import threshold_signal
     from quota_watch.status.series import fetch_since, series_view
-    from quota_watch.store import Point
+    from quota_watch.store.models import Point
 
     # A limit the collector no longer declares (a catalogue change) has no spec to evaluate.
     readings = [
@@ -145,11 +158,7 @@ async def load_positions(
         if r.limit in runtimes[r.account].limits
     ]
     statuses = {s.account: s for s in await store.account_statuses()}
-    firing: dict[tuple[str, str | None, str | None], str | None] = {}
-    for alert in await store.load_alerts():
-        if alert.status == "firing" and alert.kind in ("threshold", "forecast"):
-            key = (alert.account, alert.limit, alert.resource)
-            firing[key] = worst_severity(firing.get(key), alert.severity)
+    firing = _firing_severities(await store.load_alerts())
     stored = (
         await store.forecasts_of_accounts({r.account for r in readings}) if stored_forecasts else {}
     )
@@ -174,7 +183,9 @@ async def load_positions(
         key = (reading.account, reading.limit, reading.resource)
         status = statuses.get(reading.account)
         success = status.last_success_at if status and status.last_success_at else reading.ts
-        stale = now - success > rt.config.interval * pack.stale.after_runs
+        stale = is_stale(
+            success, 0, interval=rt.config.interval, after_runs=pack.stale.after_runs, now=now
+        )
         forecast = current.get(key)
         if forecast is None:
             since = fetch_since(reading, now, lookback)

@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from quota_watch.status.position import STATUS_ORDER, Status
-from quota_watch.store import LatestReading, StoredReading
+from quota_watch.store.models import StoredReading
+from quota_watch.units import iso_z
 
 if TYPE_CHECKING:
     from quota_watch.collect.runtime import AccountRuntime
@@ -75,7 +76,7 @@ def _status(utilization: float | None, severity: str | None, stale: bool) -> Sta
 
 
 def make_row(
-    reading: LatestReading | StoredReading,
+    reading: StoredReading | StoredReading,
     *,
     stale: bool = False,
     severity: str | None = None,
@@ -148,7 +149,7 @@ def sort_rows(rows: Iterable[Row]) -> list[Row]:
 
 def _json_value(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
+        return iso_z(value)
     return value
 
 

@@ -29,7 +29,7 @@ from quota_watch.engine import (
     step,
     threshold_signal,
 )
-from quota_watch.model import AlertState
+from quota_watch.model import AlertState, Outcome
 from quota_watch.sdk import Measure, Period, PeriodKind
 
 MARCH_START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -552,7 +552,7 @@ class Store:
 def test_evaluate_account_over_polls() -> None:
     db = Store()
     healthy = AccountHealth(
-        last_success_at=T0, last_outcome="success", consecutive_failures=0, interval=POLL
+        last_success_at=T0, last_outcome=Outcome.SUCCESS, consecutive_failures=0, interval=POLL
     )
     at = T0
     for value in (850.0, 870.0, 1005.0):
@@ -561,7 +561,7 @@ def test_evaluate_account_over_polls() -> None:
     assert kinds(db.sent) == ["firing", "escalated"]
     assert db.live() == {"QuotaFullyUsed": "firing"}
 
-    rejected = dataclasses.replace(healthy, last_outcome="auth", consecutive_failures=1)
+    rejected = dataclasses.replace(healthy, last_outcome=Outcome.AUTH, consecutive_failures=1)
     evaluation = evaluate([], list(db.alerts.values()), at, health=rejected)
     db.apply(evaluation)
     assert [(t.kind, t.state.alertname) for t in evaluation.transitions] == [
@@ -649,7 +649,7 @@ def test_stale_via_evaluate_account() -> None:
     db = Store()
     old_success = AccountHealth(
         last_success_at=T0 - 2 * HOUR,
-        last_outcome="unavailable",
+        last_outcome=Outcome.UNAVAILABLE,
         consecutive_failures=4,
         interval=POLL,
     )
@@ -658,7 +658,9 @@ def test_stale_via_evaluate_account() -> None:
     assert [(t.kind, t.state.alertname, t.state.value) for t in evaluation.transitions] == [
         ("firing", "QuotaDataStale", 7200.0)
     ]
-    recovered = dataclasses.replace(old_success, last_success_at=T0 + POLL, last_outcome="success")
+    recovered = dataclasses.replace(
+        old_success, last_success_at=T0 + POLL, last_outcome=Outcome.SUCCESS
+    )
     evaluation = evaluate([], list(db.alerts.values()), T0 + POLL, health=recovered)
     assert kinds(evaluation.transitions) == ["resolved"]
 
