@@ -47,7 +47,7 @@ from quota_watch.config.errors import ConfigError
 from quota_watch.config.load import load_config
 from quota_watch.daemon.alerting import Alerting
 from quota_watch.sdk import parse_duration
-from quota_watch.store import Store
+from quota_watch.store.facade import Store
 from quota_watch.testing.emulator import ManualClock
 
 __all__ = [
@@ -336,8 +336,8 @@ def _parse_hours(text: str) -> float:
     return hours
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the demo from the command line; see the module docstring."""
+def _parser() -> argparse.ArgumentParser:
+    """The command line of `python -m quota_watch.testing.demo`."""
     parser = argparse.ArgumentParser(
         prog="python -m quota_watch.testing.demo",
         description="Shard-pool demo: three emulated Cloudflare accounts in pool 'edge', a day\n"
@@ -379,6 +379,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="127.0.0.1:9877",
         help="the daemon's /metrics address written to demo.toml (127.0.0.1:9877)",
     )
+    return parser
+
+
+def _print_next_steps(result: DemoResult, emulator: CloudflareEmulator, *, now_given: bool) -> None:
+    """What was stored, and the commands to run on it."""
+    print(
+        f"{result.steps} polls of {len(emulator.accounts)} accounts stored in "
+        f"{result.store} ({result.failures} failed)",
+        file=sys.stderr,
+    )
+    print(f"\nconfig: {result.config}\nnow run:\n")
+    print(f"  quota-watch plan -c {result.config}")
+    print(f"  quota-watch report -c {result.config}")
+    if now_given:
+        print(
+            f"\n(history ends at {result.now:%Y-%m-%d %H:%M}Z; the commands judge it "
+            "at the current time)"
+        )
+
+
+def _serve(emulator: CloudflareEmulator, result: DemoResult) -> None:
+    """Keep the emulator serving on a clock running on from the history's end, until Ctrl-C."""
+    wall = time.monotonic()
+    live_from = result.now
+    emulator.clock = lambda: live_from + timedelta(seconds=time.monotonic() - wall)
+    print(
+        f"\nthe emulator keeps serving at {emulator.api_base} (its clock runs on from "
+        f"{live_from:%H:%M}Z); in another shell:\n\n"
+        f"  quota-watch run -c {result.config}\n\nCtrl-C stops the emulator."
+    )
+    sys.stdout.flush()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopping", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the demo from the command line; see the module docstring."""
+    parser = _parser()
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
@@ -400,35 +441,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     try:
-        print(
-            f"{result.steps} polls of {len(emulator.accounts)} accounts stored in "
-            f"{result.store} ({result.failures} failed)",
-            file=sys.stderr,
-        )
-        print(f"\nconfig: {result.config}\nnow run:\n")
-        print(f"  quota-watch plan -c {result.config}")
-        print(f"  quota-watch report -c {result.config}")
-        if args.now is not None:
-            print(
-                f"\n(history ends at {result.now:%Y-%m-%d %H:%M}Z; the commands judge it "
-                "at the current time)"
-            )
+        _print_next_steps(result, emulator, now_given=args.now is not None)
         if not args.serve:
             return 0 if result.failures == 0 else 1
-        wall = time.monotonic()
-        live_from = result.now
-        emulator.clock = lambda: live_from + timedelta(seconds=time.monotonic() - wall)
-        print(
-            f"\nthe emulator keeps serving at {emulator.api_base} (its clock runs on from "
-            f"{live_from:%H:%M}Z); in another shell:\n\n"
-            f"  quota-watch run -c {result.config}\n\nCtrl-C stops the emulator."
-        )
-        sys.stdout.flush()
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            print("stopping", file=sys.stderr)
+        _serve(emulator, result)
         return 0
     finally:
         emulator.stop()

@@ -110,19 +110,9 @@ def do_periodic_fields(options: CloudflareOptions) -> list[str]:
     return fields
 
 
-def build_usage_query(
-    options: CloudflareOptions,
-    *,
-    now: datetime,
-    day_start: datetime,
-    month_start: datetime,
-) -> UsageQuery:
-    """The poll's query: today's daily-capped datasets, this month's R2 operations (cut into
-    windows of `r2_query_span_days`), and the latest storage levels (yesterday and today)."""
-    day = day_start.date()
-    today = _between(day_start, now)
-    storage_days = _days((now - timedelta(days=1)).date(), now.date())
-    parts: list[Part] = [
+def _workers_parts(options: CloudflareOptions, today: str, hints: dict[str, str]) -> list[Part]:
+    """Workers requests today, and Pages Functions requests when the options count them."""
+    parts = [
         Part(
             "workers",
             "workersInvocationsAdaptive",
@@ -131,7 +121,6 @@ def build_usage_query(
             WorkersGroup,
         ),
     ]
-    hints: dict[str, str] = {}
     if options.include_pages_functions:
         parts.append(
             Part(
@@ -143,7 +132,12 @@ def build_usage_query(
             )
         )
         hints["pagesFunctions"] = _PAGES_FUNCTIONS_ADVICE
-    parts += [
+    return parts
+
+
+def _day_parts(day: date) -> list[Part]:
+    """KV operations, D1 rows and Durable Objects requests of the day."""
+    return [
         Part(
             "kv",
             "kvOperationsAdaptiveGroups",
@@ -166,39 +160,39 @@ def build_usage_query(
             RequestsGroup,
         ),
     ]
+
+
+def _do_periodic_parts(options: CloudflareOptions, day: date, hints: dict[str, str]) -> list[Part]:
+    """The day's Durable Objects duration and SQL rows, if the options ask for any."""
     periodic = do_periodic_fields(options)
-    if periodic:
-        parts.append(
-            Part(
-                "doPeriodic",
-                "durableObjectsPeriodicGroups",
-                _days(day, day),
-                f"sum {{ {' '.join(periodic)} }}",
-                DoPeriodicGroup,
-            )
-        )
-        advice = []
-        if options.do_duration != "off":
-            other = "activeTime" if options.do_duration == "duration" else "duration"
-            duration_advice = f'set do_duration = "{other}" or "off"'
-            hints[options.do_duration] = duration_advice
-            advice.append(duration_advice)
-        if options.include_do_sql:
-            advice.append(_DO_SQL_ADVICE)
-        hints["doPeriodic"] = "; ".join(advice)
-        hints["DurableObjectsPeriodic"] = "; ".join(advice)
-    parts.append(
+    if not periodic:
+        return []
+    advice = []
+    if options.do_duration != "off":
+        other = "activeTime" if options.do_duration == "duration" else "duration"
+        duration_advice = f'set do_duration = "{other}" or "off"'
+        hints[options.do_duration] = duration_advice
+        advice.append(duration_advice)
+    if options.include_do_sql:
+        advice.append(_DO_SQL_ADVICE)
+    hints["doPeriodic"] = "; ".join(advice)
+    hints["DurableObjectsPeriodic"] = "; ".join(advice)
+    return [
         Part(
-            "queues",
-            "queueMessageOperationsAdaptiveGroups",
-            today,
-            "sum { billableOperations }",
-            QueuesGroup,
+            "doPeriodic",
+            "durableObjectsPeriodicGroups",
+            _days(day, day),
+            f"sum {{ {' '.join(periodic)} }}",
+            DoPeriodicGroup,
         )
-    )
-    windows = r2_windows(month_start, now, timedelta(days=options.r2_query_span_days))
-    r2_aliases = tuple(f"r2Operations{index}" for index in range(len(windows)))
-    parts += [
+    ]
+
+
+def _r2_operation_parts(
+    aliases: tuple[str, ...], windows: list[tuple[datetime, datetime]]
+) -> list[Part]:
+    """One R2 operations part per window of the month."""
+    return [
         Part(
             alias,
             "r2OperationsAdaptiveGroups",
@@ -206,9 +200,14 @@ def build_usage_query(
             "sum { requests } dimensions { actionType }",
             R2OperationsGroup,
         )
-        for alias, (start, end) in zip(r2_aliases, windows, strict=True)
+        for alias, (start, end) in zip(aliases, windows, strict=True)
     ]
-    parts += [
+
+
+def _storage_parts(options: CloudflareOptions, now: datetime, hints: dict[str, str]) -> list[Part]:
+    """The latest storage levels: R2 over the last day, KV, D1 and DO SQL yesterday and today."""
+    storage_days = _days((now - timedelta(days=1)).date(), now.date())
+    parts = [
         Part(
             "r2Storage",
             "r2StorageAdaptiveGroups",
@@ -243,8 +242,13 @@ def build_usage_query(
         )
         hints["doSqlStorage"] = _DO_SQL_ADVICE
         hints["durableObjectsSqlStorage"] = _DO_SQL_ADVICE
+    return parts
+
+
+def _document(parts: list[Part]) -> str:
+    """The query text selecting every part under the account."""
     body = "\n      ".join(part.render() for part in parts)
-    document = (
+    return (
         f"query {OPERATION}($accountTag: string!) {{\n"
         "  viewer {\n"
         "    accounts(filter: {accountTag: $accountTag}) {\n"
@@ -253,8 +257,38 @@ def build_usage_query(
         "  }\n"
         "}"
     )
+
+
+def build_usage_query(
+    options: CloudflareOptions,
+    *,
+    now: datetime,
+    day_start: datetime,
+    month_start: datetime,
+) -> UsageQuery:
+    """The poll's query: today's daily-capped datasets, this month's R2 operations (cut into
+    windows of `r2_query_span_days`), and the latest storage levels (yesterday and today)."""
+    day = day_start.date()
+    today = _between(day_start, now)
+    hints: dict[str, str] = {}
+    parts = _workers_parts(options, today, hints)
+    parts += _day_parts(day)
+    parts += _do_periodic_parts(options, day, hints)
+    parts.append(
+        Part(
+            "queues",
+            "queueMessageOperationsAdaptiveGroups",
+            today,
+            "sum { billableOperations }",
+            QueuesGroup,
+        )
+    )
+    windows = r2_windows(month_start, now, timedelta(days=options.r2_query_span_days))
+    r2_aliases = tuple(f"r2Operations{index}" for index in range(len(windows)))
+    parts += _r2_operation_parts(r2_aliases, windows)
+    parts += _storage_parts(options, now, hints)
     return UsageQuery(
-        document=document,
+        document=_document(parts),
         variables={"accountTag": options.account_id},
         parts=tuple(parts),
         hints=hints,

@@ -26,7 +26,6 @@ from quota_watch.sdk import (
 )
 from quota_watch_collectors.supabase.client import (
     EndpointGone,
-    Refused,
     SupabaseApi,
     analytics_failure,
     validate,
@@ -39,12 +38,10 @@ from quota_watch_collectors.supabase.models import (
     Organization,
     OrganizationDetail,
     OrgProjectsPage,
-    OrgUsageItem,
-    OrgUsageResponse,
     SizeRow,
-    Subscription,
 )
 from quota_watch_collectors.supabase.options import SupabaseOptions
+from quota_watch_collectors.supabase.orgusage import org_usage
 
 __all__ = ["SupabaseCollector"]
 
@@ -61,17 +58,6 @@ INACTIVITY_CAP = timedelta(days=7)
 # usage.api-counts windows as the interval names them; buckets start at timestamp_trunc().
 DAY = timedelta(days=1)
 WEEK = timedelta(days=7)
-# The dashboard endpoint reports sizes in GB; taken as 10^9 bytes (see README, "Unconfirmed").
-GB = 1e9
-ORG_USAGE_METRICS: dict[str, tuple[str, float]] = {
-    "EGRESS": ("egress", GB),
-    "CACHED_EGRESS": ("cached_egress", GB),
-    "STORAGE_SIZE": ("storage_size", GB),
-    "MONTHLY_ACTIVE_USERS": ("monthly_active_users", 1.0),
-    "FUNCTION_INVOCATIONS": ("function_invocations", 1.0),
-    "REALTIME_MESSAGE_COUNT": ("realtime_messages", 1.0),
-    "REALTIME_PEAK_CONNECTIONS": ("realtime_peak_connections", 1.0),
-}
 # Database size as the dashboard and the database-size guide measure it, and the bytes of every
 # object in Storage (the org's "Storage Size").
 SIZE_SQL = (
@@ -91,7 +77,6 @@ PERMISSION_LOGS = (
     "Logs: Read (project:analytics_logs), or set count_function_invocations_from_logs = false"
 )
 PERMISSION_SQL = "Database: Read (project:database), or set query_database = false"
-PERMISSION_PLATFORM = "a dashboard session (the /platform endpoints may refuse access tokens)"
 
 _ORGANIZATIONS = TypeAdapter(list[Organization])
 _ROWS = TypeAdapter(list[SizeRow])
@@ -228,7 +213,9 @@ class _Poll:
                 continue
             provided: set[str] = set()
             if self.options.use_org_usage_endpoint:
-                provided = await self._org_usage(org.slug)
+                from_org = await org_usage(self.api, org.slug, self.ctx, _catalogue_limits())
+                self.readings.extend(from_org)
+                provided = {reading.limit for reading in from_org}
             need_storage = "storage_size" not in provided and self.options.query_database
             if self.options.query_database:
                 # Every running project of the org when the org's storage is summed from them.
@@ -366,64 +353,6 @@ class _Poll:
 
     # --- per organization ----------------------------------------------------------------------
 
-    async def _org_usage(self, slug: str) -> set[str]:
-        """Readings from the dashboard's usage endpoint; returns the limits it provided."""
-        path = f"/platform/organizations/{_seg(slug)}/usage"
-        try:
-            data = await self.api.get(path, permission=PERMISSION_PLATFORM)
-        except (Refused, EndpointGone) as exc:
-            log.warning(
-                "supabase organization %s: GET %s answered HTTP %d; falling back to the "
-                "documented endpoints (egress, MAU and realtime unknown)",
-                slug,
-                path,
-                exc.status,
-            )
-            return set()
-        usage = validate(OrgUsageResponse, data, f"GET {path}")
-        period_start = await self._cycle_start(slug)
-        provided: set[str] = set()
-        for item in usage.usages:
-            mapped = ORG_USAGE_METRICS.get(item.metric)
-            if mapped is None:
-                continue
-            limit, factor = mapped
-            reading = _usage_reading(limit, factor, item, slug, period_start)
-            if reading is not None:
-                self.readings.append(reading)
-                provided.add(limit)
-        missing = sorted({m for m, _ in ORG_USAGE_METRICS.values()} - provided)
-        if missing:
-            log.info("supabase organization %s: org usage has no %s", slug, ", ".join(missing))
-        return provided
-
-    async def _cycle_start(self, slug: str) -> datetime | None:
-        """The current billing period's start from the subscription endpoint, when it answers."""
-        path = f"/platform/organizations/{_seg(slug)}/billing/subscription"
-        try:
-            data = await self.api.get(path, permission=PERMISSION_PLATFORM)
-        except (Refused, EndpointGone) as exc:
-            log.info(
-                "supabase organization %s: no billing period from the API (GET %s: HTTP %d)",
-                slug,
-                path,
-                exc.status,
-            )
-            return None
-        subscription = validate(Subscription, data, f"GET {path}")
-        start = subscription.current_period_start
-        expected = self.ctx.period("function_invocations").start
-        if expected is not None and start.day != expected.day:
-            log.warning(
-                "supabase organization %s: its billing cycle starts on day %d of the month, "
-                "not %d: set billing_anchor_day = %d",
-                slug,
-                start.day,
-                expected.day,
-                start.day,
-            )
-        return start
-
     def _storage_from_projects(self, org: _Org, sizes: Mapping[str, SizeRow]) -> None:
         total = 0.0
         unknown: list[str] = []
@@ -541,19 +470,6 @@ class _Poll:
         }
         self.ctx.state[STATE_STORAGE] = storage
         self.ctx.state[STATE_INVOCATIONS] = kept
-
-
-def _usage_reading(
-    limit: str, factor: float, item: OrgUsageItem, slug: str, period_start: datetime | None
-) -> Reading | None:
-    if item.usage is None or not item.available_in_plan:
-        return None
-    cap = None
-    if not item.unlimited and item.pricing_free_units is not None:
-        cap = item.pricing_free_units * factor
-    if _catalogue_limits()[limit].period.kind is not PeriodKind.BILLING_CYCLE:
-        period_start = None  # a level held now: no period to name
-    return Reading(limit, item.usage * factor, slug, cap=cap, period_start=period_start)
 
 
 def _last_activity(rows: Iterable[ApiCountRow]) -> datetime | None:
