@@ -11,7 +11,6 @@ import platform
 import pstats
 import re
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -26,6 +25,13 @@ from types import TracebackType
 from typing import Any, Self
 
 REPO = Path(__file__).resolve().parent.parent
+# The benches run as scripts (`python bench/X.py`): the repository root makes tests.support
+# importable, whose daemon-process helper they share with the end-to-end tests.
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.support import daemon_proc  # noqa: E402
+from tests.support.daemon_proc import free_port as free_port  # noqa: E402  (for the benches)
 
 
 @dataclass(frozen=True)
@@ -142,13 +148,6 @@ def write_results(path: Path | None, results: Sequence[Result], extra: Mapping[s
         path.write_text(json.dumps(document, indent=2, default=str), encoding="utf-8")
 
 
-def free_port() -> int:
-    """A TCP port on loopback that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 #: bytecode cache of the measured subprocesses (outside the repository; kept between runs)
 PYCACHE = Path(tempfile.gettempdir()) / "qw-bench-pycache"
 
@@ -160,12 +159,9 @@ def isolated_env(workdir: Path, extra: Mapping[str, str] | None = None) -> dict[
     as it is in some development containers: an installed package has its .pyc files, and
     recompiling every module on each start would inflate start-up times.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUOTA_WATCH_")}
+    env = daemon_proc.isolated_env(workdir, extra)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
-    env["XDG_DATA_HOME"] = str(workdir / "data")
-    env["XDG_CONFIG_HOME"] = str(workdir / "config")
-    env.update(extra or {})
     return env
 
 
@@ -291,41 +287,15 @@ def _package_of(filename: str, name: str) -> str:
     return "stdlib " + Path(filename).name
 
 
-class DaemonProcess:
-    """`python -m quota_watch run -c CONFIG` in a subprocess, logging to a file."""
+class BenchDaemon(daemon_proc.DaemonProcess):
+    """The tests' daemon subprocess, started in the benches' environment (bytecode cache on)."""
 
     def __init__(
         self, workdir: Path, config: Path, port: int, env: Mapping[str, str] | None = None
     ) -> None:
-        self.port = port
-        self.log_path = workdir / f"daemon-{port}.log"
-        extra = {"QUOTA_WATCH_SERVER__LISTEN": f"127.0.0.1:{port}", **(env or {})}
-        env = isolated_env(workdir, extra)
-        self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "quota_watch", "run", "--config", str(config)],
-            cwd=workdir,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
+        super().__init__(workdir, port, config, env, base_env=isolated_env(workdir))
 
-    @property
-    def pid(self) -> int:
-        """The daemon's process id."""
-        return self.proc.pid
-
-    def log(self) -> str:
-        """Everything the daemon printed so far."""
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def check_alive(self) -> None:
-        """Raise with the daemon's log if it has exited."""
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"daemon exited with {self.proc.returncode}:\n{self.log()}")
-
-    def get(self, path: str, timeout: float = 30.0) -> tuple[int, bytes, float]:
+    def timed_get(self, path: str, timeout: float = 30.0) -> tuple[int, bytes, float]:
         """GET `path` on a fresh connection: status, body, seconds to the last byte."""
         t0 = time.perf_counter()
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
@@ -336,39 +306,6 @@ class DaemonProcess:
             return response.status, body, time.perf_counter() - t0
         finally:
             conn.close()
-
-    def wait_serving(self, timeout: float = 30.0) -> None:
-        """Wait until /readyz answers 200."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.check_alive()
-            try:
-                if self.get("/readyz", timeout=5)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"daemon not ready after {timeout}s:\n{self.log()}")
-
-    def stop(self, timeout: float = 60.0) -> int:
-        """SIGTERM, wait, and return the exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        self._log.close()
 
 
 def sqlite_count(db: Path, sql: str) -> int:

@@ -38,7 +38,7 @@ from typing import Any
 import tomli_w
 from _common import (
     REPO,
-    DaemonProcess,
+    BenchDaemon,
     Result,
     add_common_args,
     free_port,
@@ -172,7 +172,7 @@ def run_daemon(
         document["alerts"] = {"rule_pack": str(scaled_rule_pack(workdir, seconds))}
         config = workdir / "rss.toml"
         config.write_text(tomli_w.dumps(document), encoding="utf-8")
-        with DaemonProcess(workdir, config, port, env) as daemon:
+        with BenchDaemon(workdir, config, port, env) as daemon:
             t0 = time.perf_counter()
             daemon.wait_serving()
             rss, hwm, anon = proc_status(daemon.pid)
@@ -190,7 +190,7 @@ def run_daemon(
                 now = time.perf_counter() - t0
                 # Scrape often until the first cycle completes, then at the Prometheus pace.
                 if now >= next_scrape:
-                    status, body, _ = daemon.get("/metrics")
+                    status, body, _ = daemon.timed_get("/metrics")
                     if status == 200:
                         done = min_runs(body, accounts)
                     next_scrape = now + (0.2 if done == 0 else scrape_every)
@@ -198,7 +198,7 @@ def run_daemon(
                 samples.append(Sample(now, rss, hwm, anon, done, proc_cpu(daemon.pid)))
                 time.sleep(0.2 if done == 0 else 0.5)
             stats = emulator.stats
-            code = daemon.stop()
+            code = daemon.stop(timeout=60)
             log = daemon.log()
             if code != 0:
                 raise RuntimeError(f"daemon exited {code}:\n{log}")

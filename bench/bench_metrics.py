@@ -26,7 +26,7 @@ from typing import Any
 
 import tomli_w
 from _common import (
-    DaemonProcess,
+    BenchDaemon,
     Result,
     add_common_args,
     free_port,
@@ -45,7 +45,7 @@ from _common import (
 
 from quota_watch.prometheus.exposition import AccountFacts, Snapshot, render
 from quota_watch.sdk import Measure, Unit
-from quota_watch.store import Store
+from quota_watch.store.facade import Store
 from quota_watch.testing.emulator import EmulatedAccount, EmulatedLimit, Emulator
 
 TARGET_SECONDS = 0.100
@@ -157,7 +157,7 @@ def populate_and_scrape(
         document["logging"] = {"level": "warning"}
         config = workdir / f"metrics-{count}.toml"
         config.write_text(tomli_w.dumps(document), encoding="utf-8")
-        with DaemonProcess(workdir, config, port) as daemon:
+        with BenchDaemon(workdir, config, port) as daemon:
             t0 = time.perf_counter()
             daemon.wait_serving()
             want = count * LIMITS_PER_ACCOUNT
@@ -174,19 +174,19 @@ def populate_and_scrape(
             populate = time.perf_counter() - t0
             rss_before = rss_bytes(daemon.pid)
             for _ in range(2):  # warm-up scrapes (first use of statements and code paths)
-                daemon.get("/metrics")
+                daemon.timed_get("/metrics")
             walls: list[float] = []
             sizes: list[int] = []
             lines = 0
             for _ in range(scrapes):
-                status, body, wall = daemon.get("/metrics")
+                status, body, wall = daemon.timed_get("/metrics")
                 if status != 200:
                     raise RuntimeError(f"/metrics answered {status}")
                 walls.append(wall)
                 sizes.append(len(body))
                 lines = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
             rss = rss_bytes(daemon.pid)
-            code = daemon.stop()
+            code = daemon.stop(timeout=60)
             if code != 0:
                 raise RuntimeError(f"daemon exited {code}:\n{daemon.log()}")
     return (

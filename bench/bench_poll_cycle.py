@@ -46,7 +46,7 @@ from quota_watch.collect.scheduler import PollScheduler
 from quota_watch.config.load import validate_config
 from quota_watch.config.settings import Config
 from quota_watch.daemon.alerting import Alerting
-from quota_watch.store import Store
+from quota_watch.store.facade import Store
 
 TARGET_RATIO = 1.5
 

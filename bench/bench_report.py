@@ -49,11 +49,12 @@ from _common import (
 from sqlalchemy import create_engine, insert, select
 from typer.testing import CliRunner
 
-from quota_watch.cli import app as cli_app
+from quota_watch.cli.app import app as cli_app
 from quota_watch.collect.periods import current_period
 from quota_watch.config.settings import RetentionSettings
 from quota_watch.sdk import LimitSpec
-from quota_watch.store import RunRecord, Store, StoredReading
+from quota_watch.store.facade import Store
+from quota_watch.store.models import RunRecord, StoredReading
 from quota_watch.store.tables import COLLECTOR_RUN, SAMPLE, SERIES
 
 STEP = timedelta(minutes=10)

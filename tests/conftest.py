@@ -11,7 +11,7 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy.engine import make_url
 
-from quota_watch.store import Store
+from quota_watch.store.facade import Store
 
 PG_URL_ENV = "QUOTA_WATCH_TEST_PG_URL"
 

@@ -3,120 +3,39 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
 
-import httpx
 import pytest
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import SecretStr
 
-from quota_watch.collect.catalog import parse_catalogue
 from quota_watch.collect.poller import Poller
-from quota_watch.collect.registry import CollectorInfo
-from quota_watch.collect.runtime import AccountRuntime, build_runtime, scrub, secret_values
+from quota_watch.collect.runtime import scrub, secret_values
 from quota_watch.collect.scheduler import PollScheduler, backoff_delay
-from quota_watch.config.settings import AccountConfig, PollingSettings
+from quota_watch.config.settings import PollingSettings
 from quota_watch.sdk import (
     AuthError,
-    CollectContext,
-    CollectorBase,
     NoData,
     ProviderUnavailable,
     RateLimited,
     Reading,
 )
-from quota_watch.store import Store
+from quota_watch.store.facade import Store
+from tests.support.fakes import FakeCollector, FakeOptions, account, runtime
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
-CATALOGUE = parse_catalogue(
-    """
-[provider]
-name = "fake"
-title = "Fake provider"
-source = "https://example.com/limits"
-verified = 2026-11-22
-[provider.policy]
-multi_account = "allowed"
-commercial_use = "allowed"
-[limits.requests]
-title = "Requests"
-unit = "count"
-measure = "cumulative"
-period = "daily"
-cap = "100k"
-[limits.storage]
-title = "Storage"
-unit = "bytes"
-measure = "level"
-scope = "resource"
-"""
-)
-
-
-class FakeOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    token: SecretStr = SecretStr("tok-very-secret")
-
-
-class FakeCollector(CollectorBase):
-    """Does whatever the test queued: a list of readings or an exception per poll."""
-
-    name = "fake"
-    Options = FakeOptions
-    script: ClassVar[list[Any]] = []
-    active = 0
-    peak = 0
-
-    async def collect(self, ctx: CollectContext) -> list[Reading]:
-        cls = type(self)
-        cls.active += 1
-        cls.peak = max(cls.peak, cls.active)
-        try:
-            await asyncio.sleep(0.01)
-            step = cls.script.pop(0) if cls.script else [Reading("requests", 1.0)]
-            ctx.state["polls"] = ctx.state.get("polls", 0) + 1
-            if isinstance(step, Exception):
-                raise step
-            assert isinstance(step, list)
-            return step
-        finally:
-            cls.active -= 1
-
-
-INFO = CollectorInfo(name="fake", cls=FakeCollector, catalogue=CATALOGUE, folder=Path())
-
-
-def account(name: str = "a1", **overrides: Any) -> AccountConfig:
-    values: dict[str, Any] = {
-        "name": name,
-        "collector": "fake",
-        "interval": timedelta(minutes=10),
-        "group": None,
-        "enabled": True,
-        "options": FakeOptions(),
-        "cap_overrides": {},
-    }
-    values.update(overrides)
-    return AccountConfig(**values)
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(f"sqlite:///{tmp_path / 'qw.db'}")
-    yield opened
-    await opened.close()
+def store_url(tmp_path: Path) -> str:
+    """SQLite only: the shared `store` fixture opens this one."""
+    return f"sqlite:///{tmp_path / 'qw.db'}"
 
 
 @pytest.fixture(autouse=True)
 def reset_fake() -> None:
     FakeCollector.script = []
     FakeCollector.active = FakeCollector.peak = 0
-
-
-def runtime(config: AccountConfig | None = None) -> AccountRuntime:
-    return build_runtime(config or account(), INFO, httpx.AsyncClient())
 
 
 async def test_cap_precedence_api_override_catalogue(store: Store) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,10 @@ from quota_watch.collect.runtime import AccountRuntime, build_runtimes, http_cli
 from quota_watch.config.load import validate_config
 from quota_watch.config.settings import Config
 from quota_watch.sdk import AuthError
-from quota_watch.store import Store
+from quota_watch.store.facade import Store
 from quota_watch.testing.emulator import ManualClock
+
+pytestmark = pytest.mark.slow  # the emulator served over real loopback HTTP
 
 MIDNIGHT = datetime(2026, 11, 22, 0, 0, tzinfo=UTC)
 ID_A = "a" * 32
@@ -86,10 +88,9 @@ def emulator(clock: ManualClock) -> Iterator[CloudflareEmulator]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(f"sqlite:///{tmp_path / 'qw.db'}")
-    yield opened
-    await opened.close()
+def store_url(tmp_path: Path) -> str:
+    """SQLite only: the shared `store` fixture opens this one."""
+    return f"sqlite:///{tmp_path / 'qw.db'}"
 
 
 def _config(emulator: CloudflareEmulator, **overrides: dict[str, Any]) -> Config:

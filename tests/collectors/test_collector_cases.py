@@ -61,6 +61,7 @@ async def test_case(name: str, case: Path | str) -> None:
     await run_case(_info(name), case)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "case"), _params(network_only=True))
 async def test_case_over_loopback_http(name: str, case: Path | str) -> None:
     """The same case through a real socket: the collector's api_base points at a loopback

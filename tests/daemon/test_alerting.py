@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,8 +15,8 @@ from quota_watch.engine.rulepack import RulePack
 from quota_watch.model import Silence
 from quota_watch.sdk import Reading
 from quota_watch.status.rows import gather_rows
-from quota_watch.store import Store
-from tests.collect.test_poller import FakeCollector, account, runtime
+from quota_watch.store.facade import Store
+from tests.support.fakes import FakeCollector, account, runtime
 
 START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
@@ -40,10 +39,9 @@ def config(store_url: str, notifiers: bool = True) -> Config:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(f"sqlite:///{tmp_path / 'qw.db'}")
-    yield opened
-    await opened.close()
+def store_url(tmp_path: Path) -> str:
+    """SQLite only: the shared `store` fixture opens this one."""
+    return f"sqlite:///{tmp_path / 'qw.db'}"
 
 
 @pytest.fixture(autouse=True)
@@ -122,3 +120,34 @@ async def test_report_status_and_forecast_come_from_the_engine(store: Store) -> 
     assert row.forecast_value == pytest.approx(forecast.forecast_value, rel=0.05)
     assert row.exhausts_at is not None
     assert row.resets_at == datetime(2026, 11, 23, tzinfo=UTC)
+
+
+async def test_after_poll_reads_all_series_samples_in_one_query(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    alerting = Alerting(store, config(store.display_url, notifiers=False), clock)
+    poller = Poller(store, clock)
+    rt = runtime(account())
+    calls: list[tuple[object, ...]] = []
+    bulk = store.samples_of_accounts
+
+    async def counted(*args: object) -> object:
+        calls.append(args)
+        return await bulk(*args)  # type: ignore[arg-type]
+
+    async def per_series(*args: object) -> object:
+        raise AssertionError("after_poll read one series at a time")
+
+    monkeypatch.setattr(store, "samples_of_accounts", counted)
+    monkeypatch.setattr(store, "samples", per_series)
+    for step in range(3):
+        FakeCollector.script = [
+            [Reading("requests", 10_000.0 * (step + 1))]
+            + [Reading("storage", 1e6 * (step + 1), resource=f"db-{i}") for i in range(4)]
+        ]
+        await alerting.after_poll(rt, await poller.poll(rt))
+        clock.now += timedelta(minutes=10)
+    assert len(calls) == 3  # one read per poll, whatever the number of series
+    forecast = alerting.forecasts[("a1", "storage", "db-2")]
+    assert forecast.points_used == 3  # every series still got its own samples

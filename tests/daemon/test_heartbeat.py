@@ -104,6 +104,7 @@ class Health:
         return self.reason
 
 
+@pytest.mark.slow
 async def test_ping_reaches_a_loopback_receiver(receiver: PingReceiver) -> None:
     clock = Clock()
     async with httpx.AsyncClient(headers={"User-Agent": "quota-watch/test"}) as client:
@@ -114,6 +115,7 @@ async def test_ping_reaches_a_loopback_receiver(receiver: PingReceiver) -> None:
     assert beat.facts() == HeartbeatFacts(T0, 0)
 
 
+@pytest.mark.slow
 async def test_nothing_is_sent_without_a_url(receiver: PingReceiver) -> None:
     health = Health()
     async with httpx.AsyncClient() as client:
@@ -122,6 +124,7 @@ async def test_nothing_is_sent_without_a_url(receiver: PingReceiver) -> None:
     assert beat.facts() is None and health.calls == 0 and receiver.count() == 0
 
 
+@pytest.mark.slow
 async def test_withheld_while_unhealthy_logged_once(
     receiver: PingReceiver, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -141,6 +144,7 @@ async def test_withheld_while_unhealthy_logged_once(
     assert any("healthy again" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.slow
 async def test_failed_pings_count_and_never_show_the_url(
     receiver: PingReceiver, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -162,6 +166,7 @@ async def test_failed_pings_count_and_never_show_the_url(
     assert not any(SECRET in m for m in ours), ours
 
 
+@pytest.mark.slow
 async def test_an_apprise_url_is_sent_through_apprise() -> None:
     with HttpReceiver() as sink:
         url = f"json://127.0.0.1:{sink.port}/heartbeat"
@@ -174,6 +179,7 @@ async def test_an_apprise_url_is_sent_through_apprise() -> None:
         assert beat.facts() == HeartbeatFacts(T0, 1)
 
 
+@pytest.mark.slow
 async def test_run_beats_at_start_then_every_interval_until_stopped(
     receiver: PingReceiver,
 ) -> None:

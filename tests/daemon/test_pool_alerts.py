@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,8 +16,8 @@ from quota_watch.daemon.alerting import Alerting
 from quota_watch.engine.shard_alert import pool_account
 from quota_watch.prometheus.exposition import PoolFacts, PoolLimitFacts, Snapshot, render
 from quota_watch.sdk import Reading
-from quota_watch.store import Store
-from tests.collect.test_poller import FakeCollector, account, runtime
+from quota_watch.store.facade import Store
+from tests.support.fakes import FakeCollector, account, runtime
 
 START = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
 MEMBERS = ("s1", "s2", "s3")
@@ -50,10 +49,9 @@ def config(store_url: str) -> Config:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(f"sqlite:///{tmp_path / 'qw.db'}")
-    yield opened
-    await opened.close()
+def store_url(tmp_path: Path) -> str:
+    """SQLite only: the shared `store` fixture opens this one."""
+    return f"sqlite:///{tmp_path / 'qw.db'}"
 
 
 @pytest.fixture(autouse=True)

@@ -23,19 +23,21 @@ from quota_watch.notify.outbox import (
     enqueue_test,
     retry_delay,
 )
-from quota_watch.store import Store
+from quota_watch.store.facade import Store
+from quota_watch.store.models import StoredForecast
 from tests.support.factories import make_alert
 
 NOW = datetime(2026, 11, 22, 10, 5, tzinfo=UTC)
 
 
 class FakeStore:
-    """The outbox half of quota_watch.store.Store, in memory, with the same semantics."""
+    """The outbox half of quota_watch.store.facade.Store, in memory, with the same semantics."""
 
     def __init__(self) -> None:
         self.alerts: dict[str, AlertState] = {}
         self.messages: dict[int, OutboxMessage] = {}
         self.silences: list[Silence] = []
+        self.forecasts: dict[tuple[str, str, str | None], StoredForecast] = {}
         self._next_id = 1
 
     async def load_alerts(
@@ -53,7 +55,11 @@ class FakeStore:
         states: Sequence[AlertState],
         messages: Sequence[OutboxMessage],
         delete: Sequence[str] = (),
+        *,
+        forecasts: Sequence[StoredForecast] = (),
     ) -> list[OutboxMessage]:
+        for forecast in forecasts:  # the latest forecast per series, as the store keeps
+            self.forecasts[(forecast.account, forecast.limit, forecast.resource)] = forecast
         for state in states:
             self.alerts[state.fingerprint] = state
         for fingerprint in delete:

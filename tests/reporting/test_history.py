@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
-from quota_watch.cli import app
+from quota_watch.cli.app import app
 from quota_watch.reporting import command
 from tests.support import report_site
 from tests.support.report_site import NOW, Site, assert_snapshot, poll_times, value_at

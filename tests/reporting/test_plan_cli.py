@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from quota_watch.cli import app
-from quota_watch.store import RunRecord, Store, StoredReading
+from quota_watch.cli.app import app
+from quota_watch.store.facade import Store
+from quota_watch.store.models import RunRecord, StoredReading
 
 runner = CliRunner()
 MB = 1_000_000.0

@@ -9,8 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from quota_watch.testing.emulator import Emulator, demo_accounts
 from tests.support.daemon_proc import DaemonProcess, free_port, isolated_env
+
+pytestmark = pytest.mark.slow  # a real daemon process
 
 
 def _samples(db: Path) -> int:

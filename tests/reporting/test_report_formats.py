@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from quota_watch.cli import app
+from quota_watch.cli.app import app
 from quota_watch.reporting import command
 from quota_watch.reporting.command import wants_colour
 from quota_watch.reporting.entries import Entry
@@ -309,6 +309,7 @@ def _read_pty(master: int, proc: subprocess.Popen[bytes], timeout: float = 60.0)
     return b"".join(chunks)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("no_color", [False, True])
 def test_a_real_terminal_gets_colour_unless_no_color(site: Site, no_color: bool) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "QUOTA_WATCH_CONFIG")}

@@ -20,7 +20,9 @@ from quota_watch.engine.signals import Signal
 from quota_watch.reporting.command import account_runtimes, open_reader
 from quota_watch.reporting.render import to_json
 from quota_watch.status.position import forecast_record, load_positions, signal_of
-from quota_watch.store import HEAD_REVISION, RunRecord, Store, StoredForecast, StoredReading
+from quota_watch.store.facade import Store
+from quota_watch.store.models import RunRecord, StoredForecast, StoredReading
+from quota_watch.store.revision import HEAD_REVISION
 from quota_watch.store.sqlite_reader import SQLiteReader, simple_sqlite_path
 from tests.support import report_site
 from tests.support.factories import make_alert
@@ -142,10 +144,10 @@ async def test_rollups_of_accounts_is_rollups_in_bulk(store: Store) -> None:
     await store.rollup(T0 + timedelta(days=1))
     since = T0 - timedelta(hours=12)
     for granularity in ("hour", "day"):
-        bulk = await store.rollups_of_accounts(["acc-a", "nobody"], granularity, since)  # type: ignore[arg-type]
+        bulk = await store.rollups_of_accounts(["acc-a", "nobody"], granularity, since)
         assert set(bulk) == {("acc-a", "requests", None), ("acc-a", "requests", "r1")}
         for (_account, limit, resource), points in bulk.items():
-            assert points == await store.rollups("acc-a", limit, resource, granularity, since)  # type: ignore[arg-type]
+            assert points == await store.rollups("acc-a", limit, resource, granularity, since)
             assert points
     assert await store.rollups_of_accounts([], "hour", since) == {}
 
@@ -180,7 +182,7 @@ async def test_forecasts_wait_for_a_write_or_the_flush_interval(tmp_path: Path) 
     from quota_watch.config.load import validate_config
     from quota_watch.daemon.alerting import FORECAST_FLUSH, Alerting
     from quota_watch.sdk import Reading
-    from tests.collect.test_poller import FakeCollector, account, runtime
+    from tests.support.fakes import FakeCollector, account, runtime
 
     clock = [T0]
     store = await Store.open(f"sqlite:///{tmp_path / 'qw.db'}")
@@ -220,7 +222,7 @@ async def test_concurrent_polls_write_a_due_batch_once(
     from quota_watch.config.load import validate_config
     from quota_watch.daemon.alerting import FORECAST_FLUSH, Alerting
     from quota_watch.sdk import Reading
-    from tests.collect.test_poller import FakeCollector, account, runtime
+    from tests.support.fakes import FakeCollector, account, runtime
 
     clock = [T0]
     store = await Store.open(f"sqlite:///{tmp_path / 'qw.db'}")
@@ -297,7 +299,7 @@ async def test_a_schema_behind_is_refused_by_the_reader(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     async with await Store.open(url, migrate=False) as old, old.engine.begin() as conn:
         await conn.run_sync(_alembic("upgrade", "0002"))
-    from quota_watch.store import StoreError
+    from quota_watch.store.models import StoreError
 
     with pytest.raises(StoreError, match="schema revision 0002, this quota-watch needs 0003"):
         SQLiteReader.open(tmp_path / "old.db")
@@ -340,7 +342,7 @@ async def test_the_reader_answers_every_query_as_the_store(site: Site) -> None:
             account="gh"
         )
         for kwargs in ({}, {"include_resolved": True}, {"account": "cf-main"}):
-            assert await reader.load_alerts(**kwargs) == await store.load_alerts(**kwargs)  # type: ignore[arg-type]
+            assert await reader.load_alerts(**kwargs) == await store.load_alerts(**kwargs)
         assert await store.load_alerts()  # the site has firing alerts: the check is not empty
         stored = await store.forecasts_of_accounts(accounts)
         assert stored and await reader.forecasts_of_accounts(accounts) == stored
@@ -350,9 +352,9 @@ async def test_the_reader_answers_every_query_as_the_store(site: Site) -> None:
         assert maxima and await reader.daily_maxima(accounts, since) == maxima
         assert await reader.daily_maxima([], since) == {}
         for granularity in ("hour", "day"):
-            bulk = await store.rollups_of_accounts(accounts, granularity, since)  # type: ignore[arg-type]
+            bulk = await store.rollups_of_accounts(accounts, granularity, since)
             assert bulk
-            assert await reader.rollups_of_accounts(accounts, granularity, since) == bulk  # type: ignore[arg-type]
+            assert await reader.rollups_of_accounts(accounts, granularity, since) == bulk
     finally:
         await reader.close()
         await store.close()

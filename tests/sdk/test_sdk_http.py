@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
@@ -41,7 +41,7 @@ def test_retry_after(value: str | None, date: str | None, expected: float | None
 
 def streamed(chunks: list[bytes], headers: dict[str, str] | None = None) -> httpx.Response:
     class Stream(httpx.AsyncByteStream):
-        async def __aiter__(self) -> Iterator[bytes]:  # type: ignore[override]
+        async def __aiter__(self) -> AsyncIterator[bytes]:
             for chunk in chunks:
                 yield chunk
 

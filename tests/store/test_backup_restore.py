@@ -19,16 +19,18 @@ from alembic import command
 from sqlalchemy import create_engine
 from typer.testing import CliRunner
 
-from quota_watch.cli import app
+from quota_watch.cli.app import app
 from quota_watch.collect.once import collect_once
 from quota_watch.collect.runtime import OFFLINE_CLIENT, build_runtimes
 from quota_watch.config.load import load_config
 from quota_watch.config.settings import Config
 from quota_watch.engine.rulepack import load_rule_pack
 from quota_watch.status.rows import gather_rows, to_json
-from quota_watch.store import HEAD_REVISION, Store, StoreError
 from quota_watch.store._migrate import alembic_config
-from quota_watch.store.store import restore_sqlite
+from quota_watch.store.backup import restore_sqlite
+from quota_watch.store.facade import Store
+from quota_watch.store.models import StoreError
+from quota_watch.store.revision import HEAD_REVISION
 from quota_watch.testing.emulator import Emulator, demo_accounts
 from tests.support.daemon_proc import DaemonProcess, free_port, isolated_env
 

@@ -18,16 +18,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from quota_watch.model import AccountStatus
-from quota_watch.store import (
-    HEAD_REVISION,
-    LatestReading,
-    Point,
-    RollupPoint,
-    RunRecord,
-    Store,
-    StoredReading,
-    StoreError,
-)
+from quota_watch.store.facade import Store
+from quota_watch.store.models import Point, RollupPoint, RunRecord, StoredReading, StoreError
+from quota_watch.store.revision import HEAD_REVISION
 from quota_watch.store.tables import METADATA, UTCDateTime
 from quota_watch.store.urls import mask_url_text, parse_database_url
 
@@ -144,14 +137,15 @@ async def test_tables_match_migrations(store: Store) -> None:
         assert await conn.run_sync(diff) == []
 
 
+@pytest.mark.slow
 def test_alembic_is_not_imported_when_the_schema_is_current(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'qw.db'}"
     script = textwrap.dedent(
         f"""
         import asyncio, sys
-        import quota_watch.store
-        assert "alembic" not in sys.modules, "imported by quota_watch.store"
-        from quota_watch.store import Store
+        import quota_watch.store.facade
+        assert "alembic" not in sys.modules, "imported by quota_watch.store.facade"
+        from quota_watch.store.facade import Store
 
         async def main():
             store = await Store.open({url!r})
@@ -199,11 +193,11 @@ async def test_record_poll_round_trip(store: Store) -> None:
     await store.record_poll(run_record(later, readings=2), second)
 
     assert await store.latest() == [
-        LatestReading(
+        StoredReading(
             "cloudflare", "acc-a", "requests", None, "count", "cumulative", 25.0, 100.0, "api",
             start, end, later,
         ),
-        LatestReading(
+        StoredReading(
             "cloudflare", "acc-a", "storage", "db-1", "count", "cumulative", 6e8, None, "none",
             None, None, later,
         ),

@@ -13,8 +13,10 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
 
 from quota_watch.model import AlertState, OutboxMessage, Silence
-from quota_watch.store import HEAD_REVISION, RunRecord, Store, StoredReading, StoreError
-from quota_watch.store import store as store_module
+from quota_watch.store import outbox as outbox_module
+from quota_watch.store.facade import Store
+from quota_watch.store.models import RunRecord, StoredReading, StoreError
+from quota_watch.store.revision import HEAD_REVISION
 from quota_watch.store.tables import OUTBOX
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -255,7 +257,7 @@ async def test_save_alerts_is_one_transaction(
     await store.save_alerts(before, [message(title="earlier")])
     [earlier] = await store.pending_messages("ops")
 
-    real = store_module._message_params
+    real = outbox_module.message_params
 
     def second_row_breaks(msg: OutboxMessage) -> dict[str, Any]:
         row = real(msg)
@@ -263,7 +265,7 @@ async def test_save_alerts_is_one_transaction(
             row["title"] = None  # NOT NULL: the database itself refuses, mid-transaction
         return row
 
-    monkeypatch.setattr(store_module, "_message_params", second_row_breaks)
+    monkeypatch.setattr(outbox_module, "message_params", second_row_breaks)
     with pytest.raises(StoreError, match=f"saving alerts failed on {store.display_url}"):
         await store.save_alerts(
             [alert("fp-keep", value=99.0, status="resolved"), alert("fp-new")],
@@ -275,7 +277,7 @@ async def test_save_alerts_is_one_transaction(
     assert await store.pending_messages("ops") == [earlier]
     assert await count_rows(store, "outbox") == 1
 
-    monkeypatch.setattr(store_module, "_message_params", real)
+    monkeypatch.setattr(outbox_module, "message_params", real)
     stored = await store.save_alerts([alert("fp-new")], [message(title="first")])
     assert [m.title for m in stored] == ["first"]
     assert stored[0].id is not None and earlier.id is not None and stored[0].id > earlier.id

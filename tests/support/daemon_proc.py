@@ -41,13 +41,18 @@ class DaemonProcess:
         port: int,
         config: Path | None = None,
         env: Mapping[str, str] | None = None,
+        *,
+        base_env: Mapping[str, str] | None = None,
     ) -> None:
+        """Start the daemon, listening on `port`, in the environment `base_env` (by default
+        `isolated_env(tmp_path)`) plus `env`."""
         self.port = port
         self.log_path = tmp_path / f"daemon-{port}.log"
         args = [sys.executable, "-m", "quota_watch", "run"]
         if config is not None:
             args += ["--config", str(config)]
-        full_env = isolated_env(tmp_path, env)
+        full_env = dict(isolated_env(tmp_path) if base_env is None else base_env)
+        full_env.update(env or {})
         full_env["QUOTA_WATCH_SERVER__LISTEN"] = f"127.0.0.1:{port}"
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
@@ -73,10 +78,20 @@ class DaemonProcess:
         """Base URL of the daemon's HTTP server."""
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        """The daemon's process id."""
+        return self.proc.pid
+
     def log(self) -> str:
         """Everything the daemon printed so far."""
         self._log.flush()
         return self.log_path.read_text(errors="replace")
+
+    def check_alive(self) -> None:
+        """Fail with the daemon's log if it has exited."""
+        if self.proc.poll() is not None:
+            raise AssertionError(f"daemon exited with {self.proc.returncode}:\n{self.log()}")
 
     def get(self, path: str) -> httpx.Response | None:
         """GET `path`, or None while the server is not answering."""
@@ -90,8 +105,7 @@ class DaemonProcess:
         deadline = time.monotonic() + timeout
         body = ""
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"daemon exited with {self.proc.returncode}:\n{self.log()}")
+            self.check_alive()
             response = self.get(path)
             if response is not None and response.status_code == 200:
                 body = response.text
@@ -102,6 +116,17 @@ class DaemonProcess:
             f"{predicate_text!r} not in {path} after {timeout}s\n--- body:\n{body}\n"
             f"--- log:\n{self.log()}"
         )
+
+    def wait_serving(self, timeout: float = 30.0) -> None:
+        """Wait until /readyz answers 200."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive()
+            response = self.get("/readyz")
+            if response is not None and response.status_code == 200:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"daemon not ready after {timeout}s:\n{self.log()}")
 
     def signal(self, sig: signal.Signals) -> None:
         """Send `sig` to the daemon."""

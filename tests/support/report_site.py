@@ -27,8 +27,10 @@ from quota_watch.collect.runtime import AccountRuntime
 from quota_watch.config.load import load_config
 from quota_watch.config.settings import Config
 from quota_watch.daemon.alerting import Alerting
+from quota_watch.model import Outcome
 from quota_watch.reporting.command import account_runtimes
-from quota_watch.store import RunRecord, Store, StoredReading
+from quota_watch.store.facade import Store
+from quota_watch.store.models import RunRecord, StoredReading
 
 NOW = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
 """The fixed clock: a Saturday noon, mid-month."""
@@ -115,6 +117,7 @@ def value_at(account: str, limit: str, ts: datetime, resource: str | None = None
         return (500e6 if account == "cf-main" else 200e6) + 10e6 * days
     if limit == "bucket_ops":
         share = 1.02 if resource == "logs" else 0.1
+        assert period.start is not None  # a monthly limit: its period has a start
         return round(1_000_000 * share * hours / ((NOW - period.start).total_seconds() / 3600))
     if limit == "build_time":
         return 400.0 * hours / 3.0  # 133 s per hour: ~64 % of the cap by mid-month
@@ -210,7 +213,7 @@ async def build_site(directory: Path, store_url: str | None = None) -> Site:
                 await store.record_poll(run, last)
             if "stopped" not in spec:
                 await alerting.after_poll(
-                    runtimes[account], PollResult(account, "success", tuple(last))
+                    runtimes[account], PollResult(account, Outcome.SUCCESS, tuple(last))
                 )
         await alerting.flush_forecasts()  # as the daemon does when it stops
         await store.rollup(NOW)

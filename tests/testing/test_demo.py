@@ -12,9 +12,12 @@ import pytest
 from quota_watch_collectors.cloudflare.emulator import CloudflareEmulator
 
 from quota_watch.config.load import load_config
-from quota_watch.store import LatestReading, Point, Store
+from quota_watch.store.facade import Store
+from quota_watch.store.models import Point, StoredReading
 from quota_watch.testing.demo import DEMO_PROFILES, demo_accounts, main
 from quota_watch.testing.emulator import ManualClock
+
+pytestmark = pytest.mark.slow  # runs the demo: an emulated provider on loopback
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 MIDNIGHT = datetime(2026, 11, 22, tzinfo=UTC)
@@ -46,7 +49,7 @@ def test_demo_builds_a_day_of_history(tmp_path: Path, capsys: pytest.CaptureFixt
     for account in config.accounts:
         assert account.options.api_base.startswith("http://127.0.0.1:")  # type: ignore[attr-defined]
 
-    async def read() -> tuple[dict[str, list[Point]], list[LatestReading], dict[str, str]]:
+    async def read() -> tuple[dict[str, list[Point]], list[StoredReading], dict[str, str]]:
         store = await Store.open(config.store_url(), readonly=True, migrate=False)
         try:
             series = {
@@ -117,7 +120,7 @@ def test_plan_on_the_demo_recommends_a_fourth_shard(
     """Issue 5's acceptance: three Cloudflare shards growing toward the pool's capacity."""
     from typer.testing import CliRunner
 
-    from quota_watch.cli import app
+    from quota_watch.cli.app import app
     from quota_watch.reporting import command
 
     now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -29,6 +29,8 @@ from quota_watch.testing.emulator import (
     demo_accounts,
 )
 
+pytestmark = pytest.mark.slow  # the emulator served over real loopback HTTP
+
 TOKEN = "emulated-token-0123456789"
 START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""Unit tests of the cloudflare collector: query, requests, error mapping, pagination, secrets."""
+"""Unit tests of the cloudflare collector: cases, options, query, requests, mapping."""
 
 from __future__ import annotations
 
@@ -15,119 +15,27 @@ import pytest
 from pydantic import ValidationError
 from quota_watch_collectors.cloudflare.client import parse_rate_limit, retry_after_seconds
 from quota_watch_collectors.cloudflare.collector import CloudflareCollector, r2_class
-from quota_watch_collectors.cloudflare.options import CloudflareOptions
 from quota_watch_collectors.cloudflare.query import GROUP_LIMIT, build_usage_query, r2_windows
-
-from quota_watch.sdk import (
-    AuthError,
-    CollectContext,
-    CollectorError,
-    ProviderUnavailable,
-    RateLimited,
-    Reading,
-    UnexpectedResponse,
+from quota_watch_collectors.cloudflare.tests.support import (
+    ACCOUNT,
+    HERE,
+    NOW,
+    PROJECTS,
+    TOKEN,
+    Provider,
+    account,
+    collect,
+    collect_error,
+    ctx,
+    deployment,
+    envelope,
+    ok_graphql,
+    options,
+    values,
 )
+
+from quota_watch.sdk import CollectContext, RateLimited, UnexpectedResponse
 from quota_watch.testing import iter_cases, run_case
-
-HERE = Path(__file__).parent
-CASES = HERE / "cases"
-NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
-ACCOUNT = "0123456789abcdef0123456789abcdef"
-TOKEN = "s3cr3t-cf-token-0123456789"
-BASE = "https://api.cloudflare.com/client/v4"
-PROJECTS = f"/client/v4/accounts/{ACCOUNT}/pages/projects"
-
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-def options(**overrides: Any) -> CloudflareOptions:
-    raw: dict[str, Any] = {"account_id": ACCOUNT, "token": TOKEN, **overrides}
-    return CloudflareOptions.model_validate(raw)
-
-
-def ctx(now: datetime = NOW) -> CollectContext:
-    return CollectContext(account="t", now=now, periods={})
-
-
-def ok_graphql() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((CASES / "ok" / "graphql.json").read_text())
-    return data
-
-
-def account(document: dict[str, Any]) -> dict[str, Any]:
-    accounts: list[dict[str, Any]] = document["data"]["viewer"]["accounts"]
-    return accounts[0]
-
-
-def envelope(result: Any, **info: int) -> dict[str, Any]:
-    body: dict[str, Any] = {"success": True, "errors": [], "messages": [], "result": result}
-    if info:
-        body["result_info"] = info
-    return body
-
-
-def deployment(ident: str, created: str, trigger: str = "push", **extra: Any) -> dict[str, Any]:
-    return {"id": ident, "created_on": created, "deployment_trigger": {"type": trigger}, **extra}
-
-
-class Provider:
-    """A MockTransport handler: GraphQL answer plus REST answers by (path, page)."""
-
-    def __init__(
-        self,
-        graphql: dict[str, Any] | None = None,
-        rest: dict[tuple[str, str], dict[str, Any]] | None = None,
-        *,
-        status: int = 200,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        self.graphql = graphql if graphql is not None else ok_graphql()
-        self.rest = rest or {}
-        self.status = status
-        self.headers = headers or {}
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        if request.method == "POST":
-            return httpx.Response(self.status, json=self.graphql, headers=self.headers)
-        key = (request.url.path, request.url.params.get("page", ""))
-        if key not in self.rest:
-            return httpx.Response(404, json={"success": False, "errors": [], "result": None})
-        return httpx.Response(self.status, json=self.rest[key], headers=self.headers)
-
-
-async def collect(
-    opts: CloudflareOptions, handler: Handler, context: CollectContext | None = None
-) -> list[Reading]:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-        return await CloudflareCollector(opts, client).collect(context or ctx())
-
-
-async def collect_error(
-    opts: CloudflareOptions, handler: Handler, context: CollectContext | None = None
-) -> CollectorError:
-    with pytest.raises(CollectorError) as caught:
-        await collect(opts, handler, context)
-    return caught.value
-
-
-async def probe(opts: CloudflareOptions, handler: Handler) -> None:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-        await CloudflareCollector(opts, client).probe()
-
-
-def values(readings: list[Reading]) -> dict[tuple[str, str | None], float]:
-    return {(r.limit, r.resource): r.value for r in readings}
-
-
-def assert_no_secret(error: BaseException) -> None:
-    current: BaseException | None = error
-    while current is not None:
-        for text in (str(current), repr(current), repr(current.args)):
-            assert TOKEN not in text
-        current = current.__cause__ or current.__context__
-
 
 # --- the case folders -------------------------------------------------------------------------
 
@@ -354,241 +262,6 @@ async def test_body_not_json_is_unexpected() -> None:
 
     error = await collect_error(options(), handler)
     assert isinstance(error, UnexpectedResponse)
-
-
-# --- GraphQL errors ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("opts", "message", "path", "advice"),
-    [
-        ({}, 'unknown field "activeTime"', None, None),
-        ({}, 'unknown field "duration" on type "X"', None, 'do_duration = "activeTime" or "off"'),
-        (
-            {"do_duration": "activeTime"},
-            'unknown field "activeTime"',
-            None,
-            'do_duration = "duration" or "off"',
-        ),
-        ({}, 'unknown field "durableObjectsSqlStorageGroups"', None, "include_do_sql = false"),
-        ({}, "unknown field", ["viewer", "accounts", "0", "doPeriodic"], "include_do_sql = false"),
-        ({}, 'unknown field "requestz"', ["viewer", "accounts", "0", "workers"], None),
-    ],
-)
-async def test_unknown_field_names_the_option(
-    opts: dict[str, Any], message: str, path: list[str] | None, advice: str | None
-) -> None:
-    document = {"data": None, "errors": [{"message": message, "path": path}]}
-    error = await collect_error(options(**opts), Provider(document))
-    assert isinstance(error, UnexpectedResponse)
-    if advice is None:
-        assert "set " not in str(error)
-    else:
-        assert advice in str(error)
-
-
-async def test_no_access_to_a_guarded_dataset_is_auth_with_advice() -> None:
-    document = {
-        "data": None,
-        "errors": [
-            {
-                "message": "account does not have access to the path",
-                "path": ["viewer", "accounts", "0", "doSqlStorage"],
-                "extensions": {"code": "FORBIDDEN"},
-            }
-        ],
-    }
-    error = await collect_error(options(), Provider(document))
-    assert isinstance(error, AuthError)
-    assert "include_do_sql = false" in str(error) and "Account Analytics" in str(error)
-
-
-@pytest.mark.parametrize(
-    ("status", "message", "kind"),
-    [
-        (200, "too many queries in progress, please try again later", ProviderUnavailable),
-        (503, "unable to execute query, please try again later", ProviderUnavailable),
-        (400, "query time range is too large", UnexpectedResponse),
-        (429, "in combination, your request queries too many nodes", RateLimited),
-        (403, "zones [] are not authorized", AuthError),
-    ],
-)
-async def test_graphql_error_classes(status: int, message: str, kind: type[Exception]) -> None:
-    document = {"data": None, "errors": [{"message": message}]}
-    error = await collect_error(options(), Provider(document, status=status))
-    assert isinstance(error, kind)
-
-
-async def test_provider_text_echoing_the_token_is_scrubbed() -> None:
-    document = {"data": None, "errors": [{"message": f"bad header Bearer {TOKEN}"}]}
-    error = await collect_error(options(), Provider(document))
-    assert_no_secret(error)
-    assert "***" in str(error)
-
-
-@pytest.mark.parametrize(
-    "failure",
-    [httpx.ConnectTimeout("timed out"), httpx.ConnectError(f"refused (token {TOKEN})")],
-)
-async def test_transport_failures_are_unavailable(failure: Exception) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise failure
-
-    error = await collect_error(options(), handler)
-    assert isinstance(error, ProviderUnavailable)
-    assert_no_secret(error)
-    assert error.__context__ is None and error.__cause__ is None
-
-
-# --- Pages builds -----------------------------------------------------------------------------
-
-
-def pages_provider(deployments: dict[str, dict[str, Any]]) -> Provider:
-    rest: dict[tuple[str, str], dict[str, Any]] = {
-        (PROJECTS, "1"): envelope([{"name": "docs"}], page=1, per_page=10, total_count=1),
-    }
-    for page, body in deployments.items():
-        rest[(f"{PROJECTS}/docs/deployments", page)] = body
-    return Provider(rest=rest)
-
-
-async def test_direct_uploads_counted_on_request() -> None:
-    body = envelope(
-        [
-            deployment("a", "2026-11-21T00:00:00Z", "ad_hoc"),
-            deployment("b", "2026-11-20T00:00:00Z", "github:push"),
-            deployment("c", "2026-11-19T00:00:00Z", "push", is_skipped=True),
-        ],
-        page=1,
-        total_pages=1,
-    )
-    default = await collect(options(), pages_provider({"1": body}))
-    # "github:push" is not a type the SDK lists: unknown trigger types count as builds.
-    assert values(default)[("pages_builds", None)] == 1.0
-    counted = await collect(options(pages_count_direct_uploads=True), pages_provider({"1": body}))
-    assert values(counted)[("pages_builds", None)] == 2.0
-
-
-async def test_unsorted_pages_are_all_followed_and_duplicates_dropped() -> None:
-    first = envelope(
-        [deployment("a", "2026-10-01T00:00:00Z"), deployment("b", "2026-11-03T00:00:00Z")],
-        page=1,
-        total_pages=2,
-    )
-    second = envelope(
-        [deployment("b", "2026-11-03T00:00:00Z"), deployment("c", "2026-11-04T00:00:00Z")],
-        page=2,
-        total_pages=2,
-    )
-    provider = pages_provider({"1": first, "2": second})
-    readings = await collect(options(), provider)
-    assert values(readings)[("pages_builds", None)] == 2.0
-    assert len(provider.requests) == 4
-
-
-async def test_pagination_ignored_by_the_api_is_an_error() -> None:
-    first = envelope([deployment("a", "2026-11-21T00:00:00Z")], page=1, total_pages=3)
-    provider = pages_provider({"1": first, "2": first})
-    error = await collect_error(options(), provider)
-    assert isinstance(error, UnexpectedResponse) and "asked for page 2" in str(error)
-
-
-async def test_max_pages_bounds_a_listing() -> None:
-    pages = {
-        str(n): envelope([deployment(f"d{n}", "2026-11-21T00:00:00Z")], page=n, total_pages=9)
-        for n in range(1, 10)
-    }
-    error = await collect_error(options(max_pages=3), pages_provider(pages))
-    assert isinstance(error, UnexpectedResponse) and "max_pages" in str(error)
-
-
-async def test_deployment_without_created_on_is_drift() -> None:
-    body = envelope([{"id": "a", "deployment_trigger": {"type": "push"}}], page=1, total_pages=1)
-    error = await collect_error(options(), pages_provider({"1": body}))
-    assert isinstance(error, UnexpectedResponse) and "created_on" in str(error)
-
-
-@pytest.mark.parametrize(
-    ("status", "errors", "kind"),
-    [
-        (400, [{"code": 6003, "message": "Invalid request headers"}], AuthError),
-        (401, [{"code": 1000, "message": "Invalid API Token"}], AuthError),
-        (200, [{"code": 9109, "message": "Unauthorized to access requested resource"}], AuthError),
-        (404, [{"code": 7003, "message": "Could not route"}], UnexpectedResponse),
-        (429, [], RateLimited),
-        (502, [], ProviderUnavailable),
-    ],
-)
-async def test_rest_error_mapping(
-    status: int, errors: list[dict[str, Any]], kind: type[Exception]
-) -> None:
-    body = {"success": False, "errors": errors, "messages": [], "result": None}
-    provider = Provider(rest={(PROJECTS, "1"): body})
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.method == "POST":
-            return provider(request)
-        return httpx.Response(status, json=body)
-
-    error = await collect_error(options(), handler)
-    assert isinstance(error, kind)
-    if kind is AuthError:
-        assert "Cloudflare Pages > Read" in str(error)
-
-
-# --- probe ------------------------------------------------------------------------------------
-
-
-def verify(status: str, **extra: Any) -> Handler:
-    def handler(request: httpx.Request) -> httpx.Response:
-        result = {"id": "ed17574386854bf78a67040be0a770b0", "status": status, **extra}
-        body = envelope(result)
-        body["messages"] = [{"code": 10000, "message": "This API Token is valid and active"}]
-        handler.paths.append(request.url.path)  # type: ignore[attr-defined]
-        return httpx.Response(200, json=body)
-
-    handler.paths = []  # type: ignore[attr-defined]
-    return handler
-
-
-async def test_probe_verifies_user_and_account_tokens() -> None:
-    handler = verify("active", expires_on="2027-01-01T00:00:00Z")
-    await probe(options(), handler)
-    await probe(options(token_kind="account"), handler)
-    assert handler.paths == [  # type: ignore[attr-defined]
-        "/client/v4/user/tokens/verify",
-        f"/client/v4/accounts/{ACCOUNT}/tokens/verify",
-    ]
-
-
-@pytest.mark.parametrize("state", ["disabled", "expired"])
-async def test_probe_rejects_inactive_tokens(state: str) -> None:
-    with pytest.raises(AuthError, match=state):
-        await probe(options(), verify(state))
-
-
-async def test_probe_rejects_a_past_expiry() -> None:
-    with pytest.raises(AuthError, match="expired"):
-        await probe(options(), verify("active", expires_on="2001-01-01T00:00:00Z"))
-
-
-async def test_probe_invalid_token() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        body = {"success": False, "errors": [{"code": 1000, "message": "Invalid API Token"}]}
-        return httpx.Response(401, json=body)
-
-    with pytest.raises(AuthError) as caught:
-        await probe(options(), handler)
-    assert "Invalid API Token" in str(caught.value)
-    assert_no_secret(caught.value)
-
-
-async def test_probe_drifted_result() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json=envelope({"token_state": "active"}))
-
-    with pytest.raises(UnexpectedResponse, match="result"):
-        await probe(options(), handler)
 
 
 async def test_ok_case_does_not_mutate_fixture() -> None:

@@ -38,6 +38,7 @@ async def test_case(case_dir: Path) -> None:
     await run_case(GitHubCollector, case_dir)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case_dir", CASES, ids=lambda p: p.name)
 async def test_case_over_http(case_dir: Path) -> None:
     await run_case(GitHubCollector, case_dir, over_http=True)
