@@ -4,145 +4,24 @@ SQLAlchemy."""
 
 from __future__ import annotations
 
-import ast
-import functools
 import json
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 
 from typer.testing import CliRunner
 
-ROOT = Path(__file__).resolve().parent.parent
-CORE = ROOT / "quota_watch"
-COLLECTORS = ROOT / "collectors" / "quota_watch_collectors"
-
-
-def module_name(path: Path, base: Path) -> str:
-    """The dotted name of the module at `path`, `base` being the folder its package sits in."""
-    parts = list(path.relative_to(base).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
-def _type_checking_nodes(tree: ast.AST) -> set[int]:
-    """Ids of the nodes inside `if TYPE_CHECKING:` blocks (imports for annotations only)."""
-    skipped: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            skipped.update(id(inner) for stmt in node.body for inner in ast.walk(stmt))
-    return skipped
-
-
-def package_of(path: Path) -> str:
-    """The package that relative imports in `path` (in quota_watch or the collectors) start
-    from."""
-    name = module_name(path, ROOT if path.is_relative_to(CORE) else COLLECTORS.parent)
-    return name if path.name == "__init__.py" else name.rpartition(".")[0]
-
-
-@functools.cache
-def _parse(path: Path) -> ast.Module:
-    """The syntax tree of `path`, parsed once per test session."""
-    return ast.parse(path.read_text(), str(path))
-
-
-def imported_names(
-    path: Path, *, package: str | None = None, type_checking: bool = True
-) -> set[str]:
-    """Every dotted name `path` imports, function-level ones included: `from a import b` gives
-    `a` and `a.b` (b may be a module). Relative imports are resolved against `package` (by
-    default the file's own); `type_checking=False` leaves out those under `if TYPE_CHECKING:`."""
-    tree = _parse(path)
-    skipped = set() if type_checking else _type_checking_nodes(tree)
-    package = package_of(path) if package is None else package
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if id(node) in skipped:
-            continue
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*anchor, *([node.module] if node.module else [])])
-            else:
-                base = node.module or ""
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
-    return found
-
-
-def internal_imports(
-    path: Path, *, package: str | None = None, type_checking: bool = True
-) -> set[str]:
-    """The quota_watch modules (and names in them) that `path` imports."""
-    return {
-        name
-        for name in imported_names(path, package=package, type_checking=type_checking)
-        if name.split(".")[0] == "quota_watch"
-    }
-
-
-@functools.cache
-def core_modules() -> dict[str, Path]:
-    """Every module of quota_watch by dotted name."""
-    return {module_name(path, ROOT): path for path in sorted(CORE.rglob("*.py"))}
-
-
-def import_graph() -> dict[str, set[str]]:
-    """quota_watch's module graph: an edge for every import that runs (lazy ones included),
-    none for those under `if TYPE_CHECKING:`."""
-    modules = core_modules()
-    return {
-        name: {m for m in internal_imports(path, type_checking=False) if m in modules} - {name}
-        for name, path in modules.items()
-    }
-
-
-def cyclic_groups(graph: Mapping[str, Iterable[str]]) -> list[list[str]]:
-    """The strongly connected components of more than one module (Tarjan, iterative)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    groups: list[list[str]] = []
-    for root in graph:
-        if root in index:
-            continue
-        work = [(root, iter(graph[root]))]
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, edges = work[-1]
-            for nxt in edges:
-                if nxt not in index:
-                    index[nxt] = low[nxt] = len(index)
-                    stack.append(nxt)
-                    on_stack.add(nxt)
-                    work.append((nxt, iter(graph[nxt])))
-                    break
-                if nxt in on_stack:
-                    low[node] = min(low[node], index[nxt])
-            else:
-                work.pop()
-                if work:
-                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
-                if low[node] == index[node]:
-                    group = []
-                    while True:
-                        member = stack.pop()
-                        on_stack.discard(member)
-                        group.append(member)
-                        if member == node:
-                            break
-                    if len(group) > 1:
-                        groups.append(sorted(group))
-    return sorted(groups)
+from tests.support.imports import (
+    COLLECTORS,
+    CORE,
+    ROOT,
+    find_cycle,
+    import_graph,
+    imported_names,
+    internal_imports,
+)
 
 
 def offenders(
@@ -227,9 +106,10 @@ def test_nothing_imports_bare_collectors_or_rules_packages() -> None:
 # --- cycles ------------------------------------------------------------------------------------
 
 
-def test_cyclic_groups_are_found() -> None:
-    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a", "e"}, "e": {"d"}, "f": set()}
-    assert cyclic_groups(graph) == [["a", "b", "c"], ["d", "e"]]
+def test_a_cycle_is_found() -> None:
+    cycle = find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "f": set()})
+    assert cycle is not None and cycle[0] == cycle[-1] and set(cycle) == {"a", "b", "c"}
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
 def test_relative_and_lazy_imports_count_but_type_checking_ones_do_not(tmp_path: Path) -> None:
@@ -254,10 +134,8 @@ def test_relative_and_lazy_imports_count_but_type_checking_ones_do_not(tmp_path:
 
 
 def test_no_import_cycles() -> None:
-    groups = cyclic_groups(import_graph())
-    assert not groups, "import cycles in quota_watch:\n" + "\n".join(
-        "  " + " <-> ".join(group) for group in groups
-    )
+    cycle = find_cycle(import_graph())
+    assert cycle is None, "import cycle in quota_watch: " + " -> ".join(cycle or ())
 
 
 # --- the report's imports ----------------------------------------------------------------------
