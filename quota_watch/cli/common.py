@@ -86,8 +86,12 @@ def run_async(coro_fn: Callable[[], Awaitable[T]]) -> T:
 def require_database(url: str, what: str) -> None:
     """Exit 1 when the SQLite database of `url` does not exist yet (`what`: readings, history)."""
     from quota_watch.reporting.command import sqlite_file
+    from quota_watch.store.models import StoreError
 
-    database = sqlite_file(url)
+    try:
+        database = sqlite_file(url)
+    except StoreError as exc:
+        fail(f"store.url: {exc}", 2)
     if database is not None and not database.exists():
         fail(
             f"no {what} yet: {database} does not exist "

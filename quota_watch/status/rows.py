@@ -76,7 +76,7 @@ def _status(utilization: float | None, severity: str | None, stale: bool) -> Sta
 
 
 def make_row(
-    reading: StoredReading | StoredReading,
+    reading: StoredReading,
     *,
     stale: bool = False,
     severity: str | None = None,

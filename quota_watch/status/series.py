@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 def fetch_since(
-    reading: StoredReading | StoredReading, now: datetime, lookback: timedelta
+    reading: StoredReading, now: datetime, lookback: timedelta
 ) -> datetime:
     """Oldest sample the rules need: the forecast's lookback, never before the period start."""
     since = now - lookback
@@ -27,7 +27,7 @@ def fetch_since(
 
 def series_view(
     rt: AccountRuntime,
-    reading: StoredReading | StoredReading,
+    reading: StoredReading,
     points: Sequence[Point],
     now: datetime,
 ) -> SeriesView:

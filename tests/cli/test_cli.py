@@ -260,3 +260,19 @@ def test_dashboards_export_refuses_dash_output(
             ]
             assert result.exception is None or isinstance(result.exception, SystemExit)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["report"], ["plan"], ["history", "--account", "vm", "--limit", "disk_used"]],
+)
+def test_a_sqlite_url_with_options_is_a_clear_error(tmp_path: Path, argv: list[str]) -> None:
+    config = tmp_path / "qw.toml"
+    config.write_text(
+        f'[store]\nurl = "sqlite:///{tmp_path / "qw.db"}?timeout=5"\n'
+        '[[accounts]]\nname = "vm"\ncollector = "host"\n'
+    )
+    result = runner.invoke(app, [*argv, "-c", str(config)])
+    assert result.exit_code == 2, result.output
+    assert "store.url: SQLite URL options are not supported: ['timeout']" in result.output
+    assert "Traceback" not in result.output
