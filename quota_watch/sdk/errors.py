@@ -1,11 +1,11 @@
 """The typed errors a collector raises, one subclass per outcome.
 
-    CollectorError              "error": anything else (a bug, a missing extra)
-    ├── AuthError               "auth": polling of the account stops, one alert asks for action
-    ├── RateLimited             "rate_limited": retried no sooner than retry_after
-    ├── ProviderUnavailable     "unavailable": retried with backoff; never reported as 0
-    ├── UnexpectedResponse      "unexpected": the payload drifted; loud
-    └── NoData                  "no_data": the provider answered with nothing yet; not a failure
+CollectorError              "error": anything else (a bug, a missing extra)
+├── AuthError               "auth": polling of the account stops, one alert asks for action
+├── RateLimited             "rate_limited": retried no sooner than retry_after
+├── ProviderUnavailable     "unavailable": retried with backoff; never reported as 0
+├── UnexpectedResponse      "unexpected": the payload drifted; loud
+└── NoData                  "no_data": the provider answered with nothing yet; not a failure
 """
 
 from __future__ import annotations

@@ -15,9 +15,7 @@ if TYPE_CHECKING:
     from quota_watch.store.sqlite_reader import ReadStore
 
 
-def fetch_since(
-    reading: StoredReading, now: datetime, lookback: timedelta
-) -> datetime:
+def fetch_since(reading: StoredReading, now: datetime, lookback: timedelta) -> datetime:
     """Oldest sample the rules need: the forecast's lookback, never before the period start."""
     since = now - lookback
     if reading.period_start is not None and reading.measure == Measure.CUMULATIVE.value:
