@@ -40,11 +40,6 @@ class Outcome(StrEnum):
         return self.is_failure and self is not Outcome.AUTH
 
 
-def _aware(name: str, value: datetime | None) -> None:
-    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
-        raise ValueError(f"{name} must be a timezone-aware datetime, got naive {value.isoformat()}")
-
-
 @dataclass(frozen=True, slots=True)
 class AccountStatus:
     """Poll health of one account, as the metrics and the stale rule need it."""

@@ -30,9 +30,9 @@ DAY = "day"
 _T = TypeVar("_T")
 
 
-def require_aware(name: str, value: datetime) -> None:
-    """ValueError unless `value` is a timezone-aware datetime."""
-    if value.tzinfo is None or value.utcoffset() is None:
+def require_aware(name: str, value: datetime | None) -> None:
+    """ValueError unless `value` is a timezone-aware datetime (or None)."""
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
         raise ValueError(f"{name} must be a timezone-aware datetime, got naive {value.isoformat()}")
 
 

@@ -6,7 +6,8 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from quota_watch.model import Outcome, _aware
+from quota_watch.model import Outcome
+from quota_watch.store.common import require_aware
 
 __all__ = [
     "CAP_SOURCES",
@@ -44,9 +45,9 @@ class StoredReading:
     ts: datetime
 
     def __post_init__(self) -> None:
-        _aware("ts", self.ts)
-        _aware("period_start", self.period_start)
-        _aware("period_end", self.period_end)
+        require_aware("ts", self.ts)
+        require_aware("period_start", self.period_start)
+        require_aware("period_end", self.period_end)
         if not math.isfinite(self.value):
             raise ValueError(f"reading {self.limit!r}: value must be finite, got {self.value!r}")
         if self.cap is not None and not math.isfinite(self.cap):
@@ -71,8 +72,8 @@ class RunRecord:
     readings: int
 
     def __post_init__(self) -> None:
-        _aware("started_at", self.started_at)
-        _aware("finished_at", self.finished_at)
+        require_aware("started_at", self.started_at)
+        require_aware("finished_at", self.finished_at)
         if self.outcome not in set(Outcome):
             raise ValueError(
                 f"outcome must be one of {sorted(o.value for o in Outcome)}, got {self.outcome!r}"
