@@ -19,6 +19,7 @@ from quota_watch.config.example import render_example
 from quota_watch.config.settings import PollingSettings
 from quota_watch.engine.rulepack import load_rule_pack
 from quota_watch.prometheus import metricsdoc
+from quota_watch.prometheus.alertmanager import ALERTMANAGER_FILE, render_alertmanager_config
 from quota_watch.prometheus.dashboards import export as dashboards
 from quota_watch.prometheus.dashboards.build import ACCOUNT_UID, OVERVIEW_UID, POOLS_UID
 from quota_watch.prometheus.rules import RULES_FILE, render_rule_file
@@ -62,6 +63,11 @@ def _metrics_doc() -> str:
 ARTEFACTS: tuple[Artefact, ...] = (
     Artefact("config example", Path("config.example.toml"), render_example),
     Artefact("prometheus rules", Path("rules", "prometheus", RULES_FILE), _rule_file),
+    Artefact(
+        "alertmanager config",
+        Path("deploy", "alertmanager", ALERTMANAGER_FILE),
+        render_alertmanager_config,
+    ),
     *(
         Artefact(f"dashboard {uid}", Path("dashboards", f"{uid}.json"), _dashboard(f"{uid}.json"))
         for uid in (OVERVIEW_UID, ACCOUNT_UID, POOLS_UID)

@@ -90,14 +90,20 @@ def rules_export(
     runbook_url_base: Annotated[
         str, typer.Option(help="Runbook URL the alerts' runbook_url anchors are appended to.")
     ] = "https://github.com/quota-watch/quota-watch/blob/main/docs/runbook.md",
+    job: Annotated[
+        str,
+        typer.Option(
+            metavar="JOB", help="Prometheus scrape job of the daemon (the meta alerts' `up`)."
+        ),
+    ] = "quota-watch",
     config: ConfigOption = None,
 ) -> None:
     """Write the Prometheus alerting rules generated from the rule pack (same alert names,
-    thresholds and severities as the built-in engine). With --config: that config's rule pack
-    and polling.interval."""
+    thresholds and severities as the built-in engine) and the alerts on the daemon itself. With
+    --config: that config's rule pack, polling.interval and each account's own interval."""
     from quota_watch.prometheus.rules import RULES_FILE, default_output_dir
 
-    text = _rule_file(load_optional(config), runbook_url_base)
+    text = _rule_file(load_optional(config), runbook_url_base, job)
     if output == Path("-"):
         if check:
             fail("--check compares with a file: give a directory with --output", 2)
@@ -118,8 +124,8 @@ def rules_export(
     typer.echo(f"wrote {target}")
 
 
-def _rule_file(cfg: Config | None, runbook_url_base: str) -> str:
-    """The rule file of `cfg`'s rule pack and polling interval (the defaults without one)."""
+def _rule_file(cfg: Config | None, runbook_url_base: str, job: str) -> str:
+    """The rule file of `cfg`'s rule pack and poll intervals (the defaults without one)."""
     from quota_watch.config.errors import ConfigError
     from quota_watch.config.settings import PollingSettings
     from quota_watch.engine.rulepack import default_pack_path, load_rule_pack
@@ -134,6 +140,12 @@ def _rule_file(cfg: Config | None, runbook_url_base: str) -> str:
     return render_rule_file(
         pack,
         interval=cfg.settings.polling.interval if cfg else PollingSettings().interval,
+        account_intervals=[
+            account.interval
+            for account in (cfg.settings.accounts if cfg else ())
+            if account.enabled and account.interval is not None
+        ],
+        job=job,
         runbook_url_base=runbook_url_base,
         source="rules/default.toml" if shipped else str(pack_path),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,9 +13,17 @@ from quota_watch.engine.health import STALE_AGE_COMPARISON, STALE_FAILURES_COMPA
 from quota_watch.engine.rulepack import RulePack
 from quota_watch.engine.state import ALERTNAMES
 from quota_watch.prometheus import names
+from quota_watch.prometheus.alertrule import AlertRule, prometheus_duration, runbook_anchor
+from quota_watch.prometheus.metarules import (
+    DEFAULT_JOB,
+    META_ALERT_NAMES,
+    META_GROUP_NAME,
+    meta_rules,
+)
 
 __all__ = [
     "ALERT_NAMES",
+    "DEFAULT_JOB",
     "DEFAULT_RUNBOOK_URL",
     "GROUP_NAME",
     "RULES_FILE",
@@ -36,7 +44,7 @@ GROUP_NAME = "quota-watch"
 
 SHARD_ALERT = ALERTNAMES[("shard", "info")]
 
-ALERT_NAMES = tuple(ALERTNAMES.values())
+ALERT_NAMES = (*ALERTNAMES.values(), *META_ALERT_NAMES)
 """Every alert name the generated file may hold, in file order."""
 
 DEFAULT_RUNBOOK_URL = "https://github.com/quota-watch/quota-watch/blob/main/docs/runbook.md"
@@ -48,51 +56,6 @@ _SERIES = (
     "{{ $labels.account }} ({{ $labels.provider }}) {{ $labels.limit }}"
     "{{ with $labels.resource }} [{{ . }}]{{ end }}"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class AlertRule:
-    """One Prometheus alerting rule, in the order its keys are written."""
-
-    alert: str
-    expr: str
-    for_: timedelta
-    severity: str
-    summary: str
-    description: str
-
-    def document(self, runbook_url_base: str) -> dict[str, Any]:
-        """The rule as the rule-file mapping (`for` left out when zero, as Prometheus does)."""
-        rule: dict[str, Any] = {"alert": self.alert, "expr": self.expr}
-        if self.for_ > timedelta(0):
-            rule["for"] = prometheus_duration(self.for_)
-        rule["labels"] = {"severity": self.severity}
-        rule["annotations"] = {
-            "summary": self.summary,
-            "description": self.description,
-            "runbook_url": f"{runbook_url_base}#{runbook_anchor(self.alert)}",
-        }
-        return rule
-
-
-def runbook_anchor(alert: str) -> str:
-    """The docs/runbook.md anchor of `alert`: its heading's GitHub slug (the name, lower case)."""
-    return alert.lower()
-
-
-def prometheus_duration(value: timedelta) -> str:
-    """A duration in Prometheus' syntax ("5m", "1h30m", "0s"); whole seconds only."""
-    seconds = int(value.total_seconds())
-    if seconds != value.total_seconds() or seconds < 0:
-        raise ValueError(f"{value} is not a whole, non-negative number of seconds")
-    if seconds == 0:
-        return "0s"
-    parts: list[str] = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        amount, seconds = divmod(seconds, size)
-        if amount:
-            parts.append(f"{amount}{unit}")
-    return "".join(parts)
 
 
 def _ratio(value: float) -> str:
@@ -109,14 +72,40 @@ def _held(for_runs: int, interval: timedelta) -> timedelta:
     return interval * (for_runs - 1)
 
 
-def alert_rules(pack: RulePack, *, interval: timedelta) -> list[AlertRule]:
-    """The alerting rules mirroring `pack` (disabled kinds left out); `interval` is the poll
-    interval that turns the engine's for_runs polls into a `for:` duration."""
+def _interval_scope(own: timedelta, default: timedelta, others: Sequence[timedelta]) -> str:
+    """The PromQL clause that narrows a rule to the accounts polled every `own` ("" when every
+    account shares the default interval)."""
+    if not others:
+        return ""
+    seconds = f"{own.total_seconds():g}"
+    if own == default:
+        # Accounts whose interval metric is missing (not polled yet) fall here too.
+        return f"unless on (provider, account) {names.COLLECTOR_INTERVAL} != {seconds}"
+    return f"and on (provider, account) {names.COLLECTOR_INTERVAL} == {seconds}"
+
+
+def _scoped(expr: str, scope: str) -> str:
+    if not scope:
+        return expr
+    inner = "\n".join(f"  {line}" for line in expr.splitlines())
+    return f"(\n{inner}\n)\n{scope}"
+
+
+def alert_rules(
+    pack: RulePack, *, interval: timedelta, account_intervals: Iterable[timedelta] = ()
+) -> list[AlertRule]:
+    """The alerting rules mirroring `pack` (disabled kinds left out). `interval` is the default
+    poll interval that turns the engine's for_runs polls into `for:` and `keep_firing_for:`
+    durations; each other interval in `account_intervals` gets its own copy of the threshold
+    and forecast rules, narrowed to the accounts polled at that interval."""
+    others = sorted({own for own in account_intervals if own != interval})
     rules: list[AlertRule] = []
-    if pack.threshold.enabled:
-        rules.extend(_threshold_rules(pack, interval))
-    if pack.forecast.enabled:
-        rules.append(_forecast_rule(pack, interval))
+    for own in (interval, *others):
+        scope = _interval_scope(own, interval, others)
+        if pack.threshold.enabled:
+            rules.extend(_threshold_rules(pack, own, scope))
+        if pack.forecast.enabled:
+            rules.append(_forecast_rule(pack, own, scope))
     if pack.stale.enabled:
         rules.append(_stale_rule(pack))
     if pack.auth.enabled:
@@ -126,19 +115,26 @@ def alert_rules(pack: RulePack, *, interval: timedelta) -> list[AlertRule]:
     return rules
 
 
-def _threshold_rules(pack: RulePack, interval: timedelta) -> list[AlertRule]:
+def _threshold_rules(pack: RulePack, interval: timedelta, scope: str) -> list[AlertRule]:
     threshold = pack.threshold
     warning, critical = _ratio(threshold.warning), _ratio(threshold.critical)
+    # A firing alert resolves only after for_runs good polls, as the engine holds it: one
+    # bad reading (a zero glitch, a provider hiccup) does not resolve and re-fire it.
+    kept = _held(threshold.for_runs, interval)
     return [
         AlertRule(
             alert=ALERTNAMES[("threshold", "warning")],
             # Below critical only: QuotaFullyUsed replaces it, as the engine's critical
-            # severity does (one alert whose severity moves).
-            expr=(
+            # severity does (one alert whose severity moves); while keep_firing_for holds a
+            # warning beside a new critical, Alertmanager's inhibit_rules (critical inhibits
+            # warning) keep one voice.
+            expr=_scoped(
                 f"{names.UTILIZATION_RATIO} >= {warning}\n"
-                f"and {names.UTILIZATION_RATIO} < {critical}"
+                f"and {names.UTILIZATION_RATIO} < {critical}",
+                scope,
             ),
             for_=_held(threshold.for_runs, interval),
+            keep_firing_for=kept,
             severity="warning",
             summary=f"{_SERIES} is above {_percent(threshold.warning)} of its free-tier cap",
             description=(
@@ -150,8 +146,9 @@ def _threshold_rules(pack: RulePack, interval: timedelta) -> list[AlertRule]:
         ),
         AlertRule(
             alert=ALERTNAMES[("threshold", "critical")],
-            expr=f"{names.UTILIZATION_RATIO} >= {critical}",
+            expr=_scoped(f"{names.UTILIZATION_RATIO} >= {critical}", scope),
             for_=timedelta(0),  # the engine raises critical at the first poll
+            keep_firing_for=kept,
             severity="critical",
             summary=f"{_SERIES} has used {_percent(threshold.critical)} of its free-tier cap",
             description=(
@@ -163,17 +160,19 @@ def _threshold_rules(pack: RulePack, interval: timedelta) -> list[AlertRule]:
     ]
 
 
-def _forecast_rule(pack: RulePack, interval: timedelta) -> AlertRule:
+def _forecast_rule(pack: RulePack, interval: timedelta, scope: str) -> AlertRule:
     forecast = pack.forecast
     return AlertRule(
         alert=ALERTNAMES[("forecast", "warning")],
         # The metric exists only where the fit had min_points points; the second
         # operand is the floor guard on current utilization.
-        expr=(
+        expr=_scoped(
             f"{names.FORECAST_UTILIZATION_RATIO} >= 1\n"
-            f"and {names.UTILIZATION_RATIO} >= {_ratio(forecast.floor)}"
+            f"and {names.UTILIZATION_RATIO} >= {_ratio(forecast.floor)}",
+            scope,
         ),
         for_=_held(forecast.for_runs, interval),
+        keep_firing_for=_held(forecast.for_runs, interval),
         severity="warning",
         summary=f"{_SERIES} is projected to exceed its free-tier cap",
         description=(
@@ -256,19 +255,26 @@ _HEADER = """\
 # {source}: do not edit; change the rule pack and export again
 # (tests/test_generated.py fails when this file and the export differ).
 #
-# The alert names, thresholds and severities are the built-in engine's. Where PromQL differs:
-# - `for_runs` consecutive polls become `for: (for_runs - 1) x {interval}`, the poll interval
-#   this file was exported for (polling.interval; accounts with their own interval still get it).
-# - No clearing hysteresis (clear_hysteresis = {hysteresis}): an alert resolves as soon as its
-#   condition fails, and the warning and critical threshold alerts are two rules.
+# Group quota-watch: the built-in engine's alerts (names, thresholds, severities). In PromQL:
+# - `for_runs` consecutive polls become `for: (for_runs - 1) x interval` and a firing alert is
+#   held for as long again (`keep_firing_for`), as the engine holds one through a bad poll. The
+#   interval is polling.interval ({interval}); `rules export --config` adds a copy of the
+#   threshold and forecast rules for each other [[accounts]] interval, narrowed to those accounts
+#   by {interval_metric}.
+# - No clearing hysteresis (clear_hysteresis = {hysteresis}); the warning and critical threshold
+#   alerts are two rules.
+# - One voice per limit: route through Alertmanager with deploy/alertmanager/alertmanager.yml,
+#   whose inhibit_rules let QuotaFullyUsed silence QuotaAlmostFull and QuotaPredictedFull, and
+#   QuotaAlmostFull silence QuotaPredictedFull, of the same series (as the engine does).
 # - QuotaPredictedFull reads the daemon's forecast ({forecast_metric},
 #   present only with forecast.min_points points); horizon and lookback apply there.
 # - QuotaDataStale is computed from the clock: it also fires when the daemon stops polling,
-#   which the engine (evaluating after polls) cannot see. A daemon that is down exports
-#   nothing: alert on `up{{job="quota-watch"}} == 0` separately.
+#   which the engine (evaluating after polls) cannot see.
 # - QuotaShardSplitAdvised fires for as long as the pool needs more shards (the engine notifies
 #   once per pool and period; Alertmanager's repeat_interval decides here).
 # - [[rules]] overrides in the daemon's config are not reflected.
+# Group quota-watch-meta: the watcher itself (scrape job "{job}"): down, notifications failing,
+# outbox backlog, heartbeat failing.
 # Runbook: docs/runbook.md
 """
 
@@ -289,17 +295,36 @@ _Dumper.add_representer(str, _str)
 
 
 def rule_document(
-    pack: RulePack, *, interval: timedelta, runbook_url_base: str = DEFAULT_RUNBOOK_URL
+    pack: RulePack,
+    *,
+    interval: timedelta,
+    account_intervals: Iterable[timedelta] = (),
+    job: str = DEFAULT_JOB,
+    runbook_url_base: str = DEFAULT_RUNBOOK_URL,
 ) -> dict[str, Any]:
-    """The rule file's content: one group `quota-watch` holding every alert of `pack`."""
-    rules = [rule.document(runbook_url_base) for rule in alert_rules(pack, interval=interval)]
-    return {"groups": [{"name": GROUP_NAME, "rules": rules}]}
+    """The rule file's content: group `quota-watch` with every alert of `pack`, then group
+    `quota-watch-meta` with the alerts on the daemon scraped as `job`."""
+    engine = alert_rules(pack, interval=interval, account_intervals=account_intervals)
+    return {
+        "groups": [
+            {
+                "name": GROUP_NAME,
+                "rules": [rule.document(runbook_url_base) for rule in engine],
+            },
+            {
+                "name": META_GROUP_NAME,
+                "rules": [rule.document(runbook_url_base) for rule in meta_rules(job)],
+            },
+        ]
+    }
 
 
 def render_rule_file(
     pack: RulePack,
     *,
     interval: timedelta,
+    account_intervals: Iterable[timedelta] = (),
+    job: str = DEFAULT_JOB,
     runbook_url_base: str = DEFAULT_RUNBOOK_URL,
     source: str = "rules/default.toml",
 ) -> str:
@@ -307,10 +332,18 @@ def render_rule_file(
     header = _HEADER.format(
         source=source,
         interval=prometheus_duration(interval),
+        interval_metric=names.COLLECTOR_INTERVAL,
         hysteresis=_ratio(pack.threshold.clear_hysteresis),
         forecast_metric=names.FORECAST_UTILIZATION_RATIO,
+        job=job,
     )
-    document = rule_document(pack, interval=interval, runbook_url_base=runbook_url_base)
+    document = rule_document(
+        pack,
+        interval=interval,
+        account_intervals=account_intervals,
+        job=job,
+        runbook_url_base=runbook_url_base,
+    )
     # A wide line limit keeps each annotation on one line: folding would split `{{ ... }}`.
     body = yaml.dump(
         document, Dumper=_Dumper, sort_keys=False, width=4096, allow_unicode=True, indent=2

@@ -45,7 +45,7 @@ def binds(service: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
 
 def test_services_and_loopback_ports() -> None:
     services = compose()["services"]
-    assert set(services) == {"quota-watch", "prometheus", "grafana"}
+    assert set(services) == {"quota-watch", "prometheus", "alertmanager", "grafana"}
     for name, service in services.items():
         for port in service["ports"]:
             assert port.startswith("127.0.0.1:"), (name, port)
@@ -53,6 +53,18 @@ def test_services_and_loopback_ports() -> None:
         assert "mem_limit" in service, name
     assert services["prometheus"]["image"].startswith("prom/prometheus:")
     assert services["grafana"]["image"].startswith("grafana/grafana:")
+    assert services["alertmanager"]["image"].startswith("prom/alertmanager:")
+
+
+def test_prometheus_sends_to_the_stacks_alertmanager_with_its_inhibitions() -> None:
+    services = compose()["services"]
+    alerting = yaml.safe_load(PROMETHEUS.read_text(encoding="utf-8"))["alerting"]
+    [target] = alerting["alertmanagers"][0]["static_configs"][0]["targets"]
+    host, _, port = target.partition(":")
+    assert host in services and port == "9093"
+    source, _ = binds(services["alertmanager"])["/etc/alertmanager/alertmanager.yml"]
+    assert (ROOT / source).is_file()
+    assert "inhibit_rules" in (ROOT / source).read_text(encoding="utf-8")
 
 
 def test_daemon_is_built_here_and_listens_on_all_interfaces_in_the_container() -> None:

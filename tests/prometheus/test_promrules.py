@@ -23,11 +23,13 @@ from quota_watch.model import AccountStatus
 from quota_watch.prometheus.exposition import (
     AccountFacts,
     ForecastFacts,
+    HeartbeatFacts,
     PoolFacts,
     PoolLimitFacts,
     Snapshot,
     render,
 )
+from quota_watch.prometheus.metarules import META_ALERT_NAMES, META_GROUP_NAME
 from quota_watch.prometheus.promql import metric_names
 from quota_watch.prometheus.rules import (
     DEFAULT_RUNBOOK_URL,
@@ -50,12 +52,18 @@ NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 runner = CliRunner()
 
 
-def committed_rules() -> list[dict[str, Any]]:
+def committed_groups() -> dict[str, list[dict[str, Any]]]:
     document = yaml.safe_load(RULES.read_text(encoding="utf-8"))
-    [group] = document["groups"]
-    assert group["name"] == "quota-watch"
-    rules: list[dict[str, Any]] = group["rules"]
-    return rules
+    return {group["name"]: group["rules"] for group in document["groups"]}
+
+
+def committed_rules() -> list[dict[str, Any]]:
+    """The engine's alerts (group quota-watch)."""
+    return committed_groups()["quota-watch"]
+
+
+def every_committed_rule() -> list[dict[str, Any]]:
+    return [rule for rules in committed_groups().values() for rule in rules]
 
 
 def default_export() -> str:
@@ -144,7 +152,7 @@ def test_promtool_check_rules_is_clean() -> None:
         [promtool(), "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert f"SUCCESS: {len(committed_rules())} rules found" in proc.stdout
+    assert f"SUCCESS: {len(every_committed_rule())} rules found" in proc.stdout
 
 
 def run_unit_tests(paths: list[Path]) -> subprocess.CompletedProcess[str]:
@@ -191,6 +199,8 @@ def test_promtool_unit_tests_catch_a_changed_rule(tmp_path: Path, pack_toml: str
 
 
 def test_alert_names_and_severities_mirror_the_engine() -> None:
+    assert list(committed_groups()) == ["quota-watch", META_GROUP_NAME]
+    assert [r["alert"] for r in committed_groups()[META_GROUP_NAME]] == list(META_ALERT_NAMES)
     rules = committed_rules()
     assert [r["alert"] for r in rules] == list(ALERTNAMES.values())
     assert SHARD_ALERT in ALERTNAMES.values()
@@ -200,13 +210,14 @@ def test_alert_names_and_severities_mirror_the_engine() -> None:
 
 
 def test_every_rule_is_annotated_for_people() -> None:
-    for rule in committed_rules():
+    for rule in every_committed_rule():
         annotations = rule["annotations"]
         assert set(annotations) == {"summary", "description", "runbook_url"}, rule["alert"]
         assert all(annotations.values()), rule["alert"]
-        assert "{{ $labels." in annotations["summary"], rule["alert"]
-        assert "{{ $labels." in annotations["description"], rule["alert"]
-        if rule["alert"] != "QuotaCollectorAuthFailed":  # its value is always 1
+        assert "{{ $labels." in annotations["summary"] or "$labels" in annotations["summary"]
+        assert "$labels." in annotations["description"], rule["alert"]
+        # Always 1: rejected credentials, and a down daemon (up == 0 or absent() == 1).
+        if rule["alert"] not in {"QuotaCollectorAuthFailed", "QuotaWatchDown"}:
             assert "{{ $value" in annotations["description"], rule["alert"]
         assert annotations["runbook_url"].startswith(DEFAULT_RUNBOOK_URL + "#")
 
@@ -224,7 +235,7 @@ def github_anchors(markdown: str) -> set[str]:
 
 def test_every_runbook_url_points_at_a_runbook_heading() -> None:
     anchors = github_anchors(RUNBOOK.read_text(encoding="utf-8"))
-    for rule in committed_rules():
+    for rule in every_committed_rule():
         anchor = rule["annotations"]["runbook_url"].rpartition("#")[2]
         assert anchor in anchors, f"{rule['alert']}: docs/runbook.md has no #{anchor}"
 
@@ -270,6 +281,10 @@ def full_exposition() -> set[str]:
                 [PoolLimitFacts("workers_requests", 0.8, 1.1, 2)],
             )
         ],
+        notifications_sent={"slack": 3},
+        notifications_failed={"slack": 1},
+        outbox_depth={"slack": 1},
+        heartbeat=HeartbeatFacts(last_success_at=NOW, failures_total=2),
     )
     names: set[str] = set()
     for family in text_string_to_metric_families(render(snapshot).decode()):
@@ -278,8 +293,8 @@ def full_exposition() -> set[str]:
 
 
 def test_every_metric_in_the_rules_is_exposed() -> None:
-    exposed = full_exposition()
-    for rule in committed_rules():
+    exposed = full_exposition() | {"up"}  # `up` is Prometheus' own, per scrape target
+    for rule in every_committed_rule():
         used = metric_names(rule["expr"])
         assert used, rule["alert"]
         assert set(used) <= exposed, (rule["alert"], sorted(set(used) - exposed))
@@ -349,3 +364,97 @@ def test_prometheus_duration(value: timedelta, text: str) -> None:
 def test_prometheus_duration_refuses_fractions() -> None:
     with pytest.raises(ValueError, match="whole"):
         prometheus_duration(timedelta(milliseconds=1500))
+
+
+def test_a_firing_alert_is_held_as_long_as_it_took_to_fire() -> None:
+    rules = {r.alert: r for r in alert_rules(load_rule_pack(), interval=timedelta(minutes=5))}
+    for name in ("QuotaAlmostFull", "QuotaFullyUsed", "QuotaPredictedFull"):
+        assert rules[name].document(DEFAULT_RUNBOOK_URL)["keep_firing_for"] == "5m", name
+    assert "keep_firing_for" not in rules["QuotaDataStale"].document(DEFAULT_RUNBOOK_URL)
+
+
+def almost_annotations(account: str) -> dict[str, str]:
+    series = f"{account} (host) disk_used"
+    return {
+        "summary": f"{series} is above 80 % of its free-tier cap",
+        "description": f"{series} has used 90% of its cap (warning at 80 %, critical at "
+        "100 %). Check what drives the usage with `quota-watch report` and act before the "
+        "provider enforces the limit.",
+        "runbook_url": f"{DEFAULT_RUNBOOK_URL}#quotaalmostfull",
+    }
+
+
+def test_each_account_interval_gets_its_own_for(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[store]\nurl = "sqlite:///' + str(tmp_path / "db.sqlite") + '"\n'
+        '[[accounts]]\nname = "fast"\ncollector = "host"\ninterval = "1m"\n'
+        '[[accounts]]\nname = "slow"\ncollector = "host"\n'
+    )
+    result = runner.invoke(app, ["rules", "export", "-o", "-", "-c", str(config)])
+    assert result.exit_code == 0, result.output
+    [group, _meta] = yaml.safe_load(result.output)["groups"]
+    almost = [r for r in group["rules"] if r["alert"] == "QuotaAlmostFull"]
+    assert [(r["for"], r["keep_firing_for"]) for r in almost] == [("5m", "5m"), ("1m", "1m")]
+    assert "quota_watch_collector_interval_seconds != 300" in almost[0]["expr"]
+    assert "quota_watch_collector_interval_seconds == 60" in almost[1]["expr"]
+    # promtool: the 1m account fires after 1m, the default one after 5m, never both rules.
+    rules_file = tmp_path / "rules.yml"
+    rules_file.write_text(result.output)
+    tests_file = tmp_path / "test.yml"
+    tests_file.write_text(
+        yaml.safe_dump(
+            {
+                "rule_files": [str(rules_file)],
+                "evaluation_interval": "1m",
+                "tests": [
+                    {
+                        "interval": "1m",
+                        "input_series": [
+                            {
+                                "series": 'quota_watch_utilization_ratio{provider="host",'
+                                f'account="{name}",limit="disk_used"}}',
+                                "values": "0.9x10",
+                            }
+                            for name in ("fast", "slow")
+                        ]
+                        + [
+                            {
+                                "series": 'quota_watch_collector_interval_seconds{provider="host",'
+                                f'account="{name}"}}',
+                                "values": f"{seconds}x10",
+                            }
+                            for name, seconds in (("fast", 60), ("slow", 300))
+                        ],
+                        "alert_rule_test": [
+                            {
+                                "eval_time": when,
+                                "alertname": "QuotaAlmostFull",
+                                "exp_alerts": [
+                                    {
+                                        "exp_labels": {
+                                            "severity": "warning",
+                                            "provider": "host",
+                                            "account": name,
+                                            "limit": "disk_used",
+                                        },
+                                        "exp_annotations": almost_annotations(name),
+                                    }
+                                    for name in firing
+                                ],
+                            }
+                            for when, firing in (
+                                ("0m", []),
+                                ("1m", ["fast"]),
+                                ("5m", ["fast", "slow"]),
+                            )
+                        ],
+                    }
+                ],
+            }
+        )
+    )
+    proc = subprocess.run(
+        [promtool(), "test", "rules", str(tests_file)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
