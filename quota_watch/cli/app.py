@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from quota_watch.cli.account import app as account_app
 from quota_watch.cli.collect import app as collect_app
 from quota_watch.cli.collectors import app as collectors_app
 from quota_watch.cli.config import app as config_app
@@ -35,6 +36,7 @@ app.add_typer(plan_app)
 app.add_typer(collectors_app, name="collectors")
 app.add_typer(notify_app, name="notify")
 app.add_typer(silence_app, name="silence")
+app.add_typer(account_app, name="account")
 app.add_typer(rules_app, name="rules")
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(config_app, name="config")

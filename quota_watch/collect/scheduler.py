@@ -85,7 +85,11 @@ class PollScheduler:
         for name, rt in runtimes.items():
             old = self.runtimes.get(name)
             if old is not None and old.config == rt.config:
-                continue  # unchanged: keep its job, backoff and pause state
+                # Unchanged: keep its job and backoff; a reload re-tries a paused account
+                # (the token may have been renewed at the provider, not in the config).
+                if name in self.paused:
+                    self.resume(name)
+                continue
             if old is not None:
                 self._remove(name)
                 log.info("account %s changed; rescheduling", name)
@@ -121,6 +125,17 @@ class PollScheduler:
         job = self.scheduler.get_job(f"poll:{name}")
         if job is not None:
             job.remove()
+
+    def resume(self, name: str) -> bool:
+        """Poll a paused (auth-failed) account now; False when no such account is polled."""
+        job = self.scheduler.get_job(f"poll:{name}")
+        if job is None:
+            return False
+        if name in self.paused:
+            self.paused.discard(name)
+            log.info("account %s: resumed; polling it now", name)
+        job.modify(next_run_time=datetime.now(UTC))
+        return True
 
     def _semaphore(self, provider: str) -> asyncio.Semaphore:
         if provider not in self._semaphores:
@@ -160,12 +175,20 @@ class PollScheduler:
         job = self.scheduler.get_job(f"poll:{name}")
         if result.outcome == Outcome.AUTH:
             self.paused.add(name)
-            if job is not None:
-                job.pause()
+            retry = self.settings.auth_retry
+            if job is not None and not self._draining:
+                job.modify(next_run_time=datetime.now(UTC) + retry)
             log.error(
-                "account %s: credentials rejected; polling paused until its config changes", name
+                "account %s: credentials rejected; polling paused, next try in %s (or on "
+                "reload, or `quota-watch account resume %s`)",
+                name,
+                retry,
+                name,
             )
             return
+        if name in self.paused:
+            self.paused.discard(name)
+            log.info("account %s: credentials accepted again; polling resumed", name)
         if not result.outcome.is_retried:
             self.failures.pop(name, None)
             return

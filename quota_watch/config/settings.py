@@ -150,6 +150,18 @@ class PollingSettings(_Section):
     )
     timeout: Duration = Field(timedelta(seconds=30), description="HTTP timeout per request")
     backoff_max: Duration = Field(timedelta(hours=1), description="longest retry delay")
+    auth_retry: Duration = Field(
+        timedelta(hours=1),
+        description="re-try an account whose credentials were rejected this often (a "
+        "transient 401/403 heals itself; `quota-watch account resume` re-tries at once)",
+    )
+
+    @field_validator("auth_retry")
+    @classmethod
+    def _auth_retry_bounds(cls, value: timedelta) -> timedelta:
+        if not timedelta(minutes=1) <= value <= timedelta(days=7):
+            raise ValueError("auth_retry: between 1m and 7d")
+        return value
 
 
 class LoggingSettings(_Section):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -13,6 +13,7 @@ from quota_watch.collect.runtime import AccountRuntime
 from quota_watch.config.settings import Config
 from quota_watch.engine.health import AccountHealth
 from quota_watch.engine.pools import PoolPlan
+from quota_watch.engine.removal import retire_account
 from quota_watch.engine.rulepack import RuleOverride, RulePack, load_rule_pack
 from quota_watch.engine.signals import Signal
 from quota_watch.engine.state import evaluate_account
@@ -197,6 +198,34 @@ class Alerting:
         except BaseException:
             self._keep_unsaved(batch, self.clock())
             raise
+
+    async def retire_unwatched(self, watched: set[str]) -> None:
+        """At start: resolve the alerts of accounts removed while the daemon was down."""
+        stored = {a.account for a in await self.store.load_alerts()}
+        await self.retire(stored - watched)
+
+    async def retire(self, accounts: Iterable[str]) -> None:
+        """Resolve the alerts of accounts no longer polled (removed or disabled on reload)."""
+        now = self.clock()
+        for account in sorted(accounts):
+            evaluation = retire_account(await self.store.load_alerts(account=account), now)
+            if not (evaluation.states or evaluation.deletions):
+                continue
+            messages = await enqueue(
+                self.store,
+                evaluation.states,
+                evaluation.transitions,
+                self.notifiers,
+                now,
+                delete=evaluation.deletions,
+            )
+            log.info(
+                "account %s no longer watched: %d alerts resolved",
+                account,
+                len(evaluation.transitions),
+            )
+            if messages:
+                self.wake.set()
 
     def forget(self, accounts: set[str], groups: set[str] | None = None) -> None:
         """Drop cached forecasts of accounts (and plans of pools) no longer configured."""

@@ -165,8 +165,14 @@ class Daemon:
         )
         self.scheduler.add_maintenance("paused-health", HEALTH_INTERVAL, self._paused_health)
         self.scheduler.set_accounts(build_runtimes(self.config, self.client))
+        try:
+            await self.alerting.retire_unwatched(
+                {n for n, rt in self.scheduler.runtimes.items() if rt.config.enabled}
+            )
+        except StoreError as exc:
+            log.error("resolving the alerts of removed accounts: %s", exc)
         auth = BasicAuth(lambda: self.config.settings.server.basic_auth_users or {})
-        app = create_app(self.snapshot, self.ready, auth)
+        app = create_app(self.snapshot, self.ready, auth, resume=self.scheduler.resume)
         server = build_server(app, host, port, settings.server)
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         outbox = asyncio.create_task(
@@ -237,9 +243,15 @@ class Daemon:
         ):
             if before != after:
                 log.warning("%s changed: takes effect at the next restart", what)
+        watched = {n for n, rt in self.scheduler.runtimes.items() if rt.config.enabled}
         self.scheduler.settings = new.settings.polling
         self.scheduler.set_accounts(runtimes)
         if self.alerting is not None:
+            still = {n for n, rt in runtimes.items() if rt.config.enabled}
+            try:
+                await self.alerting.retire(watched - still)
+            except StoreError as exc:
+                log.error("resolving the alerts of removed accounts: %s", exc)
             self.alerting.reconfigure(new)
             self.alerting.forget(
                 set(runtimes), {r.config.group for r in runtimes.values() if r.config.group}

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from quota_watch.config.settings import ServerSettings
@@ -32,8 +32,10 @@ def create_app(
     snapshot: Callable[[], Awaitable[Snapshot]],
     ready: Callable[[], str | None],
     auth: BasicAuth | None = None,
+    resume: Callable[[str], bool] | None = None,
 ) -> Starlette:
-    """The ASGI app; `ready` returns None when ready, or the reason it is not.
+    """The ASGI app; `ready` returns None when ready, or the reason it is not; `resume` polls
+    a paused account now (False: no such account), for `quota-watch account resume`.
 
     With `auth`, /metrics and /readyz need basic auth; /healthz never does, so liveness probes
     (systemd, Docker HEALTHCHECK, Kubernetes) need no credentials and reveal nothing.
@@ -65,11 +67,21 @@ def create_app(
             return PlainTextResponse("ready\n")
         return PlainTextResponse(f"not ready: {reason}\n", status_code=503)
 
+    async def resume_account(request: Request) -> Response:
+        refusal = await denied(request)
+        if refusal is not None:
+            return refusal
+        name = request.path_params["name"]
+        if resume is None or not resume(name):
+            return JSONResponse({"error": f"no polled account {name!r}"}, status_code=404)
+        return JSONResponse({"account": name, "resumed": True})
+
     return Starlette(
         routes=[
             Route("/metrics", metrics),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/api/v1/accounts/{name}/resume", resume_account, methods=["POST"]),
         ]
     )
 

@@ -26,7 +26,7 @@ ACTIONS: dict[str, str] = {
     "forecast": "Reduce usage, raise the cap override if the plan changed, "
     "or add a shard account (see `quota-watch plan`).",
     "stale": "Check the daemon log / provider status.",
-    "auth": "Renew the token; polling is paused until the config changes.",
+    "auth": "Renew the token, then reload or run `quota-watch account resume`.",
     "shard": "Run `quota-watch plan` for the shard count and the date to act by: add a shard "
     "account to the pool, or upgrade where the provider's terms rule out more free accounts.",
 }

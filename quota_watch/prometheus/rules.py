@@ -225,8 +225,9 @@ def _auth_rule() -> AlertRule:
         summary=f"{_ACCOUNT}: credentials rejected",
         description=(
             f"The provider rejected the credentials of {_ACCOUNT} on the last poll. "
-            "Polling of the account is paused until the configuration changes: renew "
-            "the token, update the secret and reload the daemon (SIGHUP)."
+            "Polling of the account is paused (re-tried every polling.auth_retry): renew "
+            "the token, update the secret and reload the daemon (SIGHUP), or run "
+            "`quota-watch account resume ACCOUNT` once the provider accepts it again."
         ),
     )
 

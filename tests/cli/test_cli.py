@@ -62,6 +62,7 @@ value = "n"
         ["silence", "add"],
         ["silence", "list"],
         ["silence", "remove"],
+        ["account", "resume"],
         ["rules", "test"],
         ["rules", "export"],
     ],

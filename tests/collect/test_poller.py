@@ -125,19 +125,48 @@ async def test_scheduler_backoff_pause_and_reload(store: Store) -> None:
         assert scheduler.failures["a1"] == 1
 
         FakeCollector.script = [AuthError("token rejected")]
+        before = datetime.now(UTC)
         await scheduler.poll_now("a1")
         assert "a1" in scheduler.paused
         job = scheduler.scheduler.get_job("poll:a1")
-        assert job is not None and job.next_run_time is None  # paused
+        # paused: re-tried on the slow auth_retry schedule, not every interval
+        assert job is not None and job.next_run_time >= before + timedelta(hours=1)
 
-        # the same config again: still paused; a changed config: polling resumes
+        # the same config again (SIGHUP): re-tried at once
+        before = datetime.now(UTC)
         scheduler.set_accounts({"a1": runtime()})
+        assert "a1" not in scheduler.paused
+        job = scheduler.scheduler.get_job("poll:a1")
+        assert job is not None and job.next_run_time <= before + timedelta(seconds=5)
+
+        # rejected again, then a changed config: polling resumes
+        FakeCollector.script = [AuthError("token rejected")]
+        await scheduler.poll_now("a1")
         assert "a1" in scheduler.paused
         fixed = account(options=FakeOptions(token=SecretStr("new-token")))
         scheduler.set_accounts({"a1": runtime(fixed)})
         assert "a1" not in scheduler.paused
         job = scheduler.scheduler.get_job("poll:a1")
         assert job is not None and job.next_run_time is not None
+
+        # the slow re-try succeeds: no longer paused
+        FakeCollector.script = [AuthError("token rejected")]
+        await scheduler.poll_now("a1")
+        assert "a1" in scheduler.paused
+        FakeCollector.script = []
+        result = await scheduler.poll_now("a1")
+        assert result is not None and result.outcome == "success"
+        assert "a1" not in scheduler.paused
+
+        # `account resume`: an unknown account is refused, a paused one polled now
+        assert not scheduler.resume("nope")
+        FakeCollector.script = [AuthError("token rejected")]
+        await scheduler.poll_now("a1")
+        before = datetime.now(UTC)
+        assert scheduler.resume("a1")
+        assert "a1" not in scheduler.paused
+        job = scheduler.scheduler.get_job("poll:a1")
+        assert job is not None and job.next_run_time <= before + timedelta(seconds=5)
 
         scheduler.set_accounts({"a2": runtime(account("a2"))})
         assert scheduler.scheduler.get_job("poll:a1") is None

@@ -218,9 +218,12 @@ def test_auth_alert() -> None:
         "Failed polls: 3 in a row\n"
         "Alert:        QuotaCollectorAuthFailed, critical, firing since 2026-11-22 09:40 UTC "
         "(20m ago)\n"
-        "Action:       Renew the token; polling is paused until the config changes."
+        "Action:       Renew the token, then reload or run `quota-watch account resume`."
     )
-    assert "- **Action:** Renew the token; polling is paused until the config changes." in markdown
+    assert (
+        "- **Action:** Renew the token, then reload or run `quota-watch account resume`."
+        in markdown
+    )
     assert render("resolved", auth, NOW, resets_at=None)[0] == (
         "[RESOLVED] cloudflare/cf-main credentials accepted again"
     )
