@@ -12,6 +12,8 @@ from types import ModuleType
 from typing import Literal
 from urllib.parse import parse_qsl, unquote
 
+from quota_watch.notify.emailbody import email_html, is_email_url
+
 __all__ = ["BodyFormat", "NotifyType", "scrub", "send", "validate_url"]
 
 BodyFormat = Literal["text", "markdown"]
@@ -168,8 +170,11 @@ def _send_sync(
             return False, _summary(
                 capture.messages, url, "apprise does not recognise the notifier URL"
             )
+    sent_format: str = body_format
+    if body_format == "markdown" and is_email_url(url):
+        body, sent_format = email_html(body), "html"
     with client.notify(
-        body=body, title=title, body_format=body_format, notify_type=notify_type, timeout=timeout
+        body=body, title=title, body_format=sent_format, notify_type=notify_type, timeout=timeout
     ) as result:
         if result:
             return True, None

@@ -9,6 +9,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -19,6 +20,8 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from quota_watch.notify.config import NotifierSettings, check_notifiers
 from quota_watch.notify.deliver import scrub, send, validate_url
+from quota_watch.notify.templates import render
+from tests.support.factories import make_alert
 
 
 @dataclass
@@ -215,6 +218,37 @@ async def test_plain_smtp_without_login(smtp_server: Mailbox) -> None:
     assert message["Subject"] == "subject line"
     assert "bold body" in _plain_part(message)
     assert smtp_server.logins == []
+
+
+def _part(message: Message, content_type: str) -> str:
+    for part in message.walk():
+        if part.get_content_type() == content_type:
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            return payload.decode(part.get_content_charset() or "utf-8")
+    raise AssertionError(f"no {content_type} part")
+
+
+async def test_a_markdown_alert_reads_cleanly_in_the_mails_text_part(
+    smtp_server: Mailbox,
+) -> None:
+    now = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+    title, text, markdown = render("firing", make_alert(now), now, resets_at=None)
+    url = f"mailto://127.0.0.1:{smtp_server.port}?from=alerts@example.com&to=ops@example.com"
+    ok, error = await send(url, title, markdown, "markdown")
+    assert (ok, error) == (True, None)
+    ((_, _, message),) = smtp_server.messages
+    plain = _part(message, "text/plain").replace("\r\n", "\n").strip()
+    html = _part(message, "text/html")
+
+    # Line for line the plain-text rendering (labels unpadded, code without backticks): one line
+    # per field, no blank line between them, "(see quota-watch plan)" kept in its sentence.
+    def lines(body: str) -> list[str]:
+        return [" ".join(line.split()) for line in body.splitlines()]
+
+    assert lines(plain) == lines(text.replace("`", ""))
+    assert "quota-watch plan" in plain
+    assert "<strong>" in html and '<span style="font-family:monospace">' in html
 
 
 async def test_smtp_server_down_is_a_failure() -> None:
