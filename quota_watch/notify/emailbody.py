@@ -29,7 +29,9 @@ def email_html(markdown: str) -> str:
     from apprise.conversion import convert_between
 
     lines = _BULLET.sub(r"\1  ", markdown)  # two trailing spaces: a markdown hard break
-    html = convert_between(NotifyFormat.MARKDOWN, NotifyFormat.HTML, lines)
+    html: str = convert_between(  # type: ignore[no-untyped-call]
+        NotifyFormat.MARKDOWN, NotifyFormat.HTML, lines
+    )
     return (
         html.replace("<code>", '<span style="font-family:monospace">')
         .replace("</code>", "</span>")
