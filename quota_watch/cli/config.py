@@ -1,4 +1,4 @@
-"""`quota-watch config`: check, show, example, hash-password."""
+"""`quota-watch config`: check, show, example, schema, hash-password."""
 
 from __future__ import annotations
 
@@ -68,6 +68,23 @@ def config_example() -> None:
     from quota_watch.config.example import render_example
 
     typer.echo(render_example(), nl=False)
+
+
+@app.command(
+    "schema",
+    epilog="Examples:\n\n  quota-watch config schema > quota-watch.schema.json\n\n"
+    "  # then, first line of the TOML file (Taplo / Even Better TOML):\n\n"
+    "  #:schema ./quota-watch.schema.json",
+)
+def config_schema() -> None:
+    """Print the JSON Schema of the config file (docs/config.schema.json), for editors."""
+    from quota_watch.collect.registry import RegistryError
+    from quota_watch.config.schema import render_schema
+
+    try:
+        typer.echo(render_schema(), nl=False)
+    except RegistryError as exc:
+        fail(["cannot load the collectors:", *(f"  {e}" for e in exc.errors)], 1)
 
 
 @app.command(

@@ -156,7 +156,7 @@ class LoggingSettings(_Section):
     """Log output."""
 
     level: Literal["debug", "info", "warning", "error"] = "info"
-    format: Literal["text", "json"] = "text"
+    format: Literal["text", "json", "logfmt"] = "text"
 
 
 class AlertSettings(_Section):
