@@ -15,10 +15,17 @@ from quota_watch.collect.poller import Poller, PollResult
 from quota_watch.collect.runtime import AccountRuntime
 from quota_watch.config.settings import PollingSettings
 from quota_watch.model import Outcome
+from quota_watch.units import format_duration
 
 log = logging.getLogger("quota_watch.scheduler")
 
 _FIRST_POLL_SPREAD = 2.0  # seconds: first polls start at once but not all in the same instant
+
+
+def _rounded(delay: timedelta) -> timedelta:
+    """`delay` to the second, or to the minute from 90 s: "next in 5m", not "next in 299s"."""
+    step = 60 if delay >= timedelta(seconds=90) else 1
+    return timedelta(seconds=max(1, round(delay.total_seconds() / step) * step))
 
 
 def backoff_delay(
@@ -59,6 +66,8 @@ class PollScheduler:
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._running: set[asyncio.Task[None]] = set()
         self._draining = False
+        # Outcomes since the last cycle line: one info line once every active account has polled.
+        self._cycle: dict[str, Outcome] = {}
 
     def start(self) -> None:
         """Start the scheduler on the current event loop."""
@@ -81,17 +90,17 @@ class PollScheduler:
         """Match the jobs to `runtimes`: add new accounts, drop removed ones, redo changed ones."""
         for name in set(self.runtimes) - set(runtimes):
             self._remove(name)
-            log.info("account %s removed", name)
+            log.info("account %s removed", name, extra={"account": name})
         for name, rt in runtimes.items():
             old = self.runtimes.get(name)
             if old is not None and old.config == rt.config:
                 continue  # unchanged: keep its job, backoff and pause state
             if old is not None:
                 self._remove(name)
-                log.info("account %s changed; rescheduling", name)
+                log.info("account %s changed; rescheduling", name, extra={"account": name})
             if not rt.config.enabled:
                 self.runtimes[name] = rt
-                log.info("account %s is disabled", name)
+                log.info("account %s is disabled", name, extra={"account": name})
                 continue
             self._add(rt)
 
@@ -148,12 +157,52 @@ class PollScheduler:
                 return None
             result = await self.poller.poll(rt)
         self._after(rt, result)
+        self._count_in_cycle(name, result.outcome)
         if self.on_result is not None:
             try:
                 await self.on_result(rt, result)
             except Exception:  # alerting must not stop polling; the log says what broke
-                log.exception("evaluating alerts of %s failed", name)
+                log.exception(
+                    "evaluating alerts of %s failed", name, extra={"account": name}
+                )
         return result
+
+    def _count_in_cycle(self, name: str, outcome: Outcome) -> None:
+        """Log "polled N accounts, F failed, next in D" once every active account has polled."""
+        self._cycle[name] = outcome
+        active = {
+            n for n, rt in self.runtimes.items() if rt.config.enabled and n not in self.paused
+        }
+        if not active <= set(self._cycle):
+            return
+        polled = {n: o for n, o in self._cycle.items() if n in self.runtimes}
+        self._cycle = {}
+        failed = sorted(n for n, o in polled.items() if o.is_failure)
+        next_in = self.next_poll_in()
+        log.info(
+            "polled %d accounts, %d failed, next in %s",
+            len(polled),
+            len(failed),
+            "-" if next_in is None else format_duration(_rounded(next_in)),
+            extra={
+                "polled": len(polled),
+                "failed": len(failed),
+                "failed_accounts": ",".join(failed),
+                "next_in_seconds": None if next_in is None else next_in.total_seconds(),
+            },
+        )
+
+    def next_poll_in(self) -> timedelta | None:
+        """Time until the earliest scheduled poll (None when no poll is scheduled)."""
+        now = datetime.now(UTC)
+        times = [
+            job.next_run_time
+            for job in self.scheduler.get_jobs()
+            if job.id.startswith("poll:") and job.next_run_time is not None
+        ]
+        if not times:
+            return None
+        return max(min(times) - now, timedelta(seconds=1))
 
     def _after(self, rt: AccountRuntime, result: PollResult) -> None:
         name = rt.config.name
@@ -163,7 +212,9 @@ class PollScheduler:
             if job is not None:
                 job.pause()
             log.error(
-                "account %s: credentials rejected; polling paused until its config changes", name
+                "account %s: credentials rejected; polling paused until its config changes",
+                name,
+                extra={"provider": rt.provider, "account": name},
             )
             return
         if not result.outcome.is_retried:
@@ -176,7 +227,18 @@ class PollScheduler:
         )
         if job is not None and not self._draining:
             job.modify(next_run_time=datetime.now(UTC) + delay)
-        log.info("account %s: failure %d, next try in %s", name, failures, delay)
+        log.info(
+            "account %s: failure %d, next try in %s",
+            name,
+            failures,
+            delay,
+            extra={
+                "provider": rt.provider,
+                "account": name,
+                "failures": failures,
+                "retry_in_seconds": delay.total_seconds(),
+            },
+        )
 
     async def drain(self, grace: float) -> None:
         """Stop starting polls, wait up to `grace` seconds for running ones, then stop."""

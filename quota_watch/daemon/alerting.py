@@ -140,6 +140,14 @@ class Alerting:
                 state.provider,
                 state.account,
                 state.limit or "",
+                extra={
+                    "alert": state.alertname,
+                    "transition": transition.kind,
+                    "severity": state.severity,
+                    "provider": state.provider,
+                    "account": state.account,
+                    "limit": state.limit,
+                },
             )
         if messages:
             self.wake.set()
@@ -169,6 +177,13 @@ class Alerting:
                 transition.state.alertname,
                 group,
                 transition.state.limit or "",
+                extra={
+                    "alert": transition.state.alertname,
+                    "transition": transition.kind,
+                    "severity": transition.state.severity,
+                    "group": group,
+                    "limit": transition.state.limit,
+                },
             )
         if messages:
             self.wake.set()
