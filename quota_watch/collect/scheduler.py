@@ -188,7 +188,7 @@ class PollScheduler:
                 "polled": len(polled),
                 "failed": len(failed),
                 "failed_accounts": ",".join(failed),
-                "next_in_seconds": None if next_in is None else next_in.total_seconds(),
+                "next_in_seconds": None if next_in is None else round(next_in.total_seconds(), 1),
             },
         )
 
