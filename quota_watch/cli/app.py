@@ -53,6 +53,7 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -65,6 +66,9 @@ def root(
     ] = False,
 ) -> None:
     """Free-tier usage monitor: polls provider usage APIs, stores and exports the figures."""
+    from quota_watch.cli.metavars import conform
+
+    conform(ctx.command)
 
 
 def main() -> None:
