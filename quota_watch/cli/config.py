@@ -27,7 +27,8 @@ def config_check(
     """Validate the configuration (every error at once, with its TOML path)."""
     cfg = load(config)
     where = cfg.source or "embedded default"
-    typer.echo(f"{where}: OK, {len(cfg.accounts)} accounts")
+    included = f" (with {', '.join(map(str, cfg.includes))})" if cfg.includes else ""
+    typer.echo(f"{where}: OK, {len(cfg.accounts)} accounts{included}")
     if not probe:
         return
     from quota_watch.collect.once import probe_all
@@ -57,6 +58,8 @@ def config_show(
         from quota_watch.config.tomlout import dumps
 
         typer.echo(f"# source: {cfg.source or 'embedded default'}")
+        for path in cfg.includes:
+            typer.echo(f"# included: {path}")
         typer.echo(dumps(data))
     else:
         fail(f"--format: expected toml or json, got {fmt!r}", 2)

@@ -251,6 +251,11 @@ class Settings(BaseSettings):
     logging: LoggingSettings = LoggingSettings()
     alerts: AlertSettings = AlertSettings()
     heartbeat: HeartbeatSettings = HeartbeatSettings()
+    include: list[str] = Field(
+        default_factory=list,
+        description="more files adding [[accounts]], [[notifiers]], [[rules]], e.g. "
+        '["conf.d/*.toml"]: relative to this file, read in file-name order',
+    )
     accounts: list[AccountSettings] = Field(default_factory=list)
     rules: list[RuleOverride] = Field(default_factory=list)
     notifiers: list[NotifierSettings] = Field(default_factory=list)
@@ -293,6 +298,7 @@ class Config:
     settings: Settings
     accounts: tuple[AccountConfig, ...]
     source: Path | None
+    includes: tuple[Path, ...] = ()  # files `include` added, in reading order
 
     def store_url(self) -> str:
         """The store URL, defaulting to SQLite in the user data directory."""
