@@ -33,7 +33,7 @@ def completion_script(shell: Shell) -> str:
     "completion",
     epilog="Examples:\n\n"
     "  quota-watch completion bash > ~/.local/share/bash-completion/completions/quota-watch\n\n"
-    "  quota-watch completion zsh > \"${fpath[1]}/_quota-watch\"\n\n"
+    '  quota-watch completion zsh > "${fpath[1]}/_quota-watch"\n\n'
     "  quota-watch completion fish > ~/.config/fish/completions/quota-watch.fish\n\n"
     "  quota-watch --install-completion     # or let it install for the current shell",
 )

@@ -75,5 +75,7 @@ def conform(command: Any) -> None:
         help_text = param.help or ""
         if choices and not all(choice in help_text for choice in choices):
             listed = ", ".join(choices)
-            param.help = f"{help_text.rstrip('.')}: {listed}." if help_text else f"One of: {listed}."
+            param.help = (
+                f"{help_text.rstrip('.')}: {listed}." if help_text else f"One of: {listed}."
+            )
         param._conformed = True

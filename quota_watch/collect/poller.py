@@ -111,7 +111,11 @@ class Poller:
             log.info("polled %s: no data yet (%s)", account, error, extra=fields)
         else:
             log.warning(
-                "polling %s failed (%s): %s", account, outcome, error, extra={**fields, "error": error}
+                "polling %s failed (%s): %s",
+                account,
+                outcome,
+                error,
+                extra={**fields, "error": error},
             )
         return PollResult(
             account=account,

@@ -162,9 +162,7 @@ class PollScheduler:
             try:
                 await self.on_result(rt, result)
             except Exception:  # alerting must not stop polling; the log says what broke
-                log.exception(
-                    "evaluating alerts of %s failed", name, extra={"account": name}
-                )
+                log.exception("evaluating alerts of %s failed", name, extra={"account": name})
         return result
 
     def _count_in_cycle(self, name: str, outcome: Outcome) -> None:
@@ -195,7 +193,7 @@ class PollScheduler:
     def next_poll_in(self) -> timedelta | None:
         """Time until the earliest scheduled poll (None when no poll is scheduled)."""
         now = datetime.now(UTC)
-        times = [
+        times: list[datetime] = [
             job.next_run_time
             for job in self.scheduler.get_jobs()
             if job.id.startswith("poll:") and job.next_run_time is not None

@@ -8,7 +8,6 @@ entry's `[[...]]` header.
 
 from __future__ import annotations
 
-import glob
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -33,7 +32,7 @@ class Origin:
     line: int | None
 
     def where(self, kind: str) -> str:
-        """"file:line: kind[index]" (line left out when unknown, e.g. an inline array)."""
+        """ "file:line: kind[index]" (line left out when unknown, e.g. an inline array)."""
         line = f":{self.line}" if self.line is not None else ""
         return f"{self.file}{line}: {kind}[{self.index}]"
 
@@ -63,8 +62,9 @@ def included_files(patterns: Sequence[str], base: Path) -> list[Path]:
     files: list[Path] = []
     for pattern in patterns:
         full = Path(pattern) if Path(pattern).is_absolute() else base / pattern
-        for match in sorted(glob.glob(str(full)), key=lambda p: Path(p).name):
-            path = Path(match)
+        root = Path(full.anchor)
+        matches = root.glob(str(full.relative_to(root))) if full.anchor else base.glob(pattern)
+        for path in sorted(matches, key=lambda p: (p.name, str(p))):
             key = path.resolve()
             if path.is_file() and key not in seen:
                 seen.add(key)

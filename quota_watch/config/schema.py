@@ -12,9 +12,7 @@ from pydantic import TypeAdapter
 from quota_watch.config.settings import Settings
 from quota_watch.units import format_duration
 
-SCHEMA_ID = (
-    "https://raw.githubusercontent.com/quota-watch/quota-watch/main/docs/config.schema.json"
-)
+SCHEMA_ID = "https://raw.githubusercontent.com/quota-watch/quota-watch/main/docs/config.schema.json"
 SCHEMA_FILE = "docs/config.schema.json"
 #: What parse_duration reads: "90s", "10m", "1h30m", "7d" (whitespace between parts allowed).
 DURATION_PATTERN = r"^\s*([0-9]+(\.[0-9]+)?\s*(ms|min|s|m|h|d|w)\s*)+$"

@@ -391,7 +391,10 @@ class OutboxWorker:
             stats.sent[name] += 1
             stats.messages_sent += len(messages)
             log.info(
-                "notifier %s: sent %r", name, title, extra={"notifier": name, "messages": len(messages)}
+                "notifier %s: sent %r",
+                name,
+                title,
+                extra={"notifier": name, "messages": len(messages)},
             )
             return True
         error = error or "delivery failed"

@@ -36,9 +36,7 @@ def skipped(
             continue
         takes = ", ".join(notifier.severities)
         hint = notifier.severities[0]
-        out.append(
-            (name, f"takes {takes} messages, not {severity} (try --severity {hint})")
-        )
+        out.append((name, f"takes {takes} messages, not {severity} (try --severity {hint})"))
     return out
 
 

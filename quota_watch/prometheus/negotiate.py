@@ -1,4 +1,4 @@
-"""Content negotiation of /metrics: OpenMetrics or text format by Accept, gzip by Accept-Encoding."""
+"""/metrics content negotiation: OpenMetrics or text format by Accept, gzip by Accept-Encoding."""
 
 from __future__ import annotations
 

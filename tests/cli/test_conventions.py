@@ -94,10 +94,10 @@ def test_bash_completes_commands_and_options_through_the_script() -> None:
     script = runner.invoke(app, ["completion", "bash"]).stdout
     probe = (
         script
-        + '\nCOMP_WORDS=(quota-watch con); COMP_CWORD=1; _quota_watch_completion quota-watch;'
-        + ' echo "${COMPREPLY[@]}"'
-        + '\nCOMP_WORDS=(quota-watch run --log-f); COMP_CWORD=2; _quota_watch_completion quota-watch;'
-        + ' echo "${COMPREPLY[@]}"\n'
+        + "\nCOMP_WORDS=(quota-watch con); COMP_CWORD=1;"
+        + ' _quota_watch_completion quota-watch; echo "${COMPREPLY[@]}"'
+        + "\nCOMP_WORDS=(quota-watch run --log-f); COMP_CWORD=2;"
+        + ' _quota_watch_completion quota-watch; echo "${COMPREPLY[@]}"\n'
     )
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     out = subprocess.run(

@@ -28,8 +28,7 @@ def validator() -> jsonschema.protocols.Validator:
 
 def problems(validator: jsonschema.protocols.Validator, data: dict[str, Any]) -> list[str]:
     return [
-        "/".join(map(str, e.absolute_path)) + ": " + e.message
-        for e in validator.iter_errors(data)
+        "/".join(map(str, e.absolute_path)) + ": " + e.message for e in validator.iter_errors(data)
     ]
 
 

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.openmetrics.parser import (
-    text_string_to_metric_families as openmetrics_families,
-)
-from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.metrics_core import Metric
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+from prometheus_client.parser import text_string_to_metric_families as text_families
 
 from quota_watch.daemon.selfstats import process_stats
 from quota_watch.daemon.server import create_app
@@ -87,6 +86,11 @@ def snapshot() -> Snapshot:
     )
 
 
+def openmetrics_families(body: str) -> list[Metric]:
+    """Parse `body` with prometheus-client's OpenMetrics parser (strict: raises on bad input)."""
+    return list(text_string_to_metric_families(body))  # type: ignore[no-untyped-call]
+
+
 def samples_of(families: object) -> set[tuple[str, tuple[tuple[str, str], ...], float]]:
     return {
         (s.name, tuple(sorted(s.labels.items())), s.value)
@@ -134,7 +138,7 @@ def test_openmetrics_carries_the_same_samples_as_the_text_format() -> None:
     assert openmetrics.endswith("# EOF\n")
     assert "# TYPE quota_watch_collector_runs counter" in openmetrics
     parsed = list(openmetrics_families(openmetrics))
-    assert samples_of(parsed) == samples_of(text_string_to_metric_families(text))
+    assert samples_of(parsed) == samples_of(text_families(text))
     assert {f.name for f in parsed if f.type == "counter"} >= {
         "quota_watch_collector_runs",
         "quota_watch_notifications",
