@@ -62,6 +62,11 @@ class ServerSettings(_Section):
     tls_client_ca_file: Annotated[Path, AfterValidator(check_readable)] | None = Field(
         None, description="PEM CA bundle: require client certificates it signed (mutual TLS)"
     )
+    tls_reload_interval: Duration = Field(
+        timedelta(minutes=1),
+        description="how often tls_cert_file and tls_key_file are checked for a renewal "
+        "(SIGHUP re-reads them at once)",
+    )
     basic_auth_users: dict[str, Annotated[SecretStr, AfterValidator(check_hash)]] | None = Field(
         None,
         description="a [server.basic_auth_users] table of user = bcrypt hash (`quota-watch "
