@@ -106,7 +106,7 @@ class Alerting:
         for (limit, resource), signal in evaluation.forecasts.items():
             self.forecasts[(account, limit, resource)] = signal
         for error in evaluation.errors:
-            log.warning("rules: %s", error)
+            log.warning("rules: %s", error, extra={"provider": rt.provider, "account": account})
         for (limit, resource), signal in evaluation.forecasts.items():
             record = forecast_record(account, limit, resource, signal, now)
             if record is not None:

@@ -289,7 +289,7 @@ class Daemon:
         try:
             await self.alerting.evaluate_pool(group, members)
         except StoreError as exc:
-            log.error("planning pool %s: %s", group, exc)
+            log.error("planning pool %s: %s", group, exc, extra={"group": group})
 
     async def _paused_health(self) -> None:
         assert self.scheduler is not None and self.alerting is not None

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from quota_watch.daemon.logs import setup_logging
+from quota_watch.sdk import Measure
+from quota_watch.testing.emulated import EmulatedAccount, EmulatedLimit
 from quota_watch.testing.emulator import Emulator, Faults, demo_accounts
 from tests.support.daemon_proc import DaemonProcess, free_port
 
@@ -76,7 +78,8 @@ def _wait_for_record(daemon: DaemonProcess, fmt: str, **want: str) -> dict[str, 
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["logfmt", "json"])
 def test_daemon_logs_one_line_per_cycle_with_structured_fields(tmp_path: Path, fmt: str) -> None:
-    accounts = demo_accounts(3)
+    hot = EmulatedLimit(start_value=99, cap=100, measure=Measure.LEVEL, period="none")
+    accounts = [*demo_accounts(2), EmulatedAccount("acct-hot", "hot-token", {"disk": hot})]
     with Emulator(accounts, seed=3) as emulator:
         emulator.set_faults("acct-02", Faults(error_rate=1.0))
         config = tmp_path / "quota-watch.toml"
@@ -89,6 +92,10 @@ def test_daemon_logs_one_line_per_cycle_with_structured_fields(tmp_path: Path, f
             text = cycle["message" if fmt == "json" else "msg"]
             assert re.fullmatch(r"polled 3 accounts, 1 failed, next in \d+s", text), text
             assert cycle["failed_accounts"] == "acct-02"
+            alert = _wait_for_record(daemon, fmt, account="acct-hot", transition="firing")
+            assert (alert["provider"], alert["limit"]) == ("http_json", "disk")
+            assert alert["alert"] in ("QuotaAlmostFull", "QuotaFullyUsed")
+            assert alert["severity"] in ("warning", "critical")
             failure = _wait_for_record(daemon, fmt, account="acct-02", outcome="unavailable")
             assert failure["provider"] == "http_json"
             assert daemon.stop() == 0, daemon.log()
