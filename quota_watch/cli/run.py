@@ -25,7 +25,7 @@ app = typer.Typer()
     epilog="Examples:\n\n"
     "  quota-watch run                      # embedded default: host collector, SQLite\n\n"
     "  quota-watch run -c /etc/quota-watch/config.toml --log-format json\n\n"
-    "  kill -HUP $(pidof -x quota-watch)    # reload the config (and TLS files) without a restart"
+    "  kill -HUP $(pidof -x quota-watch)    # reload config and TLS files"
 )
 def run(
     config: ConfigOption = None,
