@@ -165,13 +165,27 @@ class PollScheduler:
                 log.exception("evaluating alerts of %s failed", name, extra={"account": name})
         return result
 
-    def _count_in_cycle(self, name: str, outcome: Outcome) -> None:
-        """Log "polled N accounts, F failed, next in D" once every active account has polled."""
-        self._cycle[name] = outcome
+    def cycle_accounts(self) -> set[str]:
+        """The accounts a poll cycle waits for: the active ones polled at the fastest cadence.
+
+        With one interval for all (the usual case) that is every active account; an account
+        polled far less often (over twice the shortest interval) is counted when it polls but
+        does not hold the cycle line back until it does.
+        """
         active = {
-            n for n, rt in self.runtimes.items() if rt.config.enabled and n not in self.paused
+            n: rt.config.interval
+            for n, rt in self.runtimes.items()
+            if rt.config.enabled and n not in self.paused
         }
-        if not active <= set(self._cycle):
+        if not active:
+            return set()
+        fastest = min(active.values())
+        return {n for n, interval in active.items() if interval <= 2 * fastest}
+
+    def _count_in_cycle(self, name: str, outcome: Outcome) -> None:
+        """Log "polled N accounts, F failed, next in D" once every cycle account has polled."""
+        self._cycle[name] = outcome
+        if not self.cycle_accounts() <= set(self._cycle):
             return
         polled = {n: o for n, o in self._cycle.items() if n in self.runtimes}
         self._cycle = {}
