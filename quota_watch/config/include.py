@@ -32,7 +32,7 @@ class Origin:
     line: int | None
 
     def where(self, kind: str) -> str:
-        """ "file:line: kind[index]" (line left out when unknown, e.g. an inline array)."""
+        """The entry as `file:line: kind[index]` (no line when unknown: an inline array)."""
         line = f":{self.line}" if self.line is not None else ""
         return f"{self.file}{line}: {kind}[{self.index}]"
 
