@@ -16,6 +16,7 @@ from pathlib import Path
 from quota_watch.collect.registry import RegistryError
 from quota_watch.config.errors import ConfigError
 from quota_watch.config.example import render_example
+from quota_watch.config.schema import SCHEMA_FILE, render_schema
 from quota_watch.config.settings import PollingSettings
 from quota_watch.engine.rulepack import load_rule_pack
 from quota_watch.prometheus import metricsdoc
@@ -73,6 +74,7 @@ ARTEFACTS: tuple[Artefact, ...] = (
         for uid in (OVERVIEW_UID, ACCOUNT_UID, POOLS_UID)
     ),
     Artefact("metrics reference", Path("docs", "metrics.md"), _metrics_doc),
+    Artefact("config schema", Path(SCHEMA_FILE), render_schema),
 )
 
 

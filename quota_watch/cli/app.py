@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
+from quota_watch import __version__
 from quota_watch.cli.account import app as account_app
 from quota_watch.cli.collect import app as collect_app
 from quota_watch.cli.collectors import app as collectors_app
+from quota_watch.cli.completion import app as completion_app
 from quota_watch.cli.config import app as config_app
 from quota_watch.cli.dashboards import app as dashboards_app
 from quota_watch.cli.db import app as db_app
@@ -23,7 +26,7 @@ app = typer.Typer(
     name="quota-watch",
     help="Free-tier usage monitor: polls provider usage APIs, stores and exports the figures.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -41,6 +44,33 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
+app.add_typer(completion_app)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"quota-watch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Free-tier usage monitor: polls provider usage APIs, stores and exports the figures."""
+    from quota_watch.cli.metavars import conform
+
+    conform(ctx.command)
 
 
 def main() -> None:

@@ -59,11 +59,49 @@ def load_optional(config_path: Path | None) -> Config | None:
     return load(config_path) if config_path is not None else None
 
 
-def setup_logging(config: Config, level: str | None = None) -> None:
-    """Log as the config says, at `level` when given."""
+class LogLevel(StrEnum):
+    """--log-level values (those of [logging] level)."""
+
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+class LogFormat(StrEnum):
+    """--log-format values (those of [logging] format)."""
+
+    text = "text"
+    json = "json"
+    logfmt = "logfmt"
+
+
+LogLevelOption = Annotated[
+    LogLevel | None,
+    typer.Option(
+        "--log-level",
+        metavar="LEVEL",
+        help="debug, info, warning or error (default: [logging] level, else info).",
+        case_sensitive=False,
+    ),
+]
+LogFormatOption = Annotated[
+    LogFormat | None,
+    typer.Option(
+        "--log-format",
+        metavar="FORMAT",
+        help="text, json or logfmt; json and logfmt carry account, provider, limit, alert and "
+        "notifier as keys (default: [logging] format, else text).",
+        case_sensitive=False,
+    ),
+]
+
+
+def setup_logging(config: Config, level: str | None = None, fmt: str | None = None) -> None:
+    """Log as the config says, at `level` and in `fmt` when given."""
     from quota_watch.daemon.logs import setup_logging as setup
 
-    setup(level or config.settings.logging.level, config.settings.logging.format)
+    setup(level or config.settings.logging.level, fmt or config.settings.logging.format)
 
 
 def run_async(coro_fn: Callable[[], Awaitable[T]]) -> T:

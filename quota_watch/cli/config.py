@@ -1,4 +1,4 @@
-"""`quota-watch config`: check, show, example, hash-password."""
+"""`quota-watch config`: check, show, example, schema, hash-password."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ def config_check(
     """Validate the configuration (every error at once, with its TOML path)."""
     cfg = load(config)
     where = cfg.source or "embedded default"
-    typer.echo(f"{where}: OK, {len(cfg.accounts)} accounts")
+    included = f" (with {', '.join(map(str, cfg.includes))})" if cfg.includes else ""
+    typer.echo(f"{where}: OK, {len(cfg.accounts)} accounts{included}")
     if not probe:
         return
     from quota_watch.collect.once import probe_all
@@ -57,6 +58,8 @@ def config_show(
         from quota_watch.config.tomlout import dumps
 
         typer.echo(f"# source: {cfg.source or 'embedded default'}")
+        for path in cfg.includes:
+            typer.echo(f"# included: {path}")
         typer.echo(dumps(data))
     else:
         fail(f"--format: expected toml or json, got {fmt!r}", 2)
@@ -68,6 +71,23 @@ def config_example() -> None:
     from quota_watch.config.example import render_example
 
     typer.echo(render_example(), nl=False)
+
+
+@app.command(
+    "schema",
+    epilog="Examples:\n\n  quota-watch config schema > quota-watch.schema.json\n\n"
+    "  # then, first line of the TOML file (Taplo / Even Better TOML):\n\n"
+    "  #:schema ./quota-watch.schema.json",
+)
+def config_schema() -> None:
+    """Print the JSON Schema of the config file (docs/config.schema.json), for editors."""
+    from quota_watch.collect.registry import RegistryError
+    from quota_watch.config.schema import render_schema
+
+    try:
+        typer.echo(render_schema(), nl=False)
+    except RegistryError as exc:
+        fail(["cannot load the collectors:", *(f"  {e}" for e in exc.errors)], 1)
 
 
 @app.command(

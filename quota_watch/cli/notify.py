@@ -31,13 +31,22 @@ def notify_test(
     ] = SeverityChoice.critical,
     config: ConfigOption = None,
 ) -> None:
-    """Send a test message through every notifier that takes SEVERITY; report each result."""
+    """Send a test message through every notifier that takes SEVERITY; report each result.
+
+    Notifiers that do not take SEVERITY are listed as skipped, with the reason.
+    """
     cfg = load(config)
     setup_logging(cfg, "warning")
-    from quota_watch.notify.testsend import receivers, send_test
+    from quota_watch.notify.testsend import receivers, send_test, skipped
 
     now = datetime.now(UTC)
-    targets = receivers(severity.value, cfg.settings.notifiers, now)
+    notifiers = cfg.settings.notifiers
+    if not notifiers:
+        fail(f"{cfg.source or 'embedded default'}: no [[notifiers]] configured", 1)
+    targets = receivers(severity.value, notifiers, now)
+    passed_over = skipped(severity.value, notifiers, now)
+    for name, why in passed_over:
+        typer.echo(f"{name}: skipped: {why}")
     if not targets:
         fail(f"no notifier takes {severity.value} messages (see [[notifiers]] severities)", 1)
     results = run_async(lambda: send_test(targets, severity.value, now))

@@ -6,7 +6,14 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from quota_watch.cli.common import ConfigOption, load, run_async, setup_logging
+from quota_watch.cli.common import (
+    ConfigOption,
+    LogFormatOption,
+    LogLevelOption,
+    load,
+    run_async,
+    setup_logging,
+)
 
 if TYPE_CHECKING:
     from quota_watch.config.settings import Config
@@ -17,13 +24,21 @@ app = typer.Typer()
 @app.command(
     epilog="Examples:\n\n"
     "  quota-watch run                      # embedded default: host collector, SQLite\n\n"
-    "  quota-watch run -c /etc/quota-watch/config.toml\n\n"
-    "  kill -HUP $(pidof quota-watch)       # reload the config without a restart"
+    "  quota-watch run -c /etc/quota-watch/config.toml --log-format json\n\n"
+    "  kill -HUP $(pidof -x quota-watch)    # reload config and TLS files"
 )
-def run(config: ConfigOption = None) -> None:
+def run(
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    log_format: LogFormatOption = None,
+) -> None:
     """Run the daemon: poll every account on schedule and serve /metrics."""
     cfg = load(config)
-    setup_logging(cfg)
+    setup_logging(
+        cfg,
+        None if log_level is None else log_level.value,
+        None if log_format is None else log_format.value,
+    )
     from quota_watch.daemon.process import Daemon
 
     def reload() -> Config:

@@ -76,7 +76,13 @@ class Poller:
         except Exception as exc:  # a collector bug must not kill the daemon
             outcome = Outcome.ERROR
             error = scrub(f"{type(exc).__name__}: {exc}", rt.secrets)
-            log.error("collector %s crashed polling %s: %s", rt.provider, account, error)
+            log.error(
+                "collector %s crashed polling %s: %s",
+                rt.provider,
+                account,
+                error,
+                extra={"provider": rt.provider, "account": account},
+            )
         finished = self.clock()
         duration = time.perf_counter() - t0
         keep_state = outcome.keeps_state
@@ -92,12 +98,25 @@ class Poller:
         await self.store.record_poll(run, stored, ctx.state if keep_state else None)
         if keep_state:
             rt.state = dict(ctx.state)
+        fields = {"provider": rt.provider, "account": account, "outcome": outcome.value}
         if outcome is Outcome.SUCCESS:
-            log.debug("polled %s: %d readings in %.3fs", account, len(stored), duration)
+            log.debug(
+                "polled %s: %d readings in %.3fs",
+                account,
+                len(stored),
+                duration,
+                extra={**fields, "readings": len(stored), "duration_seconds": round(duration, 3)},
+            )
         elif outcome is Outcome.NO_DATA:
-            log.info("polled %s: no data yet (%s)", account, error)
+            log.info("polled %s: no data yet (%s)", account, error, extra=fields)
         else:
-            log.warning("polling %s failed (%s): %s", account, outcome, error)
+            log.warning(
+                "polling %s failed (%s): %s",
+                account,
+                outcome,
+                error,
+                extra={**fields, "error": error},
+            )
         return PollResult(
             account=account,
             outcome=outcome,

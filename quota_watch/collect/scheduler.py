@@ -15,10 +15,17 @@ from quota_watch.collect.poller import Poller, PollResult
 from quota_watch.collect.runtime import AccountRuntime
 from quota_watch.config.settings import PollingSettings
 from quota_watch.model import Outcome
+from quota_watch.units import format_duration
 
 log = logging.getLogger("quota_watch.scheduler")
 
 _FIRST_POLL_SPREAD = 2.0  # seconds: first polls start at once but not all in the same instant
+
+
+def _rounded(delay: timedelta) -> timedelta:
+    """`delay` to the second, or to the minute from 90 s: "next in 5m", not "next in 299s"."""
+    step = 60 if delay >= timedelta(seconds=90) else 1
+    return timedelta(seconds=max(1, round(delay.total_seconds() / step) * step))
 
 
 def backoff_delay(
@@ -59,6 +66,8 @@ class PollScheduler:
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._running: set[asyncio.Task[None]] = set()
         self._draining = False
+        # Outcomes since the last cycle line: one info line once every active account has polled.
+        self._cycle: dict[str, Outcome] = {}
 
     def start(self) -> None:
         """Start the scheduler on the current event loop."""
@@ -81,7 +90,7 @@ class PollScheduler:
         """Match the jobs to `runtimes`: add new accounts, drop removed ones, redo changed ones."""
         for name in set(self.runtimes) - set(runtimes):
             self._remove(name)
-            log.info("account %s removed", name)
+            log.info("account %s removed", name, extra={"account": name})
         for name, rt in runtimes.items():
             old = self.runtimes.get(name)
             if old is not None and old.config == rt.config:
@@ -92,10 +101,10 @@ class PollScheduler:
                 continue
             if old is not None:
                 self._remove(name)
-                log.info("account %s changed; rescheduling", name)
+                log.info("account %s changed; rescheduling", name, extra={"account": name})
             if not rt.config.enabled:
                 self.runtimes[name] = rt
-                log.info("account %s is disabled", name)
+                log.info("account %s is disabled", name, extra={"account": name})
                 continue
             self._add(rt)
 
@@ -133,7 +142,7 @@ class PollScheduler:
             return False
         if name in self.paused:
             self.paused.discard(name)
-            log.info("account %s: resumed; polling it now", name)
+            log.info("account %s: resumed; polling it now", name, extra={"account": name})
         job.modify(next_run_time=datetime.now(UTC))
         return True
 
@@ -163,12 +172,64 @@ class PollScheduler:
                 return None
             result = await self.poller.poll(rt)
         self._after(rt, result)
+        self._count_in_cycle(name, result.outcome)
         if self.on_result is not None:
             try:
                 await self.on_result(rt, result)
             except Exception:  # alerting must not stop polling; the log says what broke
-                log.exception("evaluating alerts of %s failed", name)
+                log.exception("evaluating alerts of %s failed", name, extra={"account": name})
         return result
+
+    def cycle_accounts(self) -> set[str]:
+        """The accounts a poll cycle waits for: the active ones polled at the fastest cadence.
+
+        With one interval for all (the usual case) that is every active account; an account
+        polled far less often (over twice the shortest interval) is counted when it polls but
+        does not hold the cycle line back until it does.
+        """
+        active = {
+            n: rt.config.interval
+            for n, rt in self.runtimes.items()
+            if rt.config.enabled and n not in self.paused
+        }
+        if not active:
+            return set()
+        fastest = min(active.values())
+        return {n for n, interval in active.items() if interval <= 2 * fastest}
+
+    def _count_in_cycle(self, name: str, outcome: Outcome) -> None:
+        """Log "polled N accounts, F failed, next in D" once every cycle account has polled."""
+        self._cycle[name] = outcome
+        if not self.cycle_accounts() <= set(self._cycle):
+            return
+        polled = {n: o for n, o in self._cycle.items() if n in self.runtimes}
+        self._cycle = {}
+        failed = sorted(n for n, o in polled.items() if o.is_failure)
+        next_in = self.next_poll_in()
+        log.info(
+            "polled %d accounts, %d failed, next in %s",
+            len(polled),
+            len(failed),
+            "-" if next_in is None else format_duration(_rounded(next_in)),
+            extra={
+                "polled": len(polled),
+                "failed": len(failed),
+                "failed_accounts": ",".join(failed),
+                "next_in_seconds": None if next_in is None else round(next_in.total_seconds(), 1),
+            },
+        )
+
+    def next_poll_in(self) -> timedelta | None:
+        """Time until the earliest scheduled poll (None when no poll is scheduled)."""
+        now = datetime.now(UTC)
+        times: list[datetime] = [
+            job.next_run_time
+            for job in self.scheduler.get_jobs()
+            if job.id.startswith("poll:") and job.next_run_time is not None
+        ]
+        if not times:
+            return None
+        return max(min(times) - now, timedelta(seconds=1))
 
     def _after(self, rt: AccountRuntime, result: PollResult) -> None:
         name = rt.config.name
@@ -184,11 +245,16 @@ class PollScheduler:
                 name,
                 retry,
                 name,
+                extra={"provider": rt.provider, "account": name},
             )
             return
         if name in self.paused:
             self.paused.discard(name)
-            log.info("account %s: credentials accepted again; polling resumed", name)
+            log.info(
+                "account %s: credentials accepted again; polling resumed",
+                name,
+                extra={"provider": rt.provider, "account": name},
+            )
         if not result.outcome.is_retried:
             self.failures.pop(name, None)
             return
@@ -199,7 +265,18 @@ class PollScheduler:
         )
         if job is not None and not self._draining:
             job.modify(next_run_time=datetime.now(UTC) + delay)
-        log.info("account %s: failure %d, next try in %s", name, failures, delay)
+        log.info(
+            "account %s: failure %d, next try in %s",
+            name,
+            failures,
+            delay,
+            extra={
+                "provider": rt.provider,
+                "account": name,
+                "failures": failures,
+                "retry_in_seconds": delay.total_seconds(),
+            },
+        )
 
     async def drain(self, grace: float) -> None:
         """Stop starting polls, wait up to `grace` seconds for running ones, then stop."""

@@ -25,6 +25,8 @@ HEADER = """\
 # Environment variables override the file: QUOTA_WATCH_<SECTION>__<KEY>, e.g.
 # QUOTA_WATCH_SERVER__LISTEN=0.0.0.0:9877. Any string may use ${VAR} (from the environment;
 # $$ is a literal $). A secret option X may instead be read from a file with X_file = "/path".
+# Editors validate this file against its JSON Schema (`quota-watch config schema`) when its
+# first line is `#:schema <path or URL of config.schema.json>` (Taplo, Even Better TOML).
 """
 
 
@@ -115,6 +117,8 @@ def render_example() -> str:
     from quota_watch.collect.registry import discover
 
     parts: list[str] = [HEADER]
+    include = Settings.model_fields["include"]
+    parts.append(f"# {include.description}\n" + '# include = ["conf.d/*.toml"]\n')
     for name, field in Settings.model_fields.items():
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):

@@ -6,6 +6,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -215,15 +216,22 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
     env = os.environ if env is None else env
     source = find_config_file(explicit, env)
     if source is None:
-        data: dict[str, Any] = EMBEDDED_DEFAULT
-    else:
-        try:
-            data = tomllib.loads(source.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError([f"{source}: {exc}"]) from None
-        except OSError as exc:
-            raise ConfigError([f"{source}: cannot read: {exc.strerror}"]) from None
-    return validate_config(data, source, env)
+        return validate_config(EMBEDDED_DEFAULT, source, env)
+    try:
+        text = source.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{source}: {exc}"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{source}: cannot read: {exc.strerror}"]) from None
+    from quota_watch.config.include import expand, locate
+
+    data, origins, files = expand(data, text, source)
+    try:
+        config = validate_config(data, source, env)
+    except ConfigError as exc:
+        raise ConfigError(locate(exc.errors, source, origins)) from None
+    return replace(config, includes=tuple(files))
 
 
 def validate_config(

@@ -62,6 +62,11 @@ class ServerSettings(_Section):
     tls_client_ca_file: Annotated[Path, AfterValidator(check_readable)] | None = Field(
         None, description="PEM CA bundle: require client certificates it signed (mutual TLS)"
     )
+    tls_reload_interval: Duration = Field(
+        timedelta(minutes=1),
+        description="how often tls_cert_file and tls_key_file are checked for a renewal "
+        "(SIGHUP re-reads them at once)",
+    )
     basic_auth_users: dict[str, Annotated[SecretStr, AfterValidator(check_hash)]] | None = Field(
         None,
         description="a [server.basic_auth_users] table of user = bcrypt hash (`quota-watch "
@@ -168,7 +173,7 @@ class LoggingSettings(_Section):
     """Log output."""
 
     level: Literal["debug", "info", "warning", "error"] = "info"
-    format: Literal["text", "json"] = "text"
+    format: Literal["text", "json", "logfmt"] = "text"
 
 
 class AlertSettings(_Section):
@@ -263,6 +268,11 @@ class Settings(BaseSettings):
     logging: LoggingSettings = LoggingSettings()
     alerts: AlertSettings = AlertSettings()
     heartbeat: HeartbeatSettings = HeartbeatSettings()
+    include: list[str] = Field(
+        default_factory=list,
+        description="more files adding [[accounts]], [[notifiers]], [[rules]], e.g. "
+        '["conf.d/*.toml"]: relative to this file, read in file-name order',
+    )
     accounts: list[AccountSettings] = Field(default_factory=list)
     rules: list[RuleOverride] = Field(default_factory=list)
     notifiers: list[NotifierSettings] = Field(default_factory=list)
@@ -305,6 +315,7 @@ class Config:
     settings: Settings
     accounts: tuple[AccountConfig, ...]
     source: Path | None
+    includes: tuple[Path, ...] = ()  # files `include` added, in reading order
 
     def store_url(self) -> str:
         """The store URL, defaulting to SQLite in the user data directory."""

@@ -107,7 +107,7 @@ class Alerting:
         for (limit, resource), signal in evaluation.forecasts.items():
             self.forecasts[(account, limit, resource)] = signal
         for error in evaluation.errors:
-            log.warning("rules: %s", error)
+            log.warning("rules: %s", error, extra={"provider": rt.provider, "account": account})
         for (limit, resource), signal in evaluation.forecasts.items():
             record = forecast_record(account, limit, resource, signal, now)
             if record is not None:
@@ -141,6 +141,14 @@ class Alerting:
                 state.provider,
                 state.account,
                 state.limit or "",
+                extra={
+                    "alert": state.alertname,
+                    "transition": transition.kind,
+                    "severity": state.severity,
+                    "provider": state.provider,
+                    "account": state.account,
+                    "limit": state.limit,
+                },
             )
         if messages:
             self.wake.set()
@@ -170,6 +178,13 @@ class Alerting:
                 transition.state.alertname,
                 group,
                 transition.state.limit or "",
+                extra={
+                    "alert": transition.state.alertname,
+                    "transition": transition.kind,
+                    "severity": transition.state.severity,
+                    "group": group,
+                    "limit": transition.state.limit,
+                },
             )
         if messages:
             self.wake.set()

@@ -7,7 +7,6 @@ import logging
 import signal
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import httpx
 
@@ -16,12 +15,13 @@ from quota_watch.collect.poller import Poller, PollResult
 from quota_watch.collect.runtime import AccountRuntime, build_runtimes, http_client, utcnow
 from quota_watch.collect.scheduler import PollScheduler
 from quota_watch.config.errors import ConfigError
-from quota_watch.config.settings import Config, Settings
+from quota_watch.config.settings import Config
 from quota_watch.daemon.alerting import Alerting
 from quota_watch.daemon.auth import BasicAuth, is_loopback
 from quota_watch.daemon.heartbeat import Heartbeat
 from quota_watch.daemon.selfstats import process_stats
 from quota_watch.daemon.server import bind, build_server, create_app
+from quota_watch.daemon.tlsreload import TlsReloader
 from quota_watch.model import Outcome
 from quota_watch.prometheus.exposition import (
     AccountFacts,
@@ -59,6 +59,7 @@ class Daemon:
         self.alerting: Alerting | None = None
         self.rate_limits: dict[tuple[str, str], RateLimitStatus] = {}
         self.heartbeat: Heartbeat | None = None
+        self.tls: TlsReloader | None = None
         self._pool_planned: dict[str, datetime] = {}
 
     def ready(self) -> str | None:
@@ -175,6 +176,15 @@ class Daemon:
         app = create_app(self.snapshot, self.ready, auth, resume=self.scheduler.resume)
         server = build_server(app, host, port, settings.server)
         serving = asyncio.create_task(server.serve(sockets=[sock]))
+        tls_watch: asyncio.Task[None] | None = None
+        if settings.server.tls_cert_file is not None and settings.server.tls_key_file is not None:
+            self.tls = TlsReloader(
+                lambda: server.config.ssl if server.config.loaded else None,
+                settings.server.tls_cert_file,
+                settings.server.tls_key_file,
+            )
+            interval = settings.server.tls_reload_interval
+            tls_watch = asyncio.create_task(self.tls.watch(interval, self.stop))
         outbox = asyncio.create_task(
             self.alerting.run_outbox(settings.alerts.outbox_interval, self.stop)
         )
@@ -214,7 +224,8 @@ class Daemon:
             log.error("storing the latest forecasts: %s", exc)
         server.should_exit = True
         self.stop.set()
-        await asyncio.gather(serving, outbox, heartbeat, return_exceptions=True)
+        tasks = [serving, outbox, heartbeat, *([tls_watch] if tls_watch is not None else [])]
+        await asyncio.gather(*tasks, return_exceptions=True)
         stop.cancel()
         await self.client.aclose()
         await self.store.close()
@@ -236,9 +247,18 @@ class Daemon:
             log.error("reload failed; keeping the running configuration: %s", exc)
             return
         old = self.config.settings
+        cert, key = new.settings.server.tls_cert_file, new.settings.server.tls_key_file
+        if self.tls is not None and cert is not None and key is not None:
+            self.tls.use(cert, key)  # a new pair of paths, or the same files renewed
+            self.tls.reload(force=True)
         for what, before, after in (
             ("server.listen", old.server.listen, new.settings.server.listen),
-            ("server TLS files", _tls_files(old), _tls_files(new.settings)),
+            ("server TLS on/off", old.server.tls_cert_file is None, cert is None),
+            (
+                "server.tls_client_ca_file",
+                old.server.tls_client_ca_file,
+                new.settings.server.tls_client_ca_file,
+            ),
             ("store.url", self.config.store_url(), new.store_url()),
         ):
             if before != after:
@@ -281,7 +301,7 @@ class Daemon:
         try:
             await self.alerting.evaluate_pool(group, members)
         except StoreError as exc:
-            log.error("planning pool %s: %s", group, exc)
+            log.error("planning pool %s: %s", group, exc, extra={"group": group})
 
     async def _paused_health(self) -> None:
         assert self.scheduler is not None and self.alerting is not None
@@ -304,8 +324,3 @@ class Daemon:
         )
         deleted["silence"] = await self.store.expire_silences(now)
         log.info("retention: deleted %s", deleted)
-
-
-def _tls_files(settings: Settings) -> tuple[Path | None, ...]:
-    server = settings.server
-    return server.tls_cert_file, server.tls_key_file, server.tls_client_ca_file

@@ -17,10 +17,10 @@ from starlette.routing import Route
 from quota_watch.config.settings import ServerSettings
 from quota_watch.daemon.auth import CHALLENGE, BasicAuth
 from quota_watch.prometheus.exposition import Snapshot, render
+from quota_watch.prometheus.negotiate import metrics_body
 
 log = logging.getLogger("quota_watch.daemon.server")
 
-PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: Forward-secret AEAD suites only (TLS 1.2; TLS 1.3 suites are configured apart and all fine).
 TLS_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 #: How long SIGTERM waits for open connections: an idle TLS keep-alive connection whose client
@@ -52,8 +52,13 @@ def create_app(
         refusal = await denied(request)
         if refusal is not None:
             return refusal
-        body = render(await snapshot())
-        return Response(body, media_type=PROMETHEUS_CONTENT_TYPE)
+        snap = await snapshot()
+        out = metrics_body(
+            lambda openmetrics: render(snap, openmetrics),
+            request.headers.get("accept"),
+            request.headers.get("accept-encoding"),
+        )
+        return Response(out.body, headers=out.headers)
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n")

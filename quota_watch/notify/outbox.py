@@ -390,7 +390,12 @@ class OutboxWorker:
             self.sent_total[name] += 1
             stats.sent[name] += 1
             stats.messages_sent += len(messages)
-            log.info("notifier %s: sent %r", name, title)
+            log.info(
+                "notifier %s: sent %r",
+                name,
+                title,
+                extra={"notifier": name, "messages": len(messages)},
+            )
             return True
         error = error or "delivery failed"
         attempts = max(m.attempts for m in messages)
@@ -405,5 +410,11 @@ class OutboxWorker:
             attempts + 1,
             retry_at.isoformat(),
             error,
+            extra={
+                "notifier": name,
+                "attempt": attempts + 1,
+                "retry_at": retry_at.isoformat(),
+                "error": error,
+            },
         )
         return False

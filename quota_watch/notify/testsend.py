@@ -24,6 +24,22 @@ def receivers(
     return [(name, n) for name, n in named if name in chosen]
 
 
+def skipped(
+    severity: Severity, notifiers: Sequence[NotifierSettings], now: datetime
+) -> list[tuple[str, str]]:
+    """The (name, why) of each notifier a `severity` test message skips, in config order."""
+    chosen = {name for name, _ in receivers(severity, notifiers, now)}
+    out: list[tuple[str, str]] = []
+    for index, notifier in enumerate(notifiers):
+        name = notifier_name(notifier, index)
+        if name in chosen:
+            continue
+        takes = ", ".join(notifier.severities)
+        hint = notifier.severities[0]
+        out.append((name, f"takes {takes} messages, not {severity} (try --severity {hint})"))
+    return out
+
+
 async def send_test(
     targets: Sequence[Target], severity: Severity, now: datetime
 ) -> list[tuple[bool, str | None]]:

@@ -209,18 +209,29 @@ class _Exposition:
             help_key = name.removesuffix("_total").removesuffix("_info")
             self._families[name] = (kind, METRIC_HELP[help_key], [])
 
-    def text(self) -> bytes:
-        """The whole exposition."""
+    def text(self, openmetrics: bool = False) -> bytes:
+        """The whole exposition: text format 0.0.4, or OpenMetrics 1.0.0 with `openmetrics`.
+
+        OpenMetrics names a counter family without its `_total` (the samples keep it), escapes
+        double quotes in HELP too, and ends with `# EOF`.
+        """
         parts: list[str] = []
         for name, (kind, help_text, lines) in self._families.items():
             help_escaped = help_text.replace("\\", "\\\\").replace("\n", "\\n")
-            parts.append(f"# HELP {name} {help_escaped}\n# TYPE {name} {kind}\n")
+            family = name
+            if openmetrics:
+                help_escaped = help_escaped.replace('"', '\\"')
+                if kind == "counter":
+                    family = name.removesuffix("_total")
+            parts.append(f"# HELP {family} {help_escaped}\n# TYPE {family} {kind}\n")
             parts.extend(lines)
+        if openmetrics:
+            parts.append("# EOF\n")
         return "".join(parts).encode()
 
 
-def render(snapshot: Snapshot) -> bytes:
-    """The Prometheus text exposition of `snapshot`."""
+def render(snapshot: Snapshot, openmetrics: bool = False) -> bytes:
+    """The Prometheus text exposition of `snapshot` (OpenMetrics 1.0.0 with `openmetrics`)."""
     out = _Exposition()
     _add_series(out, snapshot)
     _add_collectors(out, snapshot)
@@ -233,7 +244,7 @@ def render(snapshot: Snapshot) -> bytes:
             exposed = names.counter(name) if kind == "counter" else name
             out.add(exposed, "", value, kind=kind)
     _add_accounts(out, snapshot)
-    return out.text()
+    return out.text(openmetrics)
 
 
 def _add_series(out: _Exposition, snapshot: Snapshot) -> None:

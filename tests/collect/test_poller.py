@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -183,3 +184,33 @@ async def test_per_provider_concurrency_cap(store: Store) -> None:
     results = await asyncio.gather(*(scheduler.poll_now(name) for name in runtimes))
     assert all(r is not None and r.outcome == "success" for r in results)
     assert FakeCollector.peak == 3
+
+
+async def test_one_info_line_per_poll_cycle(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    scheduler = PollScheduler(Poller(store, lambda: NOW), PollingSettings())
+    scheduler.start()
+    caplog.set_level("INFO", logger="quota_watch.scheduler")
+    try:
+        daily = account("slow", interval=timedelta(days=1))
+        scheduler.set_accounts(
+            {"a1": runtime(), "a2": runtime(account("a2")), "slow": runtime(daily)}
+        )
+        assert scheduler.cycle_accounts() == {"a1", "a2"}
+
+        def cycle_lines() -> list[logging.LogRecord]:
+            return [r for r in caplog.records if r.getMessage().startswith("polled ")]
+
+        FakeCollector.script = [ProviderUnavailable("503")]
+        await scheduler.poll_now("a1")
+        assert cycle_lines() == []
+        await scheduler.poll_now("slow")
+        assert cycle_lines() == []
+        await scheduler.poll_now("a2")
+        (line,) = cycle_lines()
+        assert line.getMessage().startswith("polled 3 accounts, 1 failed, next in ")
+        assert (line.polled, line.failed, line.failed_accounts) == (3, 1, "a1")  # type: ignore[attr-defined]
+        await scheduler.poll_now("a1")
+        await scheduler.poll_now("a2")
+        assert cycle_lines()[-1].getMessage().startswith("polled 2 accounts, 0 failed")
+    finally:
+        await scheduler.drain(1.0)

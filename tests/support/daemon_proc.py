@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -43,20 +43,21 @@ class DaemonProcess:
         env: Mapping[str, str] | None = None,
         *,
         base_env: Mapping[str, str] | None = None,
+        args: Sequence[str] = (),
     ) -> None:
         """Start the daemon, listening on `port`, in the environment `base_env` (by default
-        `isolated_env(tmp_path)`) plus `env`."""
+        `isolated_env(tmp_path)`) plus `env`, with `args` after `run`."""
         self.port = port
         self.log_path = tmp_path / f"daemon-{port}.log"
-        args = [sys.executable, "-m", "quota_watch", "run"]
+        command = [sys.executable, "-m", "quota_watch", "run", *args]
         if config is not None:
-            args += ["--config", str(config)]
+            command += ["--config", str(config)]
         full_env = dict(isolated_env(tmp_path) if base_env is None else base_env)
         full_env.update(env or {})
         full_env["QUOTA_WATCH_SERVER__LISTEN"] = f"127.0.0.1:{port}"
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            args, cwd=tmp_path, env=full_env, stdout=self._log, stderr=subprocess.STDOUT
+            command, cwd=tmp_path, env=full_env, stdout=self._log, stderr=subprocess.STDOUT
         )
 
     def __enter__(self) -> Self:

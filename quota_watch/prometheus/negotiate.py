@@ -1,0 +1,75 @@
+"""/metrics content negotiation: OpenMetrics or text format by Accept, gzip by Accept-Encoding."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable
+from dataclasses import dataclass
+
+TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+#: Level 6 is zlib's default: at 10k series it keeps ~95 % of level 9's saving for a third of the
+#: CPU, which is what a 1 GB VM scraped every 15 s wants.
+GZIP_LEVEL = 6
+
+
+@dataclass(frozen=True)
+class MetricsBody:
+    """A /metrics response body with its headers."""
+
+    body: bytes
+    headers: dict[str, str]
+
+
+def _weights(header: str) -> dict[str, float]:
+    """Each media type (or coding) of an Accept(-Encoding) header with its q-value."""
+    weights: dict[str, float] = {}
+    for item in header.split(","):
+        name, *params = (part.strip() for part in item.split(";"))
+        if not name:
+            continue
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        name = name.lower()
+        weights[name] = max(weights.get(name, 0.0), q)
+    return weights
+
+
+def wants_openmetrics(accept: str | None) -> bool:
+    """Whether `accept` prefers OpenMetrics to the text format (Prometheus' default header does)."""
+    if not accept:
+        return False
+    weights = _weights(accept)
+    openmetrics = weights.get("application/openmetrics-text", 0.0)
+    text = max(weights.get("text/plain", 0.0), weights.get("text/*", 0.0))
+    return openmetrics > 0 and openmetrics >= text
+
+
+def wants_gzip(accept_encoding: str | None) -> bool:
+    """Whether `accept_encoding` accepts gzip."""
+    if not accept_encoding:
+        return False
+    weights = _weights(accept_encoding)
+    return weights.get("gzip", weights.get("*", 0.0)) > 0
+
+
+def metrics_body(
+    render: Callable[[bool], bytes], accept: str | None, accept_encoding: str | None
+) -> MetricsBody:
+    """Render with `render(openmetrics)` as the headers ask, gzip-compressed when accepted."""
+    openmetrics = wants_openmetrics(accept)
+    body = render(openmetrics)
+    headers = {
+        "Content-Type": OPENMETRICS_CONTENT_TYPE if openmetrics else TEXT_CONTENT_TYPE,
+        "Vary": "Accept, Accept-Encoding",
+    }
+    if wants_gzip(accept_encoding):
+        body = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+        headers["Content-Encoding"] = "gzip"
+    return MetricsBody(body, headers)
