@@ -68,8 +68,8 @@ class _Result:
                     f"returned {len(samples)} series; aggregate them (e.g. sum(...)) "
                     "or set resource_label"
                 )
-            numbers = [self.number(s.value[1]) for s in samples]
-            return {None: n for n in numbers if n is not None}
+            number = self.number(samples[0].value[1]) if samples else None
+            return {} if number is None else {None: number}
         found: Values = {}
         for sample in samples:
             resource = sample.metric.get(label)
