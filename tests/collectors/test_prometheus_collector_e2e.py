@@ -1,8 +1,9 @@
 """The prometheus collector against Debian's real Prometheus scraping a loopback exporter.
 
-The exporter serves known values; once Prometheus has scraped them, the collector (directly,
-and through `quota-watch collect --once`) must read exactly those values, and the server's own
-error bodies must come back as the documented typed errors.
+The exporter serves known values; once Prometheus (requiring basic auth) has scraped them, the
+collector (directly, and through `quota-watch collect --once` with `password_file`) must read
+exactly those values, and the server's own refusals and error bodies must come back as the
+documented typed errors.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import tomli_w
 from quota_watch_collectors.prometheus.collector import PrometheusCollector
 from quota_watch_collectors.prometheus.options import PrometheusOptions
 
-from quota_watch.sdk import CollectContext, NoData, Reading, UnexpectedResponse
+from quota_watch.sdk import AuthError, CollectContext, NoData, Reading, UnexpectedResponse
 from tests.support.daemon_proc import isolated_env
 from tests.support.prometheus_server import Prometheus, TextExporter
 
@@ -71,6 +72,7 @@ EXPECTED = {
     ("builds", None): (42.0, None),
 }
 TIMEOUT = 60.0
+USER, PASSWORD = "quota-watch", "e2e-basic-auth-password"
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +80,9 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
     """One server for the module: starting Prometheus is the slow part."""
     with TextExporter(EXPOSITION) as exporter:
         data = tmp_path_factory.mktemp("prometheus")
-        server = Prometheus(data, exporter.target, [], job_name="exporter")
+        server = Prometheus(
+            data, exporter.target, [], job_name="exporter", basic_auth=(USER, PASSWORD)
+        )
         try:
             server.wait_ready()
             deadline = time.monotonic() + TIMEOUT
@@ -91,13 +95,14 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
             server.close()
 
 
-def options(url: str, limits: dict[str, Any]) -> PrometheusOptions:
-    return PrometheusOptions.model_validate({"api_base": url, "limits": limits})
+def options(url: str, limits: dict[str, Any], password: str) -> PrometheusOptions:
+    raw = {"api_base": url, "username": USER, "password": password, "limits": limits}
+    return PrometheusOptions.model_validate(raw)
 
 
-async def collect(url: str, limits: dict[str, Any]) -> list[Reading]:
+async def collect(url: str, limits: dict[str, Any], password: str = PASSWORD) -> list[Reading]:
     async with httpx.AsyncClient(timeout=10) as client:
-        collector = PrometheusCollector(options(url, limits), client)
+        collector = PrometheusCollector(options(url, limits, password), client)
         ctx = CollectContext(account="e2e", now=datetime.now(UTC), periods={})
         return await collector.collect(ctx)
 
@@ -106,6 +111,11 @@ async def test_reads_the_exported_values(prometheus: Prometheus) -> None:
     readings = await collect(prometheus.url, LIMITS)
     got = {(r.limit, r.resource): (r.value, r.cap) for r in readings}
     assert got == EXPECTED
+
+
+async def test_a_wrong_password_is_an_auth_error(prometheus: Prometheus) -> None:
+    with pytest.raises(AuthError, match="HTTP 401"):
+        await collect(prometheus.url, LIMITS, password="not-the-password")
 
 
 async def test_a_syntax_error_is_the_servers_bad_data(prometheus: Prometheus) -> None:
@@ -127,13 +137,20 @@ async def test_several_series_without_resource_label_are_refused(prometheus: Pro
 
 
 def test_collect_once_through_the_cli(prometheus: Prometheus, tmp_path: Path) -> None:
+    secret = tmp_path / "prometheus-password"
+    secret.write_text(PASSWORD + "\n", encoding="utf-8")
     config = {
         "store": {"url": f"sqlite:///{tmp_path / 'qw.db'}"},
         "accounts": [
             {
                 "name": "metrics",
                 "collector": "prometheus",
-                "options": {"api_base": prometheus.url, "limits": LIMITS},
+                "options": {
+                    "api_base": prometheus.url,
+                    "username": USER,
+                    "password_file": str(secret),
+                    "limits": LIMITS,
+                },
             }
         ],
     }
@@ -147,6 +164,7 @@ def test_collect_once_through_the_cli(prometheus: Prometheus, tmp_path: Path) ->
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
+    assert PASSWORD not in proc.stdout + proc.stderr
     rows = json.loads(proc.stdout)
     got = {(r["limit"], r["resource"]): (r["value"], r["cap"]) for r in rows}
     # builds has no cap from the API: the declared cap (300) is the one stored

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 import httpx
 import pytest
 
@@ -34,8 +35,15 @@ class Prometheus:
     """/usr/bin/prometheus on a free loopback port, its data in tmp_path."""
 
     def __init__(
-        self, tmp_path: Path, target: str, rule_files: list[Path], job_name: str = "quota-watch"
+        self,
+        tmp_path: Path,
+        target: str,
+        rule_files: list[Path],
+        job_name: str = "quota-watch",
+        basic_auth: tuple[str, str] | None = None,
     ) -> None:
+        """With `basic_auth` (user, password) the server requires it (--web.config.file with a
+        bcrypt hash), and this object's own client sends it."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = {
@@ -52,6 +60,13 @@ class Prometheus:
         }
         config_path = tmp_path / "prometheus.yml"
         config_path.write_text(json.dumps(config), encoding="utf-8")  # JSON is YAML
+        web_args: list[str] = []
+        if basic_auth is not None:
+            user, password = basic_auth
+            hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+            web_config = tmp_path / "web.yml"
+            web_config.write_text(json.dumps({"basic_auth_users": {user: hashed}}))
+            web_args.append(f"--web.config.file={web_config}")
         self.log_path = tmp_path / "prometheus.log"
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
@@ -61,12 +76,13 @@ class Prometheus:
                 f"--storage.tsdb.path={tmp_path / 'tsdb'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--log.level=warn",
+                *web_args,
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=tmp_path,
         )
-        self.client = httpx.Client(base_url=self.url, timeout=10)
+        self.client = httpx.Client(base_url=self.url, timeout=10, auth=basic_auth)
 
     def close(self) -> None:
         """Stop the server (TERM, then KILL) and close the log."""
