@@ -82,6 +82,13 @@ class _Result:
                 found[resource] = number
         return found
 
+    def scaled(self, values: Values, scale: float) -> Values:
+        """`values` times `scale`, refusing what overflows."""
+        scaled = {key: value * scale for key, value in values.items()}
+        if not all(math.isfinite(value) for value in scaled.values()):
+            raise self.fail(f"returned a value that overflows when scaled by {scale:g}")
+        return scaled
+
     def _pair(self, raw: Any) -> tuple[float, str]:
         try:
             return Sample.model_validate({"metric": {}, "value": raw}).value
@@ -141,8 +148,8 @@ class PrometheusCollector(CollectorBase):
             assert decl.value is not None  # the options' validator guarantees one of the two
             return {None: decl.value}
         data = await instant_query(self.client, self.options, decl.query, now=now, where=name)
-        values = _Result(name, "query", decl.query).values(data, decl.resource_label)
-        return {key: value * decl.scale for key, value in values.items()}
+        result = _Result(name, "query", decl.query)
+        return result.scaled(result.values(data, decl.resource_label), decl.scale)
 
     async def _caps(self, name: str, decl: QueriedLimit, now: datetime) -> Values:
         if decl.cap_query is None:
@@ -152,12 +159,8 @@ class PrometheusCollector(CollectorBase):
         result = _Result(name, "cap_query", decl.cap_query)
         # A cap query may name each resource like the value query, or be one shared figure.
         label = decl.resource_label
-        if label is not None and data.result_type == "vector":
-            samples = result.values(data, None) if _unlabelled(data, label) else None
-            caps = samples if samples is not None else result.values(data, label)
-        else:
-            caps = result.values(data, None)
-        return {key: value * decl.scale for key, value in caps.items()}
+        shared = label is None or data.result_type != "vector" or _unlabelled(data, label)
+        return result.scaled(result.values(data, None if shared else label), decl.scale)
 
 
 def _unlabelled(data: QueryData, label: str) -> bool:

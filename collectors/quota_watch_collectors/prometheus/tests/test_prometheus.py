@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,8 @@ from pydantic import ValidationError
 from quota_watch_collectors.prometheus.collector import PrometheusCollector
 from quota_watch_collectors.prometheus.options import PrometheusOptions
 
-from quota_watch.sdk import Scope
-from quota_watch.testing import iter_cases, run_case
+from quota_watch.sdk import CollectContext, NoData, Reading, Scope, UnexpectedResponse
+from quota_watch.testing import FakeProvider, Route, iter_cases, run_case
 
 HERE = Path(__file__).parent
 
@@ -107,3 +108,44 @@ def test_secrets_stay_out_of_the_repr() -> None:
         "limits": {"x": limit(query="up")},
     }
     assert "tok-very-secret-123" not in repr(PrometheusOptions.model_validate(raw))
+
+
+def vector(*values: str) -> dict[str, Any]:
+    result = [{"metric": {"n": str(i)}, "value": [1796292000, v]} for i, v in enumerate(values)]
+    return {"status": "success", "data": {"resultType": "vector", "result": result}}
+
+
+async def collect_once(body: dict[str, Any], **declared: Any) -> list[Reading]:
+    provider = FakeProvider([Route("GET", "/api/v1/query", body=body)])
+    async with provider.client() as client:
+        collector = PrometheusCollector(options(x=limit(query="q", **declared)), client)
+        ctx = CollectContext(account="t", now=datetime(2026, 12, 3, tzinfo=UTC), periods={})
+        return await collector.collect(ctx)
+
+
+@pytest.mark.parametrize(
+    ("body", "declared", "message"),
+    [
+        (vector("1e308"), {"scale": 10}, "overflows when scaled"),
+        (vector("+Inf"), {}, "expected a finite number >= 0"),
+        (vector("-3"), {}, "expected a finite number >= 0"),
+        (vector("many"), {}, "not a number"),
+        (vector("1", "2"), {"resource_label": "job"}, "without the label 'job'"),
+        (
+            {"status": "success", "data": {"resultType": "matrix", "result": []}},
+            {},
+            "max_over_time",
+        ),
+        ({"status": "success", "data": {"resultType": "vector", "result": [{}]}}, {}, "malformed"),
+    ],
+)
+async def test_results_that_are_not_a_usage_figure(
+    body: dict[str, Any], declared: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(UnexpectedResponse, match=message):
+        await collect_once(body, **declared)
+
+
+async def test_nan_alone_is_no_data() -> None:
+    with pytest.raises(NoData):
+        await collect_once(vector("NaN"))
