@@ -16,9 +16,9 @@ from quota_watch.cli.app import app
 runner = CliRunner()
 TOKEN = "fake-fly-token-0123456789"
 PRINTS_USAGE = (
-    "import json, os; assert os.environ['FLY_API_TOKEN'] == %r; "
+    f"import json, os; assert os.environ['FLY_API_TOKEN'] == {TOKEN!r}; "
     "print(json.dumps([{'limit': 'machines', 'value': 2}, "
-    "{'limit': 'volumes', 'value': '1.5 GB', 'resource': 'vol_db'}]))" % TOKEN
+    "{'limit': 'volumes', 'value': '1.5 GB', 'resource': 'vol_db'}]))"
 )
 FAILS = "import os, sys; sys.stderr.write('401 for ' + os.environ['FLY_API_TOKEN']); sys.exit(77)"
 
