@@ -38,8 +38,15 @@ from quota_watch.sdk.limits import (
     parse_duration,
     parse_quantity,
 )
+from quota_watch.sdk.setvalues import (
+    SET_VALUES_KEY,
+    SetValue,
+    set_values,
+    with_set_value,
+)
 
 __all__ = [
+    "SET_VALUES_KEY",
     "AuthError",
     "CollectContext",
     "Collector",
@@ -57,6 +64,7 @@ __all__ = [
     "RateLimited",
     "Reading",
     "Scope",
+    "SetValue",
     "UnexpectedResponse",
     "Unit",
     "http_date",
@@ -64,4 +72,6 @@ __all__ = [
     "parse_quantity",
     "read_body",
     "retry_after_seconds",
+    "set_values",
+    "with_set_value",
 ]
