@@ -1,11 +1,21 @@
 """Public contract for collectors: protocol, Reading, limit specs, periods, typed errors.
 
 Collectors import from here; the submodules are the contract's parts (limits, errors,
-the collector contract, HTTP helpers).
+the collector contract, HTTP helpers, and the HTTP kit `ProviderHttp` that every HTTP
+collector's client is built on: bounded decompressed bodies, status and transport mapping,
+one validation-message format, pagination helpers).
 """
 
 from __future__ import annotations
 
+from quota_watch.sdk.body import read_bounded
+from quota_watch.sdk.client import (
+    DEFAULT_MAX_BODY,
+    Answer,
+    ProviderHttp,
+    Quirks,
+    display_url,
+)
 from quota_watch.sdk.contract import (
     CollectContext,
     Collector,
@@ -22,9 +32,13 @@ from quota_watch.sdk.errors import (
     UnexpectedResponse,
 )
 from quota_watch.sdk.http import (
+    header_number,
     http_date,
+    rate_limit_headers,
     read_body,
+    reset_time,
     retry_after_seconds,
+    wait_until_reset,
 )
 from quota_watch.sdk.limits import (
     Enforcement,
@@ -38,8 +52,12 @@ from quota_watch.sdk.limits import (
     parse_duration,
     parse_quantity,
 )
+from quota_watch.sdk.paging import cursor_pages, link_pages, numbered_pages
+from quota_watch.sdk.parse import describe_problems, parse_adapter, parse_json, parse_model
 
 __all__ = [
+    "DEFAULT_MAX_BODY",
+    "Answer",
     "AuthError",
     "CollectContext",
     "Collector",
@@ -52,16 +70,31 @@ __all__ = [
     "Period",
     "PeriodKind",
     "PeriodSpec",
+    "ProviderHttp",
     "ProviderUnavailable",
+    "Quirks",
     "RateLimitStatus",
     "RateLimited",
     "Reading",
     "Scope",
     "UnexpectedResponse",
     "Unit",
+    "cursor_pages",
+    "describe_problems",
+    "display_url",
+    "header_number",
     "http_date",
+    "link_pages",
+    "numbered_pages",
+    "parse_adapter",
     "parse_duration",
+    "parse_json",
+    "parse_model",
     "parse_quantity",
+    "rate_limit_headers",
     "read_body",
+    "read_bounded",
+    "reset_time",
     "retry_after_seconds",
+    "wait_until_reset",
 ]
