@@ -38,6 +38,7 @@ from quota_watch.sdk.http import (
     read_body,
     reset_time,
     retry_after_seconds,
+    wait_from_headers,
     wait_until_reset,
 )
 from quota_watch.sdk.limits import (
@@ -96,5 +97,6 @@ __all__ = [
     "read_bounded",
     "reset_time",
     "retry_after_seconds",
+    "wait_from_headers",
     "wait_until_reset",
 ]

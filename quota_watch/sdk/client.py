@@ -27,7 +27,7 @@ from quota_watch.sdk.errors import (
     RateLimited,
     UnexpectedResponse,
 )
-from quota_watch.sdk.http import retry_after_seconds, wait_until_reset
+from quota_watch.sdk.http import wait_from_headers
 from quota_watch.sdk.parse import parse_json, parse_model
 
 __all__ = [
@@ -159,9 +159,7 @@ class Quirks:
 
     def retry_after(self, answer: Answer, now: datetime) -> float | None:
         """Seconds to wait: Retry-After, else the X-RateLimit-Reset headers; None if unsaid."""
-        headers = answer.headers
-        wait = retry_after_seconds(headers.get("retry-after"), now=now, date=headers.get("date"))
-        return wait if wait is not None else wait_until_reset(headers, now)
+        return wait_from_headers(answer.headers, now)
 
 
 PLAIN = Quirks()
@@ -171,7 +169,8 @@ class ProviderHttp:
     """One provider's HTTP on the core's shared client: bounded, mapped, scrubbed.
 
     `headers` go on every request (auth); `secrets` are scrubbed from every message;
-    `on_answer` sees every answer's headers (rate-limit budgets) before its status is checked.
+    `on_answer` sees every answer's headers (rate-limit budgets) before its status is checked;
+    `max_body_option` names the option that sets `max_body`, shown when a body is too large.
     """
 
     def __init__(
@@ -185,6 +184,7 @@ class ProviderHttp:
         max_body: int = DEFAULT_MAX_BODY,
         quirks: Quirks = PLAIN,
         on_answer: Callable[[Answer], None] | None = None,
+        max_body_option: str = "",
     ) -> None:
         self.client = client
         self.now = now
@@ -194,6 +194,7 @@ class ProviderHttp:
         self.max_body = max_body
         self.quirks = quirks
         self.on_answer = on_answer
+        self.max_body_option = max_body_option
 
     # -- messages ----------------------------------------------------------------------------
 
@@ -208,6 +209,9 @@ class ProviderHttp:
         """How messages name a request: the method and the path (or a URL without query)."""
         shown = display_url(path) if "://" in path else path.split("?")[0]
         return f"{method} {shown}"
+
+    def _sized(self, where: str) -> str:
+        return f"{where} (see {self.max_body_option})" if self.max_body_option else where
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -277,7 +281,7 @@ class ProviderHttp:
                 request, stream=True, follow_redirects=follow_redirects
             )
             try:
-                body = await read_bounded(response, limit, where)
+                body = await read_bounded(response, limit, self._sized(where))
             finally:
                 await response.aclose()
             answer = Answer(where, response.status_code, response.headers, body, response.url)
@@ -300,8 +304,13 @@ class ProviderHttp:
         return answer
 
     def error(self, answer: Answer, quirks: Quirks | None = None) -> CollectorError | None:
-        """The typed error an answer means (None for a success)."""
-        quirks = quirks or self.quirks
+        """The typed error an answer means (None for a success), carrying its status."""
+        error = self._error(answer, quirks or self.quirks)
+        if error is not None and error.status is None:
+            error.status = answer.status
+        return error
+
+    def _error(self, answer: Answer, quirks: Quirks) -> CollectorError | None:
         special = quirks.failure(answer)
         if special is not None:
             return special
@@ -315,7 +324,7 @@ class ProviderHttp:
             shown = "" if wait is None else f"; retry after {wait:g}s"
             return RateLimited(f"{where}: HTTP {status}: rate limited{detail}{shown}", wait)
         if status in quirks.refused_statuses:
-            return AuthError(f"{where}: HTTP {status}: {quirks.refused(answer)}{detail}")
+            return AuthError(f"{where}: HTTP {status}{detail}: {quirks.refused(answer)}")
         if answer.unavailable:
             return ProviderUnavailable(f"{where}: HTTP {status}{detail}")
         hint = f" ({quirks.redirect_hint})" if 300 <= status <= 399 else ""
@@ -417,7 +426,7 @@ class ProviderHttp:
         self.check(head)
         buffer = b""
         number = 0
-        async for piece in aiter_bounded(response, limit, where):
+        async for piece in aiter_bounded(response, limit, self._sized(where)):
             parts = (buffer + piece).split(b"\n")
             buffer = parts.pop()
             for part in parts:

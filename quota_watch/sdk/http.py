@@ -115,6 +115,12 @@ def wait_until_reset(headers: httpx.Headers, now: datetime) -> float | None:
     return _sane_wait((reset - reference).total_seconds())
 
 
+def wait_from_headers(headers: httpx.Headers, now: datetime) -> float | None:
+    """Seconds to wait after a rate limit: Retry-After, else X-RateLimit-Reset; None if unsaid."""
+    wait = retry_after_seconds(headers.get("retry-after"), now=now, date=headers.get("date"))
+    return wait if wait is not None else wait_until_reset(headers, now)
+
+
 async def read_body(response: httpx.Response, limit: int, where: str) -> bytes:
     """A streamed response's body, refusing (UnexpectedResponse) one larger than `limit` bytes
     once decompressed: the daemon lives on a 1 GB VM and a runaway payload (or a gzip bomb)
