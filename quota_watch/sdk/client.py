@@ -198,11 +198,15 @@ class ProviderHttp:
 
     # -- messages ----------------------------------------------------------------------------
 
-    def scrub(self, text: str, *, limit: int = _MAX_DETAIL) -> str:
-        """Provider text fit for a message: secrets masked, one line, at most `limit` chars."""
+    def mask(self, text: str) -> str:
+        """`text` with every declared secret replaced by ***."""
         for secret in self.secrets:
             text = text.replace(secret, "***")
-        text = " ".join(text.split())
+        return text
+
+    def scrub(self, text: str, *, limit: int = _MAX_DETAIL) -> str:
+        """Provider text fit for a message: secrets masked, one line, at most `limit` chars."""
+        text = " ".join(self.mask(text).split())
         return text if len(text) <= limit else text[: limit - 3] + "..."
 
     def where(self, method: str, path: str) -> str:
@@ -306,8 +310,12 @@ class ProviderHttp:
     def error(self, answer: Answer, quirks: Quirks | None = None) -> CollectorError | None:
         """The typed error an answer means (None for a success), carrying its status."""
         error = self._error(answer, quirks or self.quirks)
-        if error is not None and error.status is None:
+        if error is None:
+            return None
+        if error.status is None:
             error.status = answer.status
+        # A quirk's message may quote the provider, and the provider may echo a credential.
+        error.args = tuple(self.mask(a) if isinstance(a, str) else a for a in error.args)
         return error
 
     def _error(self, answer: Answer, quirks: Quirks) -> CollectorError | None:

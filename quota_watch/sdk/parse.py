@@ -17,17 +17,17 @@ T = TypeVar("T")
 _SHOWN = 3
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
-    text = ""
+def _location(loc: tuple[int | str, ...], prefix: str = "") -> str:
+    text = prefix
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "<root>"
 
 
-def describe_problems(exc: ValidationError) -> str:
-    """`field.path[0]: message` for the first few errors, never the offending values."""
+def describe_problems(exc: ValidationError, prefix: str = "") -> str:
+    """`prefix.field.path[0]: message` for the first few errors, never the offending values."""
     errors = exc.errors(include_input=False, include_url=False)
-    shown = "; ".join(f"{_location(e['loc'])}: {e['msg']}" for e in errors[:_SHOWN])
+    shown = "; ".join(f"{_location(e['loc'], prefix)}: {e['msg']}" for e in errors[:_SHOWN])
     more = len(errors) - _SHOWN
     return shown + (f" (+{more} more)" if more > 0 else "")
 
