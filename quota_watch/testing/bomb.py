@@ -1,7 +1,7 @@
 """A gzip bomb on loopback: `size` bytes of zeros, compressed as they are sent, never stored.
 
-    with GzipBomb(2**30) as bomb:          # 1 GiB inflated, about 1 MiB on the wire
-        await client.get(bomb.url)          # any path, any method
+with GzipBomb(2**30) as bomb:          # 1 GiB inflated, about 1 MiB on the wire
+    await client.get(bomb.url)          # any path, any method
 """
 
 from __future__ import annotations

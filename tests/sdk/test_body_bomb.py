@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import resource
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import httpx
@@ -13,14 +14,16 @@ from quota_watch_collectors.http_json.options import HttpJsonOptions
 from quota_watch.sdk import CollectContext, ProviderHttp, UnexpectedResponse
 from quota_watch.testing.bomb import GzipBomb
 
+pytestmark = pytest.mark.slow  # a real server on loopback
+
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 GIB = 2**30
 
 
 @pytest.fixture(scope="module")
-def bomb() -> GzipBomb:
+def bomb() -> Iterator[GzipBomb]:
     with GzipBomb(GIB) as served:
-        yield served  # type: ignore[misc]
+        yield served
 
 
 async def test_a_collector_on_the_kit_refuses_a_gigabyte_bomb(bomb: GzipBomb) -> None:
@@ -42,7 +45,9 @@ async def test_a_collector_on_the_kit_refuses_a_gigabyte_bomb(bomb: GzipBomb) ->
     async with httpx.AsyncClient(timeout=60) as client:
         collector = HttpJsonCollector(options, client)
         ctx = CollectContext(account="bomb", now=NOW, periods={})
-        with pytest.raises(UnexpectedResponse, match=r"max_response_size\): response exceeds 1048576 bytes"):
+        with pytest.raises(
+            UnexpectedResponse, match=r"max_response_size\): response exceeds 1048576 bytes"
+        ):
             await collector.collect(ctx)
     grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
     # Not a speed or memory benchmark (bench/bench_body_bomb.py is): a bomb that had been

@@ -40,7 +40,7 @@ def mapping_outside_the_kit(source: str) -> list[str]:
     """What in `source` maps transport errors or statuses, or reads a body, itself."""
     found: list[str] = []
     for node in ast.walk(ast.parse(source)):
-        if _is_httpx_error(node):
+        if isinstance(node, ast.Attribute) and _is_httpx_error(node):
             found.append(f"line {node.lineno}: {ast.unparse(node)}")
         elif isinstance(node, ast.Attribute) and node.attr in _RAW_BODY_READS | _RAW_STATUS:
             found.append(f"line {node.lineno}: .{node.attr}")
