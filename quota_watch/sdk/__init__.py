@@ -50,6 +50,7 @@ from quota_watch.sdk.limits import (
     PeriodSpec,
     Scope,
     Unit,
+    anchored,
     parse_duration,
     parse_quantity,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "Scope",
     "UnexpectedResponse",
     "Unit",
+    "anchored",
     "cursor_pages",
     "describe_problems",
     "display_url",
