@@ -9,7 +9,7 @@ from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from quota_watch.sdk import (
     AuthError,
@@ -19,6 +19,7 @@ from quota_watch.sdk import (
     PeriodKind,
     Reading,
     UnexpectedResponse,
+    parse_model,
 )
 from quota_watch_collectors.netlify.client import NetlifyApi
 from quota_watch_collectors.netlify.models import Account, Bandwidth, BuildMinutes, BuildStatus
@@ -33,20 +34,8 @@ _BUG = "netlify/open-api#640"
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
-def _field_errors(exc: ValidationError) -> str:
-    """Which fields failed and why, without the input values (they are provider data)."""
-    return "; ".join(
-        f"field {'.'.join(str(p) for p in err['loc']) or '<root>'!r}: {err['msg']}"
-        for err in exc.errors(include_input=False, include_url=False)[:5]
-    )
-
-
 def _parse(model: type[_Model], payload: Any, where: str) -> _Model:
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        problems = _field_errors(exc)
-    raise UnexpectedResponse(f"{where}: the payload changed: {problems}")
+    return parse_model(model, payload, where)
 
 
 def _as_list(payload: Any, where: str) -> list[Any]:

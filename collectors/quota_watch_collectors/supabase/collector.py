@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter
 
 from quota_watch.sdk import (
     AuthError,
@@ -19,6 +19,7 @@ from quota_watch.sdk import (
     PeriodKind,
     Reading,
     UnexpectedResponse,
+    parse_adapter,
 )
 from quota_watch_collectors.supabase.client import (
     EndpointGone,
@@ -146,16 +147,7 @@ class SupabaseCollector(CollectorBase):
 
 
 def _validate_list(adapter: TypeAdapter[list[ItemT]], data: Any, where: str) -> list[ItemT]:
-    try:
-        return adapter.validate_python(data)
-    except ValidationError as exc:
-        problems = [
-            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
-            for err in exc.errors(include_input=False, include_url=False)
-        ]
-    raise UnexpectedResponse(
-        f"{where}: the response does not have the known shape: {'; '.join(problems[:3])}"
-    )
+    return parse_adapter(adapter, data, where)
 
 
 class _Poll:
