@@ -16,11 +16,9 @@ BEGIN = (
 END = "<!-- END limits table -->"
 
 # Largest first, binary and decimal interleaved: the largest unit that divides a cap wins.
-_SIZES = sorted(
-    (("TiB", 2.0**40), ("GiB", 2.0**30), ("MiB", 2.0**20), ("KiB", 2.0**10))
-    + (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)),
-    key=lambda item: -item[1],
-)
+_BINARY = [("TiB", 2.0**40), ("GiB", 2.0**30), ("MiB", 2.0**20), ("KiB", 2.0**10)]
+_DECIMAL = [("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)]
+_SIZES = sorted([*_BINARY, *_DECIMAL], key=lambda item: -item[1])
 _TIMES = (("h", 3600.0), ("min", 60.0), ("s", 1.0), ("ms", 1e-3))
 
 
