@@ -34,6 +34,7 @@ from quota_watch.sdk.errors import (
 from quota_watch.sdk.http import (
     header_number,
     http_date,
+    plausible_wait,
     rate_limit_headers,
     read_body,
     reset_time,
@@ -94,6 +95,7 @@ __all__ = [
     "parse_json",
     "parse_model",
     "parse_quantity",
+    "plausible_wait",
     "rate_limit_headers",
     "read_body",
     "read_bounded",

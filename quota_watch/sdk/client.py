@@ -27,7 +27,7 @@ from quota_watch.sdk.errors import (
     RateLimited,
     UnexpectedResponse,
 )
-from quota_watch.sdk.http import wait_from_headers
+from quota_watch.sdk.http import plausible_wait, wait_from_headers
 from quota_watch.sdk.parse import parse_json, parse_model
 
 __all__ = [
@@ -314,6 +314,9 @@ class ProviderHttp:
             return None
         if error.status is None:
             error.status = answer.status
+        if isinstance(error, RateLimited) and error.retry_after is not None:
+            # Whatever a quirk computed: a wait that is not finite or over a year is absent.
+            error.retry_after = plausible_wait(error.retry_after)
         # A quirk's message may quote the provider, and the provider may echo a credential.
         error.args = tuple(self.mask(a) if isinstance(a, str) else a for a in error.args)
         return error

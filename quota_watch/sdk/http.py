@@ -27,7 +27,8 @@ def http_date(value: str | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _sane_wait(seconds: float) -> float | None:
+def plausible_wait(seconds: float) -> float | None:
+    """`seconds` as a wait (>= 0), or None when it is not finite or longer than a year."""
     if not math.isfinite(seconds) or seconds > MAX_WAIT_SECONDS:
         return None
     return max(0.0, seconds)
@@ -49,8 +50,8 @@ def retry_after_seconds(
         if when is None:
             return None
         reference = http_date(date) or now
-        return _sane_wait((when - reference).total_seconds())
-    return _sane_wait(seconds)
+        return plausible_wait((when - reference).total_seconds())
+    return plausible_wait(seconds)
 
 
 def header_number(headers: httpx.Headers, name: str) -> float | None:
@@ -81,7 +82,7 @@ def reset_time(value: str | None, now: datetime) -> datetime | None:
             return datetime.fromtimestamp(number / 1000, UTC)
         if number >= 1e9:  # epoch seconds
             return datetime.fromtimestamp(number, UTC)
-        wait = _sane_wait(number)
+        wait = plausible_wait(number)
         return None if wait is None else now + timedelta(seconds=wait)
     except (OverflowError, OSError, ValueError):
         return None
@@ -107,12 +108,12 @@ def wait_until_reset(headers: httpx.Headers, now: datetime) -> float | None:
     value = headers.get("x-ratelimit-reset")
     number = header_number(headers, "x-ratelimit-reset")
     if number is not None and number < 1e9:
-        return _sane_wait(number)
+        return plausible_wait(number)
     reset = reset_time(value, now)
     if reset is None:
         return None
     reference = http_date(headers.get("date")) or now
-    return _sane_wait((reset - reference).total_seconds())
+    return plausible_wait((reset - reference).total_seconds())
 
 
 def wait_from_headers(headers: httpx.Headers, now: datetime) -> float | None:

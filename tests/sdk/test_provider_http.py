@@ -173,6 +173,21 @@ async def test_quirks_decide_first_and_shape_messages() -> None:
     assert str(error) == "GET /usage: HTTP 403 (Bad credentials ***): grant Usage: Read"
 
 
+class EagerQuirks(Quirks):
+    """A quirk that trusts any number it finds."""
+
+    def retry_after(self, answer: Answer, now: datetime) -> float | None:
+        return float(answer.headers["retry-after"])
+
+
+@pytest.mark.parametrize("value", ["1e12", "inf", "-3"])
+async def test_a_quirk_cannot_hand_the_poller_an_absurd_wait(value: str) -> None:
+    answer = httpx.Response(429, headers={"Retry-After": value})
+    error = await failure(kit(lambda _r: answer, quirks=EagerQuirks()))
+    assert isinstance(error, RateLimited)
+    assert error.retry_after == (0.0 if value == "-3" else None)
+
+
 async def test_on_answer_sees_failed_answers_too() -> None:
     seen: list[int] = []
     http = kit(lambda _r: httpx.Response(429), on_answer=lambda a: seen.append(a.status))
