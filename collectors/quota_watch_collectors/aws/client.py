@@ -307,7 +307,9 @@ class FreeTierApi:
             {"Content-Type": CONTENT_TYPE, "X-Amz-Target": f"{TARGET_PREFIX}.{operation}"},
         )
         quirks = _AwsQuirks(self.options, operation, now)
-        http = ProviderHttp(self.client, now=now, quirks=quirks)
+        keys = (self.options.access_key_id, self.options.secret_access_key)
+        secrets = [k.get_secret_value() for k in (*keys, self.options.session_token) if k]
+        http = ProviderHttp(self.client, now=now, quirks=quirks, secrets=secrets)
         answer = await http.request("POST", self.url, content=body, headers=headers, where=where)
         log.debug("aws: %s -> HTTP %d", where, answer.status)
         document = _json(answer.content)
