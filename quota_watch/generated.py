@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from quota_watch.collect.limitsdoc import collector_readmes, render_collector_readme
 from quota_watch.collect.registry import RegistryError
 from quota_watch.config.errors import ConfigError
 from quota_watch.config.example import render_example
@@ -61,6 +62,11 @@ def _metrics_doc() -> str:
     return metricsdoc.replace_block(document, metricsdoc.generate())
 
 
+def _collector_readme(readme: Path) -> Callable[[], str]:
+    """A built-in collector's README with its limits table rendered from its limits.toml."""
+    return lambda: render_collector_readme(readme)
+
+
 ARTEFACTS: tuple[Artefact, ...] = (
     Artefact("config example", Path("config.example.toml"), render_example),
     Artefact("prometheus rules", Path("rules", "prometheus", RULES_FILE), _rule_file),
@@ -75,6 +81,14 @@ ARTEFACTS: tuple[Artefact, ...] = (
     ),
     Artefact("metrics reference", Path("docs", "metrics.md"), _metrics_doc),
     Artefact("config schema", Path(SCHEMA_FILE), render_schema),
+    *(
+        Artefact(
+            f"limits table {readme.parent.name}",
+            readme.relative_to(CHECKOUT),
+            _collector_readme(readme),
+        )
+        for readme in collector_readmes(CHECKOUT)
+    ),
 )
 
 

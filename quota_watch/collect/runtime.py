@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import httpx
@@ -16,6 +18,7 @@ from quota_watch.config.settings import AccountConfig, Config
 from quota_watch.sdk import (
     Collector,
     LimitSpec,
+    anchored,
 )
 
 
@@ -77,10 +80,42 @@ class _OfflineClient:
 OFFLINE_CLIENT: Any = _OfflineClient()
 
 
-def effective_limits(info: CollectorInfo, collector: Collector) -> dict[str, LimitSpec]:
-    """The limits an account is polled for: what its collector declares, else the catalogue."""
+@cache
+def _takes_limits(cls: type[Any]) -> bool:
+    try:
+        return "limits" in inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def instantiate(
+    cls: type[Collector], options: Any, client: Any, catalogue: Mapping[str, LimitSpec]
+) -> Collector:
+    """A collector with its parsed catalogue handed in (a class written before `limits`
+    existed is built with options and client only)."""
+    if _takes_limits(cls):
+        return cls(options, client, limits=catalogue)
+    return cls(options, client)
+
+
+def resolve_limits(
+    catalogue: Mapping[str, LimitSpec], collector: Collector
+) -> dict[str, LimitSpec]:
+    """The limits an account is polled for: what its collector declares, else the catalogue,
+    with the billing cycles its options anchor (the `period_anchors` hook) moved there."""
     declared = collector.declared_limits()
-    return dict(info.catalogue.limits) if declared is None else declared
+    limits = dict(catalogue) if declared is None else dict(declared)
+    hook = getattr(collector, "period_anchors", None)
+    anchors: Mapping[str, int] = hook() if callable(hook) else {}
+    for name, day in anchors.items():
+        if name in limits:
+            limits[name] = anchored(limits[name], day)
+    return limits
+
+
+def effective_limits(info: CollectorInfo, collector: Collector) -> dict[str, LimitSpec]:
+    """The limits an account is polled for (see resolve_limits), from the registry's catalogue."""
+    return resolve_limits(info.catalogue.limits, collector)
 
 
 def configured_cap(
@@ -108,7 +143,7 @@ def build_runtime(
     config: AccountConfig, info: CollectorInfo, client: httpx.AsyncClient
 ) -> AccountRuntime:
     """Instantiate the account's collector on the shared client and fix its limits."""
-    collector: Collector = info.cls(config.options, client)
+    collector = instantiate(info.cls, config.options, client, info.catalogue.limits)
     return AccountRuntime(
         config=config,
         info=info,

@@ -185,9 +185,10 @@ def _mixed_pools(raw_accounts: Sequence[Any]) -> list[str]:
 
 
 def _declared_limits(info: Any, options: BaseModel) -> dict[str, LimitSpec]:
-    from quota_watch.collect.runtime import OFFLINE_CLIENT, effective_limits
+    from quota_watch.collect.runtime import OFFLINE_CLIENT, effective_limits, instantiate
 
-    return effective_limits(info, info.cls(options, OFFLINE_CLIENT))
+    collector = instantiate(info.cls, options, OFFLINE_CLIENT, info.catalogue.limits)
+    return effective_limits(info, collector)
 
 
 def _cap_overrides(

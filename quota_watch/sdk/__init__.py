@@ -1,11 +1,21 @@
 """Public contract for collectors: protocol, Reading, limit specs, periods, typed errors.
 
 Collectors import from here; the submodules are the contract's parts (limits, errors,
-the collector contract, HTTP helpers).
+the collector contract, HTTP helpers, and the HTTP kit `ProviderHttp` that every HTTP
+collector's client is built on: bounded decompressed bodies, status and transport mapping,
+one validation-message format, pagination helpers).
 """
 
 from __future__ import annotations
 
+from quota_watch.sdk.body import read_bounded
+from quota_watch.sdk.client import (
+    DEFAULT_MAX_BODY,
+    Answer,
+    ProviderHttp,
+    Quirks,
+    display_url,
+)
 from quota_watch.sdk.contract import (
     CollectContext,
     Collector,
@@ -22,9 +32,15 @@ from quota_watch.sdk.errors import (
     UnexpectedResponse,
 )
 from quota_watch.sdk.http import (
+    header_number,
     http_date,
+    plausible_wait,
+    rate_limit_headers,
     read_body,
+    reset_time,
     retry_after_seconds,
+    wait_from_headers,
+    wait_until_reset,
 )
 from quota_watch.sdk.limits import (
     Enforcement,
@@ -35,9 +51,12 @@ from quota_watch.sdk.limits import (
     PeriodSpec,
     Scope,
     Unit,
+    anchored,
     parse_duration,
     parse_quantity,
 )
+from quota_watch.sdk.paging import cursor_pages, link_pages, numbered_pages
+from quota_watch.sdk.parse import describe_problems, parse_adapter, parse_json, parse_model
 from quota_watch.sdk.setvalues import (
     SET_VALUES_KEY,
     SetValue,
@@ -46,7 +65,9 @@ from quota_watch.sdk.setvalues import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_BODY",
     "SET_VALUES_KEY",
+    "Answer",
     "AuthError",
     "CollectContext",
     "Collector",
@@ -59,7 +80,9 @@ __all__ = [
     "Period",
     "PeriodKind",
     "PeriodSpec",
+    "ProviderHttp",
     "ProviderUnavailable",
+    "Quirks",
     "RateLimitStatus",
     "RateLimited",
     "Reading",
@@ -67,11 +90,27 @@ __all__ = [
     "SetValue",
     "UnexpectedResponse",
     "Unit",
+    "anchored",
+    "cursor_pages",
+    "describe_problems",
+    "display_url",
+    "header_number",
     "http_date",
+    "link_pages",
+    "numbered_pages",
+    "parse_adapter",
     "parse_duration",
+    "parse_json",
+    "parse_model",
     "parse_quantity",
+    "plausible_wait",
+    "rate_limit_headers",
     "read_body",
+    "read_bounded",
+    "reset_time",
     "retry_after_seconds",
     "set_values",
+    "wait_from_headers",
+    "wait_until_reset",
     "with_set_value",
 ]

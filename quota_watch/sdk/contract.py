@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -77,7 +77,12 @@ class Collector(Protocol):
     name: ClassVar[str]
     Options: ClassVar[type[BaseModel]]
 
-    def __init__(self, options: Any, client: httpx.AsyncClient) -> None: ...
+    def __init__(
+        self,
+        options: Any,
+        client: httpx.AsyncClient,
+        limits: Mapping[str, LimitSpec] | None = None,
+    ) -> None: ...
 
     async def probe(self) -> None:
         """Cheap credential and permission check; raises a CollectorError on failure."""
@@ -93,7 +98,7 @@ class Collector(Protocol):
 
 
 class CollectorBase:
-    """Convenience base: stores options and client; limits come from limits.toml."""
+    """Convenience base: stores options, client and the catalogue the core hands in."""
 
     name: ClassVar[str]
     Options: ClassVar[type[BaseModel]]
@@ -102,9 +107,29 @@ class CollectorBase:
     # ctx.state (see quota_watch.sdk.setvalues) and the poller re-reads the state every poll.
     settable: ClassVar[bool] = False
 
-    def __init__(self, options: Any, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        options: Any,
+        client: httpx.AsyncClient,
+        limits: Mapping[str, LimitSpec] | None = None,
+    ) -> None:
         self.options = options
         self.client = client
+        self._catalogue = None if limits is None else dict(limits)
+
+    @property
+    def catalogue(self) -> Mapping[str, LimitSpec]:
+        """The collector's limits.toml limits, parsed once by the registry and handed in."""
+        if self._catalogue is None:
+            raise RuntimeError(
+                f"collector {self.name!r} was built without its catalogue (pass limits=...)"
+            )
+        return self._catalogue
+
+    def period_anchors(self) -> Mapping[str, int]:
+        """Billing-cycle anchor day per limit, from this account's options (e.g. a configured
+        `billing_anchor_day`); the core counts those limits over a cycle starting that day."""
+        return {}
 
     async def probe(self) -> None:
         """By default a collector has no cheaper check than a poll."""

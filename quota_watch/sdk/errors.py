@@ -17,6 +17,7 @@ class CollectorError(Exception):
     """Base of the typed errors a collector raises; messages must never contain secrets."""
 
     outcome: ClassVar[str] = "error"
+    status: int | None = None  # the HTTP status it was read from, set by ProviderHttp
 
 
 class AuthError(CollectorError):

@@ -254,6 +254,12 @@ class LimitSpec(BaseModel):
         return parse_quantity(value, unit)
 
 
+def anchored(spec: LimitSpec, anchor_day: int) -> LimitSpec:
+    """`spec` counted over a billing cycle that starts on `anchor_day` (its time zone kept)."""
+    period = PeriodSpec(kind=PeriodKind.BILLING_CYCLE, tz=spec.period.tz, anchor_day=anchor_day)
+    return spec.model_copy(update={"period": period})
+
+
 @dataclass(frozen=True, slots=True)
 class Period:
     """A half-open window [start, end) in UTC; None where the limit has no such bound."""

@@ -4,6 +4,9 @@
   from canned routes (re-exported here).
 - `quota_watch.testing.cases`: the shared case format (`tests/cases/<case>/case.toml`),
   `run_case`, `load_case`, `iter_cases` (re-exported here).
+- `quota_watch.testing.catalogue`: `catalogue_limits(Collector)` (hand it in as `limits=`
+  when building a collector in a test) and `account_limits(collector)` (what the core polls).
+- `quota_watch.testing.bomb`: a gzip bomb served on loopback (bounded-read tests, benches).
 - `quota_watch.testing.conformance`: the checks every collector passes (`check_collector`).
 - `quota_watch.testing.emulator`: a real loopback HTTP server emulating a provider, with
   growth and faults, for end-to-end tests and benchmarks (imported on its own: it pulls in
@@ -50,6 +53,7 @@ from quota_watch.testing.cases import (
     load_case,
     run_case,
 )
+from quota_watch.testing.catalogue import account_limits, catalogue_limits
 from quota_watch.testing.router import FakeProvider, RecordedRequest, Route, UnmatchedRequest
 
 __all__ = [
@@ -61,7 +65,9 @@ __all__ = [
     "RecordedRequest",
     "Route",
     "UnmatchedRequest",
+    "account_limits",
     "case_id",
+    "catalogue_limits",
     "check_case",
     "current_period",
     "execute_case",

@@ -1,4 +1,4 @@
-"""Free Tier API calls: SigV4 signing with botocore, sending on the core's httpx client, errors.
+"""Free Tier API calls: SigV4 signing with botocore, sent through the SDK's HTTP kit.
 
 The wire protocol is AWS JSON 1.0 (botocore service model `freetier/2023-09-07`): every call
 is `POST /` with `Content-Type: application/x-amz-json-1.0` and
@@ -26,9 +26,12 @@ import httpx
 from pydantic import ValidationError
 
 from quota_watch.sdk import (
+    Answer,
     AuthError,
     CollectorError,
+    ProviderHttp,
     ProviderUnavailable,
+    Quirks,
     RateLimited,
     UnexpectedResponse,
     retry_after_seconds,
@@ -193,13 +196,92 @@ class BotocoreSigner:
 
 @dataclass(frozen=True, slots=True)
 class _ApiError:
-    status: int
     code: str | None
     message: str
 
 
+def _api_error(answer: Answer) -> _ApiError | None:
+    """The AWS error an answer carries (any non-2xx, or a 2xx whose body has `__type`)."""
+    document = answer.json_or_none() if answer.content else None
+    carries_type = isinstance(document, dict) and "__type" in document
+    if answer.ok and not carries_type:
+        return None
+    parsed: AwsErrorBody | None = None
+    if isinstance(document, dict):
+        try:
+            parsed = AwsErrorBody.model_validate(document)
+        except ValidationError:
+            parsed = None
+    header = answer.headers.get("x-amzn-errortype")
+    code = header.split(":", 1)[0].strip() if header else None
+    if not code and parsed is not None:
+        code = parsed.error_code
+    return _ApiError(code or None, parsed.text if parsed is not None else "")
+
+
+class _AwsQuirks(Quirks):
+    """AWS JSON 1.0 error codes (botocore's lists) decide before the status does."""
+
+    def __init__(self, options: AwsOptions, operation: str, now: datetime) -> None:
+        self.options = options
+        self.operation = operation
+        self.now = now
+
+    def failure(self, answer: Answer) -> CollectorError | None:
+        error = _api_error(answer)
+        if error is None:
+            return None
+        code = error.code
+        shown = f"{answer.where}: HTTP {answer.status}" + (f" {code}" if code else "")
+        if code in _THROTTLING:
+            wait = self.retry_after(answer, self.now)
+            return RateLimited(f"{shown}; retry after {wait:g}s", wait)
+        auth = _auth_message(code, error.message, self.operation)
+        if auth is not None:
+            return AuthError(f"{shown}: {auth}")
+        if code in _UNAVAILABLE:
+            return ProviderUnavailable(shown)
+        if code == "ResourceNotFoundException":
+            return NotFound(shown)
+        if code == "ValidationException":
+            detail = " ".join(error.message.split())[:200]
+            return UnexpectedResponse(f"{shown}: the API refused the request: {detail}")
+        return UnexpectedResponse(shown) if answer.ok else None
+
+    def detail(self, answer: Answer) -> str:
+        error = _api_error(answer)
+        return error.code or "" if error is not None else ""
+
+    def retry_after(self, answer: Answer, now: datetime) -> float:
+        wait = retry_after_seconds(answer.headers.get("retry-after"), now=now)
+        return self.options.throttle_retry_after.total_seconds() if wait is None else wait
+
+
+def _auth_message(code: str | None, message: str, operation: str) -> str | None:
+    """What to fix, for the auth error codes; None for other codes.
+
+    AWS's own message is never shown whole: a signature error quotes the canonical
+    request, which includes the signed headers (and with them a session token).
+    """
+    if code in _ACCESS_DENIED:
+        match = _ACTION.search(message)
+        action = match.group(1) if match else f"freetier:{operation}"
+        return f"access denied: the credentials lack the IAM permission {action}"
+    if code in _UNKNOWN_KEY:
+        return "the access key ID is not recognised (deleted or inactive key?)"
+    if code in _BAD_SIGNATURE:
+        if "expired" in message.lower():
+            return "the signature has expired: the system clock is off by over 5 minutes"
+        return "the request signature was rejected (wrong secret_access_key?)"
+    if code in _EXPIRED_TOKEN:
+        return "the session token has expired: refresh the temporary credentials"
+    if code in _UNSIGNED:
+        return "the request carried no valid signature"
+    return None
+
+
 class FreeTierApi:
-    """Calls Free Tier API operations and maps every failure to the SDK's typed errors."""
+    """Calls Free Tier API operations on the SDK's HTTP kit, with AWS's error codes as quirks."""
 
     def __init__(self, client: httpx.AsyncClient, options: AwsOptions, signer: Signer) -> None:
         self.client = client
@@ -224,103 +306,17 @@ class FreeTierApi:
             body,
             {"Content-Type": CONTENT_TYPE, "X-Amz-Target": f"{TARGET_PREFIX}.{operation}"},
         )
-        failure: CollectorError | None = None
-        try:
-            response = await self.client.post(self.url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            failure = ProviderUnavailable(f"{where}: timed out ({type(exc).__name__})")
-        except httpx.TransportError as exc:
-            failure = ProviderUnavailable(f"{where}: request failed ({type(exc).__name__})")
-        except httpx.HTTPError as exc:
-            failure = UnexpectedResponse(f"{where}: {type(exc).__name__}")
-        if failure is not None:
-            # Raised outside the except clause: the httpx exception holds the signed request.
-            raise failure
-        log.debug("aws: %s -> HTTP %d", where, response.status_code)
-        document = self._decode(response)
-        error = self._error(response, document)
-        if error is not None:
-            raise self._map_error(error, operation, where, response, now)
+        quirks = _AwsQuirks(self.options, operation, now)
+        keys = (self.options.access_key_id, self.options.secret_access_key)
+        secrets = [k.get_secret_value() for k in (*keys, self.options.session_token) if k]
+        http = ProviderHttp(self.client, now=now, quirks=quirks, secrets=secrets)
+        answer = await http.request("POST", self.url, content=body, headers=headers, where=where)
+        log.debug("aws: %s -> HTTP %d", where, answer.status)
+        document = _json(answer.content)
         if not isinstance(document, dict):
             kind = "not JSON" if document is _NOT_JSON else "not a JSON object"
-            raise UnexpectedResponse(f"{where}: HTTP {response.status_code}: the body is {kind}")
+            raise UnexpectedResponse(f"{where}: HTTP {answer.status}: the body is {kind}")
         return document
-
-    @staticmethod
-    def _decode(response: httpx.Response) -> Any:
-        try:
-            return json.loads(response.content) if response.content else None
-        except (ValueError, UnicodeDecodeError):
-            return _NOT_JSON
-
-    @staticmethod
-    def _error(response: httpx.Response, document: Any) -> _ApiError | None:
-        status = response.status_code
-        carries_type = isinstance(document, dict) and ("__type" in document)
-        if 200 <= status <= 299 and not carries_type:
-            return None
-        parsed: AwsErrorBody | None = None
-        if isinstance(document, dict):
-            try:
-                parsed = AwsErrorBody.model_validate(document)
-            except ValidationError:
-                parsed = None
-        header = response.headers.get("x-amzn-errortype")
-        code = header.split(":", 1)[0].strip() if header else None
-        if not code and parsed is not None:
-            code = parsed.error_code
-        return _ApiError(status, code or None, parsed.text if parsed is not None else "")
-
-    def _map_error(
-        self,
-        error: _ApiError,
-        operation: str,
-        where: str,
-        response: httpx.Response,
-        now: datetime,
-    ) -> CollectorError:
-        status, code = error.status, error.code
-        shown = f"HTTP {status}" + (f" {code}" if code else "")
-        if status == 429 or code in _THROTTLING:
-            retry_after = retry_after_seconds(response.headers.get("retry-after"), now=now)
-            if retry_after is None:
-                retry_after = self.options.throttle_retry_after.total_seconds()
-            return RateLimited(f"{where}: {shown}; retry after {retry_after:g}s", retry_after)
-        auth = self._auth_message(code, error.message, operation)
-        if auth is not None or status in (401, 403):
-            reason = auth or "credentials rejected"
-            return AuthError(f"{where}: {shown}: {reason}")
-        if status >= 500 or status == 408 or code in _UNAVAILABLE:
-            return ProviderUnavailable(f"{where}: {shown}")
-        if code == "ResourceNotFoundException":
-            return NotFound(f"{where}: {shown}")
-        if code == "ValidationException":
-            detail = " ".join(error.message.split())[:200]
-            return UnexpectedResponse(f"{where}: {shown}: the API refused the request: {detail}")
-        return UnexpectedResponse(f"{where}: {shown}")
-
-    @staticmethod
-    def _auth_message(code: str | None, message: str, operation: str) -> str | None:
-        """What to fix, for the auth error codes; None for other codes.
-
-        AWS's own message is never shown whole: a signature error quotes the canonical
-        request, which includes the signed headers (and with them a session token).
-        """
-        if code in _ACCESS_DENIED:
-            match = _ACTION.search(message)
-            action = match.group(1) if match else f"freetier:{operation}"
-            return f"access denied: the credentials lack the IAM permission {action}"
-        if code in _UNKNOWN_KEY:
-            return "the access key ID is not recognised (deleted or inactive key?)"
-        if code in _BAD_SIGNATURE:
-            if "expired" in message.lower():
-                return "the signature has expired: the system clock is off by over 5 minutes"
-            return "the request signature was rejected (wrong secret_access_key?)"
-        if code in _EXPIRED_TOKEN:
-            return "the session token has expired: refresh the temporary credentials"
-        if code in _UNSIGNED:
-            return "the request carried no valid signature"
-        return None
 
 
 class _NotJson:
@@ -328,3 +324,10 @@ class _NotJson:
 
 
 _NOT_JSON: Any = _NotJson()
+
+
+def _json(content: bytes) -> Any:
+    try:
+        return json.loads(content) if content else None
+    except (ValueError, UnicodeDecodeError):
+        return _NOT_JSON

@@ -14,7 +14,14 @@ from typing import Any, ClassVar, Literal, TypeGuard, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from quota_watch.sdk import CollectContext, CollectorBase, NoData, Reading, UnexpectedResponse
+from quota_watch.sdk import (
+    CollectContext,
+    CollectorBase,
+    LimitSpec,
+    NoData,
+    Reading,
+    UnexpectedResponse,
+)
 from quota_watch_collectors.aws.client import BotocoreSigner, FreeTierApi, NotFound, Signer
 from quota_watch_collectors.aws.models import (
     FreeTierUsage,
@@ -113,9 +120,14 @@ class AwsCollector(CollectorBase):
     options: AwsOptions
 
     def __init__(
-        self, options: AwsOptions, client: httpx.AsyncClient, signer: Signer | None = None
+        self,
+        options: AwsOptions,
+        client: httpx.AsyncClient,
+        limits: Mapping[str, LimitSpec] | None = None,
+        *,
+        signer: Signer | None = None,
     ) -> None:
-        super().__init__(options, client)
+        super().__init__(options, client, limits)
         self.api = FreeTierApi(client, options, signer or BotocoreSigner(options))
 
     async def probe(self) -> None:

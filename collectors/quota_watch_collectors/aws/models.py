@@ -13,6 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from quota_watch.sdk import describe_problems
+
 __all__ = [
     "AwsErrorBody",
     "FreeTierUsage",
@@ -118,12 +120,5 @@ class AwsErrorBody(_Model):
 
 
 def describe_validation_error(exc: ValidationError, root: str = "") -> str:
-    """The first few problems as "field.path: message", without the offending input values."""
-    problems = []
-    for error in exc.errors(include_input=False, include_url=False)[:3]:
-        path = root
-        for part in error["loc"]:
-            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-        problems.append(f"{path or '<root>'}: {error['msg']}")
-    more = len(exc.errors()) - len(problems)
-    return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
+    """The first few problems as "field.path: message" (the SDK's one format), no input values."""
+    return describe_problems(exc, root)

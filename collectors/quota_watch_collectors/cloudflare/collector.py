@@ -15,6 +15,7 @@ from quota_watch.sdk import (
     AuthError,
     CollectContext,
     CollectorBase,
+    LimitSpec,
     RateLimitStatus,
     Reading,
     UnexpectedResponse,
@@ -197,8 +198,13 @@ class CloudflareCollector(CollectorBase):
 
     options: CloudflareOptions
 
-    def __init__(self, options: CloudflareOptions, client: httpx.AsyncClient) -> None:
-        super().__init__(options, client)
+    def __init__(
+        self,
+        options: CloudflareOptions,
+        client: httpx.AsyncClient,
+        limits: Mapping[str, LimitSpec] | None = None,
+    ) -> None:
+        super().__init__(options, client, limits)
 
     def _api(
         self, now: datetime, report: Callable[[RateLimitStatus], None] | None

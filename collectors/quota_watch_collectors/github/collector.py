@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import logging
-import tomllib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import ClassVar
 
 import httpx
@@ -42,47 +39,36 @@ from quota_watch_collectors.github.client import GitHubClient
 from quota_watch_collectors.github.models import UsageItem
 from quota_watch_collectors.github.options import GitHubOptions
 
-__all__ = ["GitHubCollector", "catalogue_limits", "plan_limits"]
+__all__ = ["GitHubCollector", "plan_limits"]
 
 log = logging.getLogger(__name__)
 
-LIMITS_FILE = Path(__file__).with_name("limits.toml")
 _CODESPACES_STORAGE_SKUS = frozenset({"codespaces_storage", "codespaces_prebuild_storage"})
 
 
-@functools.cache
-def catalogue_limits() -> dict[str, LimitSpec]:
-    """The LimitSpecs of this collector's limits.toml (the Free plan of a personal account)."""
-    with LIMITS_FILE.open("rb") as handle:
-        raw = tomllib.load(handle)
-    return {name: LimitSpec.model_validate(spec) for name, spec in raw["limits"].items()}
-
-
-def plan_limits(options: GitHubOptions) -> dict[str, LimitSpec] | None:
-    """The catalogue adjusted to the account's plan and options; None where it applies as is.
+def plan_limits(
+    options: GitHubOptions, catalogue: Mapping[str, LimitSpec]
+) -> dict[str, LimitSpec] | None:
+    """The catalogue adjusted to the account's plan; None where it applies as is.
 
     Caps come from the documented plan table, so they rank as catalogue caps: an
     `[accounts.limits]` override still wins, and readings never claim an API-reported cap.
     """
-    anchor = options.codespaces_anchor_day
-    if options.plan == "free" and options.personal and anchor is None:
+    if options.plan == "free" and options.personal:
         return None
     quota = plan_quota(options.plan, options.personal)
     account = "a personal account" if options.personal else "an organization"
     limits: dict[str, LimitSpec] = {}
-    for name, spec in catalogue_limits().items():
+    for name, spec in catalogue.items():
         data = spec.model_dump()
         data["cap"] = quota.cap(name)
         data["notes"] = f"Cap: the {options.plan} plan of {account}. {spec.notes}"
-        if name.startswith("codespaces_"):
-            if data["cap"] is None:
-                data["enforcement"] = "billed"
-                data["notes"] = (
-                    "Organizations get no included Codespaces usage: all of it is billed, so "
-                    f"this limit has no cap. {spec.notes}"
-                )
-            if anchor is not None:
-                data["period"] = {"kind": "billing_cycle", "anchor_day": anchor}
+        if name.startswith("codespaces_") and data["cap"] is None:
+            data["enforcement"] = "billed"
+            data["notes"] = (
+                "Organizations get no included Codespaces usage: all of it is billed, so "
+                f"this limit has no cap. {spec.notes}"
+            )
         limits[name] = LimitSpec.model_validate(data)
     return limits
 
@@ -238,13 +224,25 @@ class GitHubCollector(CollectorBase):
 
     options: GitHubOptions
 
-    def __init__(self, options: GitHubOptions, client: httpx.AsyncClient) -> None:
-        super().__init__(options, client)
+    def __init__(
+        self,
+        options: GitHubOptions,
+        client: httpx.AsyncClient,
+        limits: Mapping[str, LimitSpec] | None = None,
+    ) -> None:
+        super().__init__(options, client, limits)
         self.api = GitHubClient(client, options)
 
     def declared_limits(self) -> dict[str, LimitSpec] | None:
         """limits.toml for a Free personal account; else its limits with the plan's caps."""
-        return plan_limits(self.options)
+        return plan_limits(self.options, self.catalogue)
+
+    def period_anchors(self) -> Mapping[str, int]:
+        """Codespaces limits follow the billing cycle when `codespaces_anchor_day` is set."""
+        day = self.options.codespaces_anchor_day
+        if day is None:
+            return {}
+        return {name: day for name in self.catalogue if name.startswith("codespaces_")}
 
     async def probe(self) -> None:
         """Today's usage report: proves the token, its permission and the account name."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -17,6 +18,7 @@ from quota_watch.sdk import (
     AuthError,
     CollectContext,
     CollectorBase,
+    LimitSpec,
     NoData,
     Reading,
     UnexpectedResponse,
@@ -50,8 +52,13 @@ class HostCollector(CollectorBase):
 
     options: HostOptions
 
-    def __init__(self, options: HostOptions, client: httpx.AsyncClient) -> None:
-        super().__init__(options, client)
+    def __init__(
+        self,
+        options: HostOptions,
+        client: httpx.AsyncClient,
+        limits: Mapping[str, LimitSpec] | None = None,
+    ) -> None:
+        super().__init__(options, client, limits)
 
     async def probe(self) -> None:
         """Check that every source file can be read and parsed."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, NoReturn
@@ -152,8 +153,13 @@ class HttpJsonCollector(CollectorBase):
 
     options: HttpJsonOptions
 
-    def __init__(self, options: HttpJsonOptions, client: httpx.AsyncClient) -> None:
-        super().__init__(options, client)
+    def __init__(
+        self,
+        options: HttpJsonOptions,
+        client: httpx.AsyncClient,
+        limits: Mapping[str, LimitSpec] | None = None,
+    ) -> None:
+        super().__init__(options, client, limits)
         self._mappers = [
             _Mapper(_Compiled.of(name, decl), options) for name, decl in options.limits.items()
         ]

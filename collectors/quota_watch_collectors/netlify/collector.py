@@ -2,56 +2,40 @@
 
 from __future__ import annotations
 
-import functools
 import logging
-import tomllib
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from quota_watch.sdk import (
     AuthError,
     CollectContext,
     CollectorBase,
-    LimitSpec,
     NoData,
     PeriodKind,
     Reading,
     UnexpectedResponse,
+    parse_model,
 )
 from quota_watch_collectors.netlify.client import NetlifyApi
 from quota_watch_collectors.netlify.models import Account, Bandwidth, BuildMinutes, BuildStatus
 from quota_watch_collectors.netlify.options import NetlifyOptions
 
-__all__ = ["NetlifyCollector", "anchored_limits"]
+__all__ = ["NetlifyCollector"]
 
 log = logging.getLogger(__name__)
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
-_LIMITS_FILE = Path(__file__).with_name("limits.toml")
 _BUG = "netlify/open-api#640"
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
-def _field_errors(exc: ValidationError) -> str:
-    """Which fields failed and why, without the input values (they are provider data)."""
-    return "; ".join(
-        f"field {'.'.join(str(p) for p in err['loc']) or '<root>'!r}: {err['msg']}"
-        for err in exc.errors(include_input=False, include_url=False)[:5]
-    )
-
-
 def _parse(model: type[_Model], payload: Any, where: str) -> _Model:
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        problems = _field_errors(exc)
-    raise UnexpectedResponse(f"{where}: the payload changed: {problems}")
+    return parse_model(model, payload, where)
 
 
 def _as_list(payload: Any, where: str) -> list[Any]:
@@ -59,24 +43,6 @@ def _as_list(payload: Any, where: str) -> list[Any]:
         got = "an object" if isinstance(payload, dict) else type(payload).__name__
         raise UnexpectedResponse(f"{where}: expected a JSON array, got {got}")
     return payload
-
-
-@functools.cache
-def _catalogue() -> dict[str, LimitSpec]:
-    with _LIMITS_FILE.open("rb") as handle:
-        data = tomllib.load(handle)
-    return {name: LimitSpec.model_validate(spec) for name, spec in data["limits"].items()}
-
-
-def anchored_limits(anchor_day: int) -> dict[str, LimitSpec]:
-    """The catalogue's limits with every billing-cycle period anchored on `anchor_day`."""
-    limits: dict[str, LimitSpec] = {}
-    for name, spec in _catalogue().items():
-        if spec.period.kind is PeriodKind.BILLING_CYCLE:
-            period = spec.period.model_copy(update={"anchor_day": anchor_day})
-            spec = spec.model_copy(update={"period": period})
-        limits[name] = spec
-    return limits
 
 
 class NetlifyCollector(CollectorBase):
@@ -87,13 +53,13 @@ class NetlifyCollector(CollectorBase):
 
     options: NetlifyOptions
 
-    def __init__(self, options: NetlifyOptions, client: httpx.AsyncClient) -> None:
-        super().__init__(options, client)
-
-    def declared_limits(self) -> dict[str, LimitSpec] | None:
-        """The catalogue, re-anchored when `billing_anchor_day` is set (else None: limits.toml)."""
+    def period_anchors(self) -> Mapping[str, int]:
+        """Every billing-cycle limit on `billing_anchor_day`, when it is set."""
         day = self.options.billing_anchor_day
-        return None if day is None else anchored_limits(day)
+        if day is None:
+            return {}
+        cycles = PeriodKind.BILLING_CYCLE
+        return {name: day for name, spec in self.catalogue.items() if spec.period.kind is cycles}
 
     async def probe(self) -> None:
         """The token works and its user belongs to the team (GET /accounts, paginated)."""

@@ -1,25 +1,25 @@
-"""HTTP calls to the Supabase Management API, mapped to the SDK's typed errors."""
+"""The Supabase Management API on the SDK's HTTP kit: endpoints, auth and Supabase's quirks."""
 
 from __future__ import annotations
 
-import json
-import logging
-import math
 from collections.abc import Mapping
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any
 
 import httpx
-from pydantic import BaseModel, ValidationError
 
 from quota_watch.sdk import (
+    Answer,
     AuthError,
-    ProviderUnavailable,
-    RateLimited,
+    CollectorError,
+    ProviderHttp,
+    Quirks,
     RateLimitStatus,
     UnexpectedResponse,
+    rate_limit_headers,
 )
-from quota_watch.sdk import retry_after_seconds as sdk_retry_after
+from quota_watch.sdk import parse_model as validate
+from quota_watch.sdk import wait_from_headers as retry_after_seconds
 from quota_watch_collectors.supabase.models import AnalyticsError
 from quota_watch_collectors.supabase.options import SupabaseOptions
 
@@ -32,10 +32,14 @@ __all__ = [
     "validate",
 ]
 
-log = logging.getLogger(__name__)
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
+# The Management API sends the seconds until its per-minute window resets in X-RateLimit-Reset
+# (recorded in supabase/cli apps/cli-e2e/fixtures: "x-ratelimit-reset": "60"); the kit's
+# retry_after_seconds reads that form.
+MAX_RESPONSE_BYTES = 16 * 2**20
 _MAX_DETAIL = 200
+
+Refused = AuthError
+"""HTTP 401 or 403: the token was rejected or lacks a permission (`status` says which)."""
 
 
 class EndpointGone(UnexpectedResponse):
@@ -46,161 +50,76 @@ class EndpointGone(UnexpectedResponse):
         self.status = status
 
 
-class Refused(AuthError):
-    """HTTP 401 or 403: the token was rejected or lacks a permission."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def validate(model: type[ModelT], data: Any, where: str) -> ModelT:
-    """`data` as `model`, or UnexpectedResponse naming the fields that differ (never values)."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = [
-            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
-            for err in exc.errors(include_input=False, include_url=False)
-        ]
-    shown = "; ".join(problems[:3]) + (f" (+{len(problems) - 3} more)" if len(problems) > 3 else "")
-    raise UnexpectedResponse(f"{where}: the response does not have the known shape: {shown}")
-
-
 def analytics_failure(error: str | AnalyticsError | None, where: str) -> UnexpectedResponse | None:
     """The analytics endpoints answer HTTP 200 with an `error` field: that is a failure, not 0."""
     if error is None or error == "":
         return None
     text = error if isinstance(error, str) else (error.message or error.status or "no message")
-    return UnexpectedResponse(f"{where}: HTTP 200 with an error: {_shorten(text)}")
-
-
-def _shorten(text: str) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 3] + "..."
+    text = text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 3] + "..."
+    return UnexpectedResponse(f"{where}: HTTP 200 with an error: {text}")
 
 
-def _seconds(value: str | None) -> float | None:
-    if value is None:
+class _SupabaseQuirks(Quirks):
+    """404/410 means a retired (or unavailable) endpoint; a 403 names the permission needed."""
+
+    def __init__(self, permission: str) -> None:
+        self.permission = permission
+
+    def failure(self, answer: Answer) -> CollectorError | None:
+        if answer.status in (404, 410):
+            where = answer.where
+            return EndpointGone(
+                f"{where}: HTTP {answer.status}: no such endpoint or resource", answer.status
+            )
         return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    return max(0.0, seconds) if math.isfinite(seconds) else None
 
+    def detail(self, answer: Answer) -> str:
+        """The `message` of an error body (a failed SQL query says why)."""
+        body = answer.json_or_none()
+        message = body.get("message") if isinstance(body, dict) else None
+        return message if isinstance(message, str) else ""
 
-def retry_after_seconds(headers: httpx.Headers, now: datetime) -> float | None:
-    """Seconds to wait: Retry-After (seconds or HTTP date), else the X-RateLimit-Reset seconds."""
-    wait = sdk_retry_after(headers.get("retry-after"), now=now, date=headers.get("date"))
-    if wait is not None:
-        return wait
-    # The Management API sends the seconds until its per-minute window resets (recorded in
-    # supabase/cli apps/cli-e2e/fixtures: "x-ratelimit-reset": "60").
-    return _seconds(headers.get("x-ratelimit-reset"))
+    def refused(self, answer: Answer) -> str:
+        if answer.unauthorized:
+            return "the access token was rejected (expired, revoked or mistyped)"
+        return f"the token lacks a permission: {self.permission}"
 
 
 class SupabaseApi:
     """One poll's view of the Management API: JSON requests and the last rate-limit headers."""
 
     def __init__(self, client: httpx.AsyncClient, options: SupabaseOptions, now: datetime) -> None:
-        self._client = client
-        self._options = options
         self._now = now
         self.rate_limit: RateLimitStatus | None = None
+        token = options.token.get_secret_value()
+        self._http = ProviderHttp(
+            client,
+            now=now,
+            base_url=options.api_base,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            secrets=[token],
+            max_body=MAX_RESPONSE_BYTES,
+            on_answer=self._note_rate_limit,
+        )
 
     async def get(
         self, path: str, *, params: Mapping[str, str] | None = None, permission: str
     ) -> Any:
         """GET `path` (under api_base) and return its JSON body."""
-        return await self._request("GET", path, params=params, body=None, permission=permission)
+        answer = await self._http.request(
+            "GET", path, params=params, quirks=_SupabaseQuirks(permission)
+        )
+        return answer.json()
 
     async def post(self, path: str, body: Any, *, permission: str) -> Any:
         """POST a JSON body to `path` (under api_base) and return the JSON answer."""
-        return await self._request("POST", path, params=None, body=body, permission=permission)
+        answer = await self._http.request(
+            "POST", path, json=body, quirks=_SupabaseQuirks(permission)
+        )
+        return answer.json()
 
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None,
-        body: Any,
-        permission: str,
-    ) -> Any:
-        where = f"{method} {path}"
-        headers = {
-            "Authorization": f"Bearer {self._options.token.get_secret_value()}",
-            "Accept": "application/json",
-        }
-        failure: Exception | None = None
-        response: httpx.Response | None = None
-        try:
-            response = await self._client.request(
-                method, self._options.api_base + path, params=params, json=body, headers=headers
-            )
-        except httpx.TimeoutException as exc:
-            failure = ProviderUnavailable(f"{where}: timed out ({type(exc).__name__})")
-        except httpx.TransportError as exc:
-            failure = ProviderUnavailable(f"{where}: request failed ({type(exc).__name__})")
-        except httpx.HTTPError as exc:
-            failure = UnexpectedResponse(f"{where}: {type(exc).__name__}")
-        if failure is not None:
-            # Raised outside the except clause: httpx exceptions hold the request and its headers.
-            raise failure
-        assert response is not None
-        log.debug("%s -> HTTP %d", where, response.status_code)
-        self._note_rate_limit(response.headers)
-        self._check_status(response, where, permission)
-        try:
-            return json.loads(response.content)
-        except (ValueError, UnicodeDecodeError):
-            pass
-        kind = response.headers.get("content-type", "no content type")
-        raise UnexpectedResponse(f"{where}: the response body is not JSON ({kind})")
-
-    def _note_rate_limit(self, headers: httpx.Headers) -> None:
-        remaining = _seconds(headers.get("x-ratelimit-remaining"))
-        if remaining is None:
-            return
-        limit = _seconds(headers.get("x-ratelimit-limit"))
-        reset = _seconds(headers.get("x-ratelimit-reset"))
-        resets_at = None if reset is None else self._now + timedelta(seconds=reset)
-        self.rate_limit = RateLimitStatus(remaining, limit, resets_at)
-
-    def _check_status(self, response: httpx.Response, where: str, permission: str) -> None:
-        status = response.status_code
-        if 200 <= status <= 299:
-            return
-        if status == 401:
-            raise Refused(
-                f"{where}: HTTP 401: the access token was rejected (expired, revoked or mistyped)",
-                status,
-            )
-        if status == 403:
-            raise Refused(f"{where}: HTTP 403: the token lacks a permission: {permission}", status)
-        if status == 429:
-            retry_after = retry_after_seconds(response.headers, self._now)
-            shown = "" if retry_after is None else f"; retry after {retry_after:g}s"
-            raise RateLimited(
-                f"{where}: HTTP 429: over the Management API rate limit{shown}",
-                retry_after=retry_after,
-            )
-        if status >= 500 or status == 408:
-            raise ProviderUnavailable(f"{where}: HTTP {status}")
-        if status in (404, 410):
-            raise EndpointGone(f"{where}: HTTP {status}: no such endpoint or resource", status)
-        raise UnexpectedResponse(f"{where}: HTTP {status}{self._detail(response)}")
-
-    def _detail(self, response: httpx.Response) -> str:
-        """The `message` of a 4xx body (a failed SQL query says why), without any secret."""
-        try:
-            message = json.loads(response.content).get("message")
-        except (ValueError, UnicodeDecodeError, AttributeError):
-            return ""
-        if not isinstance(message, str) or not message:
-            return ""
-        token = self._options.token.get_secret_value()
-        if len(token) >= 4:
-            message = message.replace(token, "***")
-        return f": {_shorten(message)}"
+    def _note_rate_limit(self, answer: Answer) -> None:
+        status = rate_limit_headers(answer.headers, self._now)
+        if status is not None:
+            self.rate_limit = status

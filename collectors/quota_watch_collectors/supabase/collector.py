@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import logging
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from functools import cache
-from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
 
-import httpx
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter
 
 from quota_watch.sdk import (
     AuthError,
@@ -23,6 +19,7 @@ from quota_watch.sdk import (
     PeriodKind,
     Reading,
     UnexpectedResponse,
+    parse_adapter,
 )
 from quota_watch_collectors.supabase.client import (
     EndpointGone,
@@ -49,7 +46,6 @@ ItemT = TypeVar("ItemT")
 
 log = logging.getLogger(__name__)
 
-CATALOGUE = Path(__file__).with_name("limits.toml")
 FREE_PLAN = "free"
 RUNNING = frozenset({"ACTIVE_HEALTHY", "ACTIVE_UNHEALTHY"})
 PAUSED = "INACTIVE"
@@ -80,13 +76,6 @@ PERMISSION_SQL = "Database: Read (project:database), or set query_database = fal
 
 _ORGANIZATIONS = TypeAdapter(list[Organization])
 _ROWS = TypeAdapter(list[SizeRow])
-
-
-@cache
-def _catalogue_limits() -> dict[str, LimitSpec]:
-    with CATALOGUE.open("rb") as handle:
-        raw = tomllib.load(handle)
-    return {name: LimitSpec.model_validate(spec) for name, spec in raw["limits"].items()}
 
 
 def _iso(moment: datetime) -> str:
@@ -128,24 +117,13 @@ class SupabaseCollector(CollectorBase):
 
     options: SupabaseOptions
 
-    def __init__(self, options: SupabaseOptions, client: httpx.AsyncClient) -> None:
-        super().__init__(options, client)
-
-    def declared_limits(self) -> dict[str, LimitSpec] | None:
-        """The catalogue, with billing_cycle periods moved to `billing_anchor_day` if set."""
-        anchor = self.options.billing_anchor_day
-        limits = _catalogue_limits()
-        cycles = [s for s in limits.values() if s.period.kind is PeriodKind.BILLING_CYCLE]
-        if anchor is None or all(s.period.anchor_day == anchor for s in cycles):
-            return None
-        return {
-            name: spec.model_copy(
-                update={"period": spec.period.model_copy(update={"anchor_day": anchor})}
-            )
-            if spec.period.kind is PeriodKind.BILLING_CYCLE
-            else spec
-            for name, spec in limits.items()
-        }
+    def period_anchors(self) -> Mapping[str, int]:
+        """Every billing-cycle limit on `billing_anchor_day`, when it is set."""
+        day = self.options.billing_anchor_day
+        if day is None:
+            return {}
+        cycles = PeriodKind.BILLING_CYCLE
+        return {name: day for name, spec in self.catalogue.items() if spec.period.kind is cycles}
 
     async def probe(self) -> None:
         """List the organizations: proves the token and the Organizations: Read permission."""
@@ -156,7 +134,7 @@ class SupabaseCollector(CollectorBase):
         """One poll of every Free-plan organization (or of `project_refs`)."""
         api = SupabaseApi(self.client, self.options, ctx.now)
         try:
-            return await _Poll(self.options, api, ctx).run()
+            return await _Poll(self.options, api, ctx, self.catalogue).run()
         finally:
             if api.rate_limit is not None:
                 status = api.rate_limit
@@ -169,23 +147,21 @@ class SupabaseCollector(CollectorBase):
 
 
 def _validate_list(adapter: TypeAdapter[list[ItemT]], data: Any, where: str) -> list[ItemT]:
-    try:
-        return adapter.validate_python(data)
-    except ValidationError as exc:
-        problems = [
-            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
-            for err in exc.errors(include_input=False, include_url=False)
-        ]
-    raise UnexpectedResponse(
-        f"{where}: the response does not have the known shape: {'; '.join(problems[:3])}"
-    )
+    return parse_adapter(adapter, data, where)
 
 
 class _Poll:
     """The state of one collect() call."""
 
-    def __init__(self, options: SupabaseOptions, api: SupabaseApi, ctx: CollectContext) -> None:
+    def __init__(
+        self,
+        options: SupabaseOptions,
+        api: SupabaseApi,
+        ctx: CollectContext,
+        catalogue: Mapping[str, LimitSpec],
+    ) -> None:
         self.options = options
+        self.catalogue = catalogue
         self.api = api
         self.ctx = ctx
         self.now = ctx.now
@@ -213,7 +189,7 @@ class _Poll:
                 continue
             provided: set[str] = set()
             if self.options.use_org_usage_endpoint:
-                from_org = await org_usage(self.api, org.slug, self.ctx, _catalogue_limits())
+                from_org = await org_usage(self.api, org.slug, self.ctx, self.catalogue)
                 self.readings.extend(from_org)
                 provided = {reading.limit for reading in from_org}
             need_storage = "storage_size" not in provided and self.options.query_database

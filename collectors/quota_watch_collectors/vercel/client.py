@@ -1,29 +1,30 @@
-"""GET /v1/billing/charges streamed line by line, HTTP statuses mapped to the SDK's typed errors."""
+"""GET /v1/billing/charges streamed line by line on the SDK's HTTP kit: endpoint, auth, quirks."""
 
 from __future__ import annotations
 
-import logging
-import math
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 from pydantic import ValidationError
 
 from quota_watch.sdk import (
-    AuthError,
-    ProviderUnavailable,
-    RateLimited,
+    Answer,
+    CollectorError,
+    ProviderHttp,
+    Quirks,
     RateLimitStatus,
     UnexpectedResponse,
 )
-from quota_watch.sdk import retry_after_seconds as sdk_retry_after
+from quota_watch.sdk import rate_limit_headers as rate_limit_status
+from quota_watch.sdk import wait_from_headers as retry_after_seconds
 from quota_watch_collectors.vercel.models import ErrorBody
 from quota_watch_collectors.vercel.options import VercelOptions
 
 __all__ = [
     "CHARGES_PATH",
+    "MAX_BODY_BYTES",
     "MAX_LINE_BYTES",
     "LineConsumer",
     "RateLimitReporter",
@@ -36,11 +37,10 @@ __all__ = [
     "retry_after_seconds",
 ]
 
-log = logging.getLogger(__name__)
-
 CHARGES_PATH = "/v1/billing/charges"
 MAX_LINE_BYTES = 1 << 20  # one FOCUS row is well under 1 KiB; a longer line is not a row
-_MAX_ERROR_BODY = 64 << 10
+# Streamed a line at a time, so this bounds time, not memory: a month of a team's rows is far less.
+MAX_BODY_BYTES = 256 << 20
 _ERROR_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _AUTH_CODES = {"forbidden", "not_authorized", "unauthorized", "invalid_token", "team_unauthorized"}
 
@@ -59,54 +59,6 @@ def format_instant(moment: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
-def _number(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return None
-    return number if math.isfinite(number) and number >= 0 else None
-
-
-def _reset_time(value: str | None, now: datetime) -> datetime | None:
-    """X-RateLimit-Reset: UTC epoch seconds; epoch milliseconds and small deltas tolerated."""
-    number = _number(value)
-    if number is None:
-        return None
-    try:
-        if number >= 1e11:  # epoch milliseconds
-            return datetime.fromtimestamp(number / 1000, UTC)
-        if number >= 1e9:  # epoch seconds (what Vercel sends)
-            return datetime.fromtimestamp(number, UTC)
-        return now + timedelta(seconds=number)  # a delta in seconds
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def rate_limit_status(headers: httpx.Headers, now: datetime) -> RateLimitStatus | None:
-    """X-RateLimit-Remaining/-Limit/-Reset as a RateLimitStatus; None without a usable remaining."""
-    remaining = _number(headers.get("x-ratelimit-remaining"))
-    if remaining is None:
-        return None
-    return RateLimitStatus(
-        remaining=remaining,
-        limit=_number(headers.get("x-ratelimit-limit")),
-        resets_at=_reset_time(headers.get("x-ratelimit-reset"), now),
-    )
-
-
-def retry_after_seconds(headers: httpx.Headers, now: datetime) -> float | None:
-    """Seconds to wait: Retry-After (delay-seconds or HTTP date), else X-RateLimit-Reset - now."""
-    wait = sdk_retry_after(headers.get("retry-after"), now=now, date=headers.get("date"))
-    if wait is not None:
-        return wait
-    reset = _reset_time(headers.get("x-ratelimit-reset"), now)
-    if reset is not None:
-        return max(0.0, (reset - now).total_seconds())
-    return None
-
-
 def error_code(content: bytes) -> str | None:
     """The `error.code` of a Vercel error body when it is a plain identifier (safe to show)."""
     try:
@@ -122,68 +74,28 @@ def is_auth_code(code: str | None) -> bool:
     return code is not None and code.casefold() in _AUTH_CODES
 
 
-_PERMISSION_HINT = (
-    "the token must be scoped to this team (or Full Account, not a project) and its user needs "
-    "a team role that may read billing: Owner, Member, Developer, Security, Billing or "
-    "Enterprise Viewer"
-)
+class _VercelQuirks(Quirks):
+    """Error codes in the body, team-scope advice, and an HTML sign-in page under HTTP 200."""
 
+    def failure(self, answer: Answer) -> CollectorError | None:
+        if answer.ok and answer.content_type.startswith("text/html"):
+            return UnexpectedResponse(f"{answer.where}: HTTP 200 with an HTML body, not JSONL")
+        return None
 
-async def _read_small(response: httpx.Response) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= _MAX_ERROR_BODY:
-            break
-    return b"".join(chunks)[:_MAX_ERROR_BODY]
+    def detail(self, answer: Answer) -> str:
+        code = error_code(answer.content) or ""
+        if answer.status == 404:
+            return f"{code}; team not found (check team_id) or the endpoint moved".lstrip("; ")
+        if answer.status == 400:
+            return f"{code}; the API refused the request (from/to or teamId)".lstrip("; ")
+        return code
 
-
-async def _check_status(response: httpx.Response, where: str, now: datetime) -> None:
-    status = response.status_code
-    if 200 <= status <= 299:
-        return
-    if status in (401, 403):
-        code = error_code(await _read_small(response))
-        shown = f" ({code})" if code else ""
-        raise AuthError(f"{where}: HTTP {status}{shown}: access refused; {_PERMISSION_HINT}")
-    if status == 429:
-        retry_after = retry_after_seconds(response.headers, now)
-        shown = "" if retry_after is None else f"; retry after {retry_after:g}s"
-        raise RateLimited(f"{where}: HTTP 429 Too Many Requests{shown}", retry_after=retry_after)
-    if status >= 500 or status == 408:
-        raise ProviderUnavailable(f"{where}: HTTP {status}")
-    code = error_code(await _read_small(response))
-    shown = f" ({code})" if code else ""
-    if status == 404:
-        hint = ": team not found (check team_id) or the endpoint moved"
-    elif status == 400:
-        hint = ": the API refused the request (from/to or teamId)"
-    elif 300 <= status <= 399:
-        hint = ": a redirect (point api_base at the final address)"
-    else:
-        hint = ""
-    raise UnexpectedResponse(f"{where}: HTTP {status}{shown}{hint}")
-
-
-async def _stream_lines(response: httpx.Response, where: str, on_line: LineConsumer) -> int:
-    buffer = b""
-    number = 0
-    async for chunk in response.aiter_bytes():
-        parts = (buffer + chunk).split(b"\n")
-        buffer = parts.pop()
-        for part in parts:
-            number += 1
-            on_line(number, part.rstrip(b"\r"))
-        if len(buffer) > MAX_LINE_BYTES:
-            raise UnexpectedResponse(
-                f"{where}: line {number + 1} is longer than {MAX_LINE_BYTES} bytes: not JSONL"
-            )
-    if buffer:
-        number += 1
-        on_line(number, buffer.rstrip(b"\r"))
-    return number
+    def refused(self, answer: Answer) -> str:
+        return (
+            "access refused; the token must be scoped to this team (or Full Account, not a "
+            "project) and its user needs a team role that may read billing: Owner, Member, "
+            "Developer, Security, Billing or Enterprise Viewer"
+        )
 
 
 async def fetch_charges(
@@ -199,40 +111,27 @@ async def fetch_charges(
     """Stream the FOCUS charges of [start, end) and hand each body line to `on_line`.
 
     Returns the number of lines. The rate-limit headers of the answer (any status) go to
-    `on_rate_limit`. 401/403 raise AuthError, 429 RateLimited, 5xx, 408, timeouts and
-    connection errors ProviderUnavailable, other statuses and an HTML body UnexpectedResponse.
-    Messages name the URL without its query string and never a header value.
+    `on_rate_limit`; errors follow the SDK kit, an HTML body is an UnexpectedResponse.
     """
-    url = charges_url(options)
-    where = f"GET {url}"
     params = {"from": format_instant(start), "to": format_instant(end)}
     if options.team_id is not None:
         params["teamId"] = options.team_id
-    headers = {
-        "Authorization": f"Bearer {options.token.get_secret_value()}",
-        "Accept": "application/jsonl",
-    }
-    failure: Exception | None = None
-    lines = 0
-    try:
-        async with client.stream("GET", url, params=params, headers=headers) as response:
-            log.debug("%s -> HTTP %d", where, response.status_code)
-            status = rate_limit_status(response.headers, now)
-            if status is not None and on_rate_limit is not None:
-                on_rate_limit(status)
-            await _check_status(response, where, now)
-            kind = response.headers.get("content-type", "").split(";")[0].strip().casefold()
-            if kind.startswith("text/html"):
-                raise UnexpectedResponse(f"{where}: HTTP 200 with an HTML body, not JSONL")
-            lines = await _stream_lines(response, where, on_line)
-    except httpx.TimeoutException as exc:
-        failure = ProviderUnavailable(f"{where}: timed out ({type(exc).__name__})")
-    except httpx.TransportError as exc:
-        failure = ProviderUnavailable(f"{where}: request failed ({type(exc).__name__})")
-    except httpx.HTTPError as exc:
-        # Bad content encodings and the like: an answer we cannot read.
-        failure = UnexpectedResponse(f"{where}: unreadable response ({type(exc).__name__})")
-    if failure is not None:
-        # Raised outside the except clause: httpx exceptions hold the request and its headers.
-        raise failure
-    return lines
+    token = options.token.get_secret_value()
+
+    def note(answer: Answer) -> None:
+        status = rate_limit_status(answer.headers, now)
+        if status is not None and on_rate_limit is not None:
+            on_rate_limit(status)
+
+    http = ProviderHttp(
+        client,
+        now=now,
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/jsonl"},
+        secrets=[token],
+        max_body=MAX_BODY_BYTES,
+        quirks=_VercelQuirks(),
+        on_answer=note,
+    )
+    return await http.stream_lines(
+        "GET", charges_url(options), on_line, params=params, max_line=MAX_LINE_BYTES
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import ClassVar, NoReturn
@@ -16,6 +17,7 @@ from quota_watch.sdk import (
     AuthError,
     CollectContext,
     CollectorBase,
+    LimitSpec,
     NoData,
     RateLimitStatus,
     Reading,
@@ -152,8 +154,13 @@ class VercelCollector(CollectorBase):
 
     options: VercelOptions
 
-    def __init__(self, options: VercelOptions, client: httpx.AsyncClient) -> None:
-        super().__init__(options, client)
+    def __init__(
+        self,
+        options: VercelOptions,
+        client: httpx.AsyncClient,
+        limits: Mapping[str, LimitSpec] | None = None,
+    ) -> None:
+        super().__init__(options, client, limits)
         self._table = _Table.of(options)
         self._where = f"GET {charges_url(options)}"
         self._logged_unknown: set[str] = set()

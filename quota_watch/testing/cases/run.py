@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from quota_watch.collect.catalog import load_catalogue
 from quota_watch.collect.periods import current_period
 from quota_watch.collect.registry import CollectorInfo
+from quota_watch.collect.runtime import instantiate, resolve_limits
 from quota_watch.sdk import CollectContext, LimitSpec, Reading
 from quota_watch.testing.cases.check import check_case
 from quota_watch.testing.cases.load import load_case
@@ -97,14 +98,14 @@ async def execute_case(
         records = stack.enter_context(capture_logs())
         client_cm = httpx.AsyncClient(timeout=10) if over_http else provider.client()
         async with client_cm as client:
-            collector = cls(options, client)
+            catalogue: dict[str, LimitSpec] = {}  # a bare class may only declare its limits
+            if isinstance(target, CollectorInfo):
+                catalogue = dict(target.catalogue.limits)
+            elif (folder / "limits.toml").exists():
+                catalogue = dict(load_catalogue(folder / "limits.toml").limits)
+            collector = instantiate(cls, options, client, catalogue)
             declared: dict[str, LimitSpec] | None = collector.declared_limits()
-            if declared is not None:
-                limits = dict(declared)
-            elif isinstance(target, CollectorInfo):
-                limits = dict(target.catalogue.limits)
-            else:
-                limits = dict(load_catalogue(folder / "limits.toml").limits)
+            limits = resolve_limits(catalogue, collector)
             periods = {key: current_period(spec.period, case.now) for key, spec in limits.items()}
             ctx = CollectContext(account="case", now=case.now, periods=periods, state=state)
             try:

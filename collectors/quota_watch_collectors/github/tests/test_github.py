@@ -22,13 +22,19 @@ from quota_watch_collectors.github.collector import (
     GitHubCollector,
     _months,
     _Window,
-    catalogue_limits,
     plan_limits,
 )
 from quota_watch_collectors.github.options import GitHubOptions
 
 from quota_watch.sdk import AuthError, CollectContext, Period, PeriodKind
-from quota_watch.testing import FakeProvider, Route, iter_cases, run_case
+from quota_watch.testing import (
+    FakeProvider,
+    Route,
+    account_limits,
+    catalogue_limits,
+    iter_cases,
+    run_case,
+)
 
 CASES = iter_cases(Path(__file__).parent)
 
@@ -121,34 +127,45 @@ def test_item_day_forms() -> None:
 
 def test_catalogue_caps_are_the_free_personal_plan() -> None:
     quota = PLAN_QUOTAS[("free", True)]
-    limits = catalogue_limits()
+    limits = catalogue_limits(GitHubCollector)
     assert set(limits) == set(LIMITS)
     for name, spec in limits.items():
         assert spec.cap == quota.cap(name), name
 
 
 def test_plan_limits() -> None:
-    assert plan_limits(options()) is None
-    pro = plan_limits(options(plan="pro"))
+    catalogue = catalogue_limits(GitHubCollector)
+    assert plan_limits(options(), catalogue) is None
+    pro = plan_limits(options(plan="pro"), catalogue)
     assert pro is not None
     assert pro["actions_minutes"].cap == 3000 * 60
     assert pro["shared_storage"].cap == 2**30
     assert pro["codespaces_core_hours"].cap == 180 * 3600
     assert pro["codespaces_storage"].cap == 20 * 2**30
     org = plan_limits(
-        GitHubOptions.model_validate({"token": TOKEN, "org": "acme", "plan": "enterprise"})
+        GitHubOptions.model_validate({"token": TOKEN, "org": "acme", "plan": "enterprise"}),
+        catalogue,
     )
     assert org is not None
     assert org["actions_minutes"].cap == 50_000 * 60
     assert org["packages_bandwidth"].cap == 100 * 2**30
     assert org["codespaces_core_hours"].cap is None
     assert org["codespaces_storage"].enforcement.value == "billed"
-    anchored = plan_limits(options(codespaces_anchor_day=15))
-    assert anchored is not None
+
+
+def test_codespaces_anchor_day_is_a_period_anchor() -> None:
+    client = httpx.AsyncClient()
+    collector = GitHubCollector(
+        options(codespaces_anchor_day=15), client, catalogue_limits(GitHubCollector)
+    )
+    assert collector.declared_limits() is None
+    anchored = account_limits(collector)
     assert anchored["codespaces_storage"].period.kind is PeriodKind.BILLING_CYCLE
     assert anchored["codespaces_storage"].period.anchor_day == 15
     assert anchored["actions_minutes"].period.kind is PeriodKind.CALENDAR_MONTH
-    assert anchored["actions_minutes"].cap == catalogue_limits()["actions_minutes"].cap
+    assert (
+        anchored["actions_minutes"].cap == catalogue_limits(GitHubCollector)["actions_minutes"].cap
+    )
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 from quota_watch_collectors.netlify.client import parse_retry_after, rate_limit_status
-from quota_watch_collectors.netlify.collector import NetlifyCollector, anchored_limits
+from quota_watch_collectors.netlify.collector import NetlifyCollector
 from quota_watch_collectors.netlify.models import minutes_number
 from quota_watch_collectors.netlify.options import NetlifyOptions
 
@@ -28,7 +28,7 @@ from quota_watch.sdk import (
     Reading,
     UnexpectedResponse,
 )
-from quota_watch.testing import iter_cases, run_case
+from quota_watch.testing import account_limits, catalogue_limits, iter_cases, run_case
 
 CASES = Path(__file__).parent / "cases"
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -127,7 +127,7 @@ CYCLES = {
 
 def context(collector: NetlifyCollector, now: datetime = NOW) -> CollectContext:
     cycle = CYCLES[collector.options.billing_anchor_day or 1]
-    periods = {name: cycle for name in anchored_limits(1)}
+    periods = {name: cycle for name in catalogue_limits(NetlifyCollector)}
     return CollectContext(account="t", now=now, periods=periods)
 
 
@@ -310,11 +310,13 @@ async def test_credits_without_included_fall_back_to_catalogue_cap() -> None:
 
 
 def test_declared_limits_follow_billing_anchor_day() -> None:
-    collector = NetlifyCollector(options(), httpx.AsyncClient())
-    assert collector.declared_limits() is None
-    anchored = NetlifyCollector(options(billing_anchor_day=17), httpx.AsyncClient())
-    limits = anchored.declared_limits()
-    assert limits is not None and set(limits) == {"bandwidth", "build_minutes", "credits"}
+    catalogue = catalogue_limits(NetlifyCollector)
+    collector = NetlifyCollector(options(), httpx.AsyncClient(), catalogue)
+    assert account_limits(collector) == catalogue
+    anchored = NetlifyCollector(options(billing_anchor_day=17), httpx.AsyncClient(), catalogue)
+    assert anchored.declared_limits() is None
+    limits = account_limits(anchored)
+    assert set(limits) == {"bandwidth", "build_minutes", "credits"}
     for spec in limits.values():
         assert spec.period.kind is PeriodKind.BILLING_CYCLE
         assert spec.period.anchor_day == 17

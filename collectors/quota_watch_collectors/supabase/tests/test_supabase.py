@@ -26,10 +26,19 @@ from quota_watch.sdk import (
     RateLimitStatus,
     UnexpectedResponse,
 )
-from quota_watch.testing import FakeProvider, Route, current_period, iter_cases, run_case
+from quota_watch.testing import (
+    FakeProvider,
+    Route,
+    account_limits,
+    catalogue_limits,
+    current_period,
+    iter_cases,
+    run_case,
+)
 from quota_watch.testing.cases import Case, CaseResult, check_case, execute_case, load_case
 
 CASES = iter_cases(Path(__file__).parent)
+CATALOGUE = catalogue_limits(SupabaseCollector)
 
 
 @pytest.mark.parametrize("case_dir", CASES, ids=lambda p: p.name)
@@ -102,7 +111,7 @@ def test_retry_after(headers: dict[str, str], expected: float | None) -> None:
 async def test_rate_limit_headers_are_reported() -> None:
     provider = FakeProvider(list(_case("ok").routes))
     async with provider.client() as client:
-        collector = SupabaseCollector(SupabaseOptions(token=SecretStr(TOKEN)), client)
+        collector = SupabaseCollector(SupabaseOptions(token=SecretStr(TOKEN)), client, CATALOGUE)
         ctx = _context(state=dict(_case("ok").state))
         await collector.collect(ctx)
     assert ctx.rate_limit == RateLimitStatus(119, 120, NOW + timedelta(seconds=60))
@@ -144,7 +153,7 @@ _CYCLE_LIMITS = {
 async def test_probe_lists_organizations() -> None:
     provider = FakeProvider([Route("GET", "/v1/organizations", status=403, body={"message": "x"})])
     async with provider.client() as client:
-        collector = SupabaseCollector(SupabaseOptions(token=SecretStr(TOKEN)), client)
+        collector = SupabaseCollector(SupabaseOptions(token=SecretStr(TOKEN)), client, CATALOGUE)
         with pytest.raises(AuthError, match="Organizations: Read"):
             await collector.probe()
 
@@ -154,7 +163,7 @@ async def test_timeout_is_provider_unavailable() -> None:
         raise httpx.ConnectTimeout("timed out", request=request)
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-        collector = SupabaseCollector(SupabaseOptions(token=SecretStr(TOKEN)), client)
+        collector = SupabaseCollector(SupabaseOptions(token=SecretStr(TOKEN)), client, CATALOGUE)
         with pytest.raises(ProviderUnavailable) as info:
             await collector.collect(_context())
     assert info.value.__context__ is None and TOKEN not in str(info.value)
@@ -172,7 +181,7 @@ async def test_body_that_is_not_json_is_unexpected() -> None:
         ]
     )
     async with provider.client() as client:
-        collector = SupabaseCollector(SupabaseOptions(token=SecretStr(TOKEN)), client)
+        collector = SupabaseCollector(SupabaseOptions(token=SecretStr(TOKEN)), client, CATALOGUE)
         with pytest.raises(UnexpectedResponse, match="not JSON"):
             await collector.collect(_context())
 
@@ -292,16 +301,17 @@ async def test_state_is_untouched_when_the_poll_fails() -> None:
 
 def test_billing_anchor_day_moves_every_billing_cycle() -> None:
     client = httpx.AsyncClient()
-    assert (
-        SupabaseCollector(SupabaseOptions(token=SecretStr(TOKEN)), client).declared_limits() is None
-    )
+    catalogue = catalogue_limits(SupabaseCollector)
+    plain = SupabaseCollector(SupabaseOptions(token=SecretStr(TOKEN)), client, catalogue)
+    assert account_limits(plain) == catalogue
     same = SupabaseOptions(token=SecretStr(TOKEN), billing_anchor_day=1)
-    assert SupabaseCollector(same, client).declared_limits() is None
+    assert account_limits(SupabaseCollector(same, client, catalogue)) == catalogue
     moved = SupabaseCollector(
-        SupabaseOptions(token=SecretStr(TOKEN), billing_anchor_day=15), client
+        SupabaseOptions(token=SecretStr(TOKEN), billing_anchor_day=15), client, catalogue
     )
-    limits = moved.declared_limits()
-    assert limits is not None and set(limits) == set(_LIMITS)
+    assert moved.declared_limits() is None
+    limits = account_limits(moved)
+    assert set(limits) == set(_LIMITS)
     for name, spec in limits.items():
         if name in _CYCLE_LIMITS:
             assert spec.period.anchor_day == 15
