@@ -3,7 +3,7 @@ stored and read back on both backends."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -14,7 +14,9 @@ from quota_watch.collect.periods import current_period, stated_period
 from quota_watch.collect.poller import Poller
 from quota_watch.collect.registry import CollectorInfo
 from quota_watch.collect.runtime import AccountRuntime, build_runtime
+from quota_watch.engine import RulePack, effective_rules, forecast_signal
 from quota_watch.sdk import Period, PeriodKind, PeriodSpec, Reading
+from quota_watch.status.series import recent_views
 from quota_watch.store.facade import Store
 from tests.support.fakes import FakeCollector, account
 
@@ -149,3 +151,33 @@ async def test_a_later_poll_replaces_zone_and_forecast(store: Store) -> None:
     [stored] = await store.latest()
     assert stored.value == 6e9 and stored.forecast is None
     assert stored.period_end == datetime(2026, 12, 1, 8, tzinfo=UTC)
+
+
+async def test_the_forecast_projects_to_the_stated_end(store: Store) -> None:
+    hours = range(6)
+    FakeCollector.script = [
+        [Reading("bandwidth", 1e9 * (h + 1), period_start=START, period_end=END)] for h in hours
+    ]
+    rt = cycle_runtime()
+    moments = [NOW + timedelta(hours=h) for h in hours]
+    clock = [NOW]
+    poller = Poller(store, lambda: clock[0])
+    for moment in moments:
+        clock[0] = moment
+        await poller.poll(rt)
+    latest = await store.latest()
+    [view] = await recent_views(store, rt, latest, moments[-1], timedelta(days=7))
+    assert view.period == Period(START, END)
+    rules = effective_rules(
+        RulePack(),
+        [],
+        provider="fake",
+        account="a1",
+        limit="bandwidth",
+        group=None,
+        unit="bytes",
+        cap=view.cap,
+    )
+    signal = forecast_signal(view, rules)
+    left = (END - moments[-1]).total_seconds() / 3600
+    assert signal.forecast_value == pytest.approx(6e9 + 1e9 * left)
