@@ -215,6 +215,24 @@ async def test_subscription_on_another_day_gives_the_readings_its_cycle() -> Non
     )
 
 
+async def test_a_subscription_period_ending_before_it_starts_is_not_used() -> None:
+    case = _case("org_usage")
+    routes = [r for r in case.routes if not r.path.endswith("/subscription")]
+    start = int(datetime(2026, 11, 8, tzinfo=UTC).timestamp())
+    routes.append(
+        Route(
+            "GET",
+            f"/platform/organizations/{ORG}/billing/subscription",
+            body={"current_period_start": start, "current_period_end": start},
+        )
+    )
+    result = await execute_case(SupabaseCollector, _with(case, routes=routes))
+    assert result.error is None
+    assert any("current_period_end is not after" in m for m in _messages(result))
+    egress = next(r for r in result.readings or [] if r.limit == "egress")
+    assert (egress.period_start, egress.period_end) == (None, None)
+
+
 async def test_subscription_refused_leaves_period_start_out() -> None:
     case = _case("org_usage")
     routes = _replace_route(
