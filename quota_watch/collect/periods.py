@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from quota_watch.sdk import Period, PeriodKind, PeriodSpec
 
-__all__ = ["current_period", "next_reset", "previous_period"]
+__all__ = ["current_period", "next_reset", "previous_period", "stated_period"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TICK = timedelta(microseconds=1)  # datetime's resolution: the instant just before another
@@ -153,3 +153,38 @@ def previous_period(spec: PeriodSpec, at: datetime) -> Period:
     # Periods are contiguous, so the one holding the previous instant ends at `start`, even
     # where a zero-length period (a skipped day) lies in between.
     return _calendar(spec, start - _TICK)
+
+
+_MONTHLY = frozenset({PeriodKind.CALENDAR_MONTH, PeriodKind.BILLING_CYCLE})
+
+
+def stated_period(
+    spec: PeriodSpec,
+    computed: Period,
+    start: datetime | None,
+    end: datetime | None,
+    zone: str | None = None,
+) -> Period:
+    """The period a reading counted: the bounds its provider stated, else `computed`.
+
+    A stated end is taken as it is. A stated start alone, on a monthly limit, that is not
+    where the computed period starts gives the cycle anchored on the start's local day (in
+    `zone`, else the spec's): a 17th-to-17th cycle then ends on the 17th, not at the end of
+    the computed calendar period.
+    """
+    if start is None and end is None:
+        return computed
+    if end is not None:
+        end = _as_utc(end)
+        if start is None:
+            start = computed.start if computed.start is not None and computed.start < end else None
+        return Period(None if start is None else _as_utc(start), end)
+    assert start is not None
+    start = _as_utc(start)
+    if start == computed.start or spec.kind not in _MONTHLY:
+        return Period(start, computed.end)
+    tz = zone or spec.tz
+    cycle = PeriodSpec(
+        kind=PeriodKind.BILLING_CYCLE, anchor_day=start.astimezone(ZoneInfo(tz)).day, tz=tz
+    )
+    return Period(start, _calendar(cycle, start).end)

@@ -11,13 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from quota_watch.collect.periods import current_period
+from quota_watch.collect.periods import current_period, stated_period
 from quota_watch.collect.runtime import AccountRuntime, effective_cap, scrub
 from quota_watch.model import Outcome
 from quota_watch.sdk import (
     CollectContext,
     CollectorError,
     Period,
+    PeriodKind,
+    PeriodSpec,
     RateLimited,
     RateLimitStatus,
     Reading,
@@ -156,7 +158,13 @@ class Poller:
             cap, cap_source = effective_cap(
                 reading.cap, reading.limit, spec, rt.config.cap_overrides
             )
-            period = periods[reading.limit]
+            period = stated_period(
+                spec.period,
+                periods[reading.limit],
+                reading.period_start,
+                reading.period_end,
+                reading.period_zone,
+            )
             stored.append(
                 StoredReading(
                     provider=rt.provider,
@@ -168,9 +176,19 @@ class Poller:
                     value=reading.value,
                     cap=cap,
                     cap_source=cap_source,
-                    period_start=reading.period_start or period.start,
+                    period_start=period.start,
                     period_end=period.end,
                     ts=now,
+                    period_zone=reading.period_zone or _zone_of(spec.period),
+                    forecast=reading.forecast,
                 )
             )
         return stored
+
+
+def _zone_of(spec: PeriodSpec) -> str | None:
+    """The zone of a calendar period's boundaries; None for rolling and unbounded periods."""
+    return spec.tz if spec.kind in _CALENDAR else None
+
+
+_CALENDAR = frozenset({PeriodKind.DAILY, PeriodKind.CALENDAR_MONTH, PeriodKind.BILLING_CYCLE})

@@ -64,6 +64,7 @@ class ShardSeries:
     rate: float | None = None  # the trend, units per second
     exhausts_at: datetime | None = None
     stale: bool = False
+    provider_forecast: float | None = None  # the provider's own value at period end
 
 
 def recommended_shards(projected_peak: float, cap_per_shard: float, target: float) -> int:
@@ -93,6 +94,7 @@ class ShardFigures:
     projected_utilization: float
     exhausts_at: datetime | None
     stale: bool
+    provider_forecast: float | None = None  # the provider's own value at period end
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +237,7 @@ def _pool_limit(
                 projected_utilization=projected / s.cap,
                 exhausts_at=_exhaustion(s, rule.horizon, now),
                 stale=s.stale,
+                provider_forecast=s.provider_forecast,
             )
         )
     total_value = sum(f.value for f in shards)

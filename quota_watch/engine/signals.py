@@ -44,6 +44,7 @@ class SeriesView:
     cap: float | None
     points: Sequence[tuple[datetime, float]]
     now: datetime
+    provider_forecast: float | None = None  # the provider's own value at period end, if any
 
     def __post_init__(self) -> None:
         # Accept the stored strings ("cumulative", "daily") as well as the enums.

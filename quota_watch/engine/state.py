@@ -23,6 +23,7 @@ from typing import Any
 
 from quota_watch.engine.forecast import forecast_signal
 from quota_watch.engine.health import AccountHealth, auth_signal, stale_signal
+from quota_watch.engine.provider_forecast import with_provider_forecast
 from quota_watch.engine.rulepack import EffectiveRules, RuleOverride, RulePack
 from quota_watch.engine.scope import account_rules, rules_for_series
 from quota_watch.engine.signals import SeriesView, Signal
@@ -432,7 +433,7 @@ def evaluate_account(
             raise ValueError(f"series {view.limit!r} ({view.resource}) given twice")
         seen.add((view.limit, view.resource))
         rules = rules_for_series(pack, overrides, view, errors)
-        forecast = forecast_signal(view, rules)
+        forecast = with_provider_forecast(forecast_signal(view, rules), view, rules)
         forecasts[(view.limit, view.resource)] = forecast
         subject = AlertSubject.of_series(view)
         advance(

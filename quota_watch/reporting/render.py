@@ -38,8 +38,13 @@ JSON_KEYS = (
     "resets_at",
     "as_of",
     "sparkline",
+    "period_zone",
+    "provider_forecast",
 )
 """The keys of a JSON object and the CSV columns, in order."""
+
+PROVIDER_MARK = "*"
+"""After a FORECAST cell whose figure is the provider's own forecast, not the trend's."""
 
 BAR_WIDTH = 12
 _EIGHTHS = " ▏▎▍▌▋▊▉"
@@ -101,7 +106,8 @@ def _cells(entry: Entry, now: datetime) -> dict[str, str]:
         "usage": bar(r.utilization),
         "used": f"{human(r.value, r.unit)} / {human(r.cap, r.unit)}",
         "use": percent(r.utilization, 1),
-        "forecast": percent(r.forecast_utilization),
+        "forecast": percent(r.forecast_utilization)
+        + (PROVIDER_MARK if r.provider_forecast is not None and r.forecast_utilization else ""),
         "resets": _until(r.resets_at, now),
         "full": _until(r.exhausts_at, now),
         "trend": _trend(entry),

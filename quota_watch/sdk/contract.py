@@ -7,6 +7,7 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 from pydantic import (
@@ -26,6 +27,9 @@ class Reading:
     resource: str | None = None
     cap: float | None = None  # only when the provider's API itself reports the cap
     period_start: datetime | None = None  # only when the API says which period it counted
+    period_end: datetime | None = None  # only when the API states when that period ends
+    period_zone: str | None = None  # IANA zone of the stated cycle (e.g. America/Los_Angeles)
+    forecast: float | None = None  # the provider's own projection of `value` at period end
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.value):
@@ -34,6 +38,24 @@ class Reading:
             raise ValueError(f"reading {self.limit!r}: cap must be finite and >= 0")
         if self.period_start is not None and self.period_start.tzinfo is None:
             raise ValueError(f"reading {self.limit!r}: period_start must be timezone-aware")
+        if self.period_end is not None:
+            if self.period_end.tzinfo is None:
+                raise ValueError(f"reading {self.limit!r}: period_end must be timezone-aware")
+            if self.period_start is not None and self.period_end <= self.period_start:
+                raise ValueError(f"reading {self.limit!r}: period_end must be after period_start")
+        if self.period_zone is not None:
+            _check_zone(self.limit, self.period_zone)
+        if self.forecast is not None and (not math.isfinite(self.forecast) or self.forecast < 0):
+            raise ValueError(f"reading {self.limit!r}: forecast must be finite and >= 0")
+
+
+def _check_zone(limit: str, zone: str) -> None:
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"reading {limit!r}: period_zone {zone!r} is not an IANA time zone"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,6 +146,7 @@ async def load_positions(
     """
     from quota_watch.engine.forecast import forecast_signal
     from quota_watch.engine.health import is_stale
+    from quota_watch.engine.provider_forecast import with_provider_forecast
     from quota_watch.engine.scope import rules_for_series
     from quota_watch.engine.threshold import threshold_signal
     from quota_watch.status.series import fetch_since, series_view
@@ -202,7 +203,9 @@ async def load_positions(
                 group=rt.config.group,
                 severity=severity,
                 stale=stale,
-                forecast=forecast if forecast is not None else forecast_signal(view, rules),
+                forecast=forecast
+                if forecast is not None
+                else with_provider_forecast(forecast_signal(view, rules), view, rules),
             )
         )
     return positions

@@ -40,6 +40,8 @@ class Row:
     exhausts_at: datetime | None
     resets_at: datetime | None
     as_of: datetime
+    period_zone: str | None = None  # IANA zone of the period's boundaries
+    provider_forecast: float | None = None  # the provider's own value at period end
 
 
 COLLECT_KEYS = (
@@ -110,6 +112,8 @@ def make_row(
         exhausts_at=forecast.exhausts_at if forecast else None,
         resets_at=reading.period_end if reading.measure == "cumulative" else None,
         as_of=reading.ts,
+        period_zone=reading.period_zone,
+        provider_forecast=reading.forecast,
     )
 
 

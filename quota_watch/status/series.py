@@ -44,6 +44,7 @@ def series_view(
         cap=reading.cap,
         points=[(p.ts, p.value) for p in points],
         now=now,
+        provider_forecast=reading.forecast,
     )
 
 

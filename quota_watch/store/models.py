@@ -43,6 +43,8 @@ class StoredReading:
     period_start: datetime | None
     period_end: datetime | None
     ts: datetime
+    period_zone: str | None = None  # IANA zone of the period, when known
+    forecast: float | None = None  # the provider's projection of the value at period end
 
     def __post_init__(self) -> None:
         require_aware("ts", self.ts)
@@ -52,6 +54,10 @@ class StoredReading:
             raise ValueError(f"reading {self.limit!r}: value must be finite, got {self.value!r}")
         if self.cap is not None and not math.isfinite(self.cap):
             raise ValueError(f"reading {self.limit!r}: cap must be finite, got {self.cap!r}")
+        if self.forecast is not None and not math.isfinite(self.forecast):
+            raise ValueError(
+                f"reading {self.limit!r}: forecast must be finite, got {self.forecast!r}"
+            )
         if self.cap_source not in CAP_SOURCES:
             raise ValueError(
                 f"reading {self.limit!r}: cap_source must be one of {sorted(CAP_SOURCES)}, "

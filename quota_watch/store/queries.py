@@ -56,7 +56,7 @@ _SERIES_ID = (
 _OF_ACCOUNTS = "@accounts"  # replaced by one :account_N per account of a chunk
 _LATEST = (
     'SELECT provider, account, "limit", resource, unit, measure, last_value, last_cap, '
-    "cap_source, period_start, period_end, last_ts FROM series{where} "
+    "cap_source, period_start, period_end, last_ts, period_zone, forecast FROM series{where} "
     'ORDER BY account, "limit", resource'
 )
 _STATUSES = (
@@ -188,9 +188,22 @@ async def latest(rows: Rows, accounts: Collection[str] | None) -> list[StoredRea
         found = await _of_accounts(rows, _LATEST.format(where=where), accounts, {})
     return [
         StoredReading(
-            p, a, lim, res or None, u, m, v, cap, src, _opt_time(ps), _opt_time(pe), to_time(ts)
+            p,
+            a,
+            lim,
+            res or None,
+            u,
+            m,
+            v,
+            cap,
+            src,
+            _opt_time(ps),
+            _opt_time(pe),
+            to_time(ts),
+            zone,
+            forecast,
         )
-        for p, a, lim, res, u, m, v, cap, src, ps, pe, ts in found
+        for p, a, lim, res, u, m, v, cap, src, ps, pe, ts, zone, forecast in found
     ]
 
 

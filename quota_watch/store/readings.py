@@ -224,6 +224,8 @@ def _series_params(r: StoredReading) -> dict[str, Any]:
         "last_cap": r.cap,
         "period_start": r.period_start,
         "period_end": r.period_end,
+        "period_zone": r.period_zone,
+        "forecast": r.forecast,
     }
 
 

@@ -160,6 +160,8 @@ class SeriesRow(StoreModel, table=True):
     last_cap: float | None = Field(default=None, sa_type=Float)
     period_start: datetime | None = _ts(nullable=True)
     period_end: datetime | None = _ts(nullable=True)
+    period_zone: str | None = Field(default=None, sa_type=Text)
+    forecast: float | None = Field(default=None, sa_type=Float)  # the provider's, latest
 
 
 class SampleRow(StoreModel, table=True):

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from quota_watch.cli.app import app
+from quota_watch.store.revision import HEAD_REVISION
 
 runner = CliRunner()
 
@@ -141,7 +142,7 @@ def test_unknown_account_is_an_error(config: Path) -> None:
 def test_db_migrate(config: Path) -> None:
     result = runner.invoke(app, ["db", "migrate", "-c", str(config)])
     assert result.exit_code == 0, result.output
-    assert "schema at revision 0003" in result.output
+    assert f"schema at revision {HEAD_REVISION}" in result.output
 
 
 def test_report_before_any_poll_says_so(config: Path) -> None:

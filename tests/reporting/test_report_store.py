@@ -24,7 +24,7 @@ from quota_watch.store.facade import Store
 from quota_watch.store.models import RunRecord, StoredForecast, StoredReading
 from quota_watch.store.revision import HEAD_REVISION
 from quota_watch.store.sqlite_reader import SQLiteReader, simple_sqlite_path
-from tests.support import report_site
+from tests.support import oldschema, report_site
 from tests.support.factories import make_alert
 from tests.support.report_site import NOW, Site, assert_snapshot, build_site, readings
 
@@ -275,14 +275,13 @@ async def _tables(store: Store) -> set[str]:
 
 
 async def test_migration_0003_adds_and_drops_the_forecast_table(store_url: str) -> None:
-    assert HEAD_REVISION == "0003"
     async with await Store.open(store_url, migrate=False) as old:
         async with old.engine.begin() as conn:
             await conn.run_sync(_alembic("upgrade", "0002"))
         assert "series_forecast" not in await _tables(old)
-        await record(old, reading(42.0))
+        await oldschema.insert_reading(old, reading(42.0))
     async with await Store.open(store_url) as store:  # migrates at open
-        assert await store.schema_revision() == "0003"
+        assert await store.schema_revision() == HEAD_REVISION
         assert "series_forecast" in await _tables(store)
         assert [r.value for r in await store.latest()] == [42.0]
         await store.save_alerts([], [], forecasts=[forecast()])
@@ -290,8 +289,8 @@ async def test_migration_0003_adds_and_drops_the_forecast_table(store_url: str) 
         async with store.engine.begin() as conn:
             await conn.run_sync(_alembic("downgrade", "0002"))
         assert "series_forecast" not in await _tables(store)
-        assert [r.value for r in await store.latest()] == [42.0]
-        assert await store.migrate() == "0003"
+        assert await oldschema.latest_values(store) == [42.0]
+        assert await store.migrate() == HEAD_REVISION
         assert await store.forecasts_of_accounts(["acc-a"]) == {}
 
 
@@ -301,7 +300,9 @@ async def test_a_schema_behind_is_refused_by_the_reader(tmp_path: Path) -> None:
         await conn.run_sync(_alembic("upgrade", "0002"))
     from quota_watch.store.models import StoreError
 
-    with pytest.raises(StoreError, match="schema revision 0002, this quota-watch needs 0003"):
+    with pytest.raises(
+        StoreError, match=f"schema revision 0002, this quota-watch needs {HEAD_REVISION}"
+    ):
         SQLiteReader.open(tmp_path / "old.db")
     with pytest.raises(StoreError, match="no such file"):
         SQLiteReader.open(tmp_path / "missing.db")

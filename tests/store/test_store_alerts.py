@@ -18,6 +18,7 @@ from quota_watch.store.facade import Store
 from quota_watch.store.models import RunRecord, StoredReading, StoreError
 from quota_watch.store.revision import HEAD_REVISION
 from quota_watch.store.tables import OUTBOX
+from tests.support import oldschema
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 PLUS2 = timezone(timedelta(hours=2))
@@ -599,7 +600,7 @@ async def test_retention_prunes_sent_messages_and_resolved_alerts(store: Store) 
 def test_head_revision_is_the_alembic_head() -> None:
     from quota_watch.store._migrate import script_head
 
-    assert HEAD_REVISION == "0003"
+    assert HEAD_REVISION == "0004"
     assert script_head() == HEAD_REVISION
 
 
@@ -651,7 +652,8 @@ async def test_migration_from_0001_keeps_the_data(store_url: str) -> None:
             await conn.run_sync(_upgrade_to("0001"))
         assert await old.schema_revision() == "0001"
         assert not NEW_TABLES & await _tables(old)
-        await old.record_poll(run, [reading], {"cursor": "abc"})
+        await old.record_poll(run, [], {"cursor": "abc"})
+        await oldschema.insert_reading(old, reading)
     with pytest.raises(
         StoreError, match=f"has schema revision 0001, this quota-watch needs {HEAD_REVISION}"
     ):
@@ -675,7 +677,7 @@ async def test_migration_from_0001_keeps_the_data(store_url: str) -> None:
             await conn.run_sync(_downgrade_to("0001"))
         assert await store.schema_revision() == "0001"
         assert not NEW_TABLES & await _tables(store)
-        assert [r.value for r in await store.latest()] == [42.0]
+        assert await oldschema.latest_values(store) == [42.0]
         assert await store.migrate() == HEAD_REVISION
         assert await store.load_alerts(include_resolved=True) == []
 

@@ -613,6 +613,13 @@ async def test_run_case_reports_reading_differences_as_a_diff(tmp_path: Path) ->
     await _fails_with(info, "period", period, "period_start 2026-11-22T00:00:00+00:00")
     state = FIRST_POLL.replace("polls = 2", "polls = 3")
     await _fails_with(info, "state", state, "polls: 2 != expected 3")
+    ends = "period_start = 2026-11-22T00:00:00Z\n"
+    end = FIRST_POLL.replace(ends, ends + "period_end = 2026-11-23T00:00:00Z\n")
+    await _fails_with(info, "period_end", end, "period_end None != expected 2026-11-23")
+    zone = FIRST_POLL.replace(ends, ends + 'period_zone = "UTC"\n')
+    await _fails_with(info, "period_zone", zone, "period_zone None != expected 'UTC'")
+    forecast = FIRST_POLL.replace(ends, ends + "forecast = 2000\n")
+    await _fails_with(info, "forecast", forecast, "no forecast reported, expected 2000.0")
 
 
 async def test_run_case_checks_errors(tmp_path: Path) -> None:

@@ -209,29 +209,33 @@ class AwsCollector(CollectorBase):
             if usage.limit == 0:
                 log.info("aws: offer %s reports a limit of 0; reported without a cap", resource)
                 cap = None
+            forecast = self._forecast(offer, resource)
             readings.append(
                 Reading(
                     f"free_tier_{offer.kind}",
                     usage.actual_usage_amount * offer.factor,
                     resource=resource,
                     cap=cap,
+                    forecast=forecast,
                 )
             )
-            forecast = usage.forecasted_usage_amount
-            if not self.options.forecasts:
-                continue
-            if forecast is None or forecast < 0:
-                log.debug("aws: offer %s has no usable forecastedUsageAmount", resource)
-                continue
-            readings.append(
-                Reading(
-                    f"free_tier_forecast_{offer.kind}",
-                    forecast * offer.factor,
-                    resource=resource,
-                    cap=cap,
+            if forecast is not None and self.options.forecast_limits:
+                readings.append(
+                    Reading(
+                        f"free_tier_forecast_{offer.kind}", forecast, resource=resource, cap=cap
+                    )
                 )
-            )
         return readings
+
+    def _forecast(self, offer: _Offer, resource: str) -> float | None:
+        """AWS's month-end forecast of the offer in base units; None when off or unusable."""
+        forecast = offer.usage.forecasted_usage_amount
+        if not self.options.forecasts:
+            return None
+        if forecast is None or forecast < 0:
+            log.debug("aws: offer %s has no usable forecastedUsageAmount", resource)
+            return None
+        return forecast * offer.factor
 
     @staticmethod
     def _name_offers(offers: list[_Offer]) -> dict[str, _Offer]:

@@ -91,7 +91,14 @@ class AwsOptions(BaseModel):
         default=True, description="also call GetAccountPlanState (credits, plan expiry)"
     )
     forecasts: bool = Field(
-        default=True, description="report AWS's month-end forecast as free_tier_forecast_*"
+        default=True,
+        description="attach AWS's month-end forecast (forecastedUsageAmount) to each offer's "
+        "reading as its provider forecast",
+    )
+    forecast_limits: bool = Field(
+        default=False,
+        description="deprecated: also report that forecast as the separate "
+        "free_tier_forecast_* limits, as releases before the provider forecast did",
     )
     credit_grant: float | None = Field(
         default=None,
@@ -101,7 +108,7 @@ class AwsOptions(BaseModel):
     )
     free_plan_months: int = Field(default=6, ge=1, le=120, description="length of a FREE plan")
     paid_plan_months: int = Field(
-        default=12, ge=1, le=120, description="how long PAID-plan credits last from sign-up"
+        default=6, ge=1, le=120, description="how long PAID-plan credits last from sign-up"
     )
     gigabyte: Literal["GiB", "GB"] = Field(
         default="GiB", description="what AWS's 'GB' unit means: 2**30 (GiB) or 10**9 bytes"

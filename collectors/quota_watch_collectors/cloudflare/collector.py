@@ -99,9 +99,10 @@ R2_CLASS_B = frozenset(
 )
 R2_FREE = frozenset({"DeleteObject", "DeleteBucket", "AbortMultipartUpload"})
 
-DO_BILLED_MEMORY_GB = 128 / 1024
-"""Durable Objects duration is billed for 128 MB per active object (pricing docs); GB-s from
-activeTime use 128 MB = 0.125 GB, an inference (only used with do_duration = "activeTime")."""
+DO_BILLED_MEMORY_GB = 128 / 1000
+"""Durable Objects duration is billed for 128 MB per active object, and Cloudflare's pricing
+examples divide by 1 GB = 1000 MB ("4,320,000 seconds * 128 MB / 1 GB = 552,960 GB-s"): 0.128 GB
+per active second (only used with do_duration = "activeTime")."""
 
 _ACCOUNT = "data.viewer.accounts[0]"
 _ADAPTERS: dict[type[BaseModel], TypeAdapter[list[Any]]] = {}

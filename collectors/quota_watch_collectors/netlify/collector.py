@@ -29,7 +29,8 @@ __all__ = ["NetlifyCollector"]
 
 log = logging.getLogger(__name__)
 
-PACIFIC = ZoneInfo("America/Los_Angeles")
+CYCLE_ZONE = "America/Los_Angeles"  # Netlify's billing cycles run in Pacific time
+PACIFIC = ZoneInfo(CYCLE_ZONE)
 _BUG = "netlify/open-api#640"
 _Model = TypeVar("_Model", bound=BaseModel)
 
@@ -93,6 +94,8 @@ class NetlifyCollector(CollectorBase):
                         bandwidth.used,
                         cap=_positive(bandwidth.included),
                         period_start=bandwidth.period_start_date,
+                        period_end=bandwidth.period_end_date,
+                        period_zone=CYCLE_ZONE,
                     )
                 )
             if minutes is not None:
@@ -103,6 +106,8 @@ class NetlifyCollector(CollectorBase):
                         minutes.current * 60,
                         cap=None if included is None else included * 60,
                         period_start=minutes.period_start_date,
+                        period_end=minutes.period_end_date,
+                        period_zone=CYCLE_ZONE,
                     )
                 )
         self._check_anchor(ctx, readings)
@@ -254,10 +259,13 @@ class NetlifyCollector(CollectorBase):
             if reading.period_start is None or period is None or period.start is None:
                 continue
             if period.start != reading.period_start:
+                # The readings carry the API's cycle, which the core stores; the configured
+                # cycle only shapes ctx.periods, so this is worth a note, not a warning.
                 day = reading.period_start.astimezone(PACIFIC).day
-                log.warning(
+                log.info(
                     "netlify team %r: Netlify's billing cycle started %s (Pacific day %d), the "
-                    "configured cycle %s: set billing_anchor_day = %d in the account's options",
+                    "configured cycle %s: the API's cycle is used (billing_anchor_day = %d "
+                    "would make them agree)",
                     self.options.account_slug,
                     reading.period_start.isoformat(),
                     day,

@@ -62,7 +62,12 @@ SIZE_SQL = (
     "(select coalesce(sum((metadata->>'size')::bigint), 0) from storage.objects)::bigint "
     "as storage_bytes"
 )
-INVOCATIONS_SQL = "select count() as count from logs where source = 'function_edge_logs'"
+INVOCATIONS_SQL = {
+    # ClickHouse: one `logs` table keyed by source (the endpoint since logs.all's retirement).
+    "logs": "select count() as count from logs where source = 'function_edge_logs'",
+    # BigQuery: one table per source (logs.all, retired on 2026-09-23).
+    "logs.all": "select count(*) as count from function_edge_logs",
+}
 STATE_INVOCATIONS = "invocations"
 STATE_STORAGE = "storage_bytes"
 
@@ -396,10 +401,11 @@ class _Poll:
     async def _count(self, project: _Project, plan: Plan) -> Tally | None:
         if plan.window_end is None:
             return plan.tally
-        path = f"/v1/projects/{_seg(project.ref)}/analytics/endpoints/logs"
+        endpoint = self.options.logs_endpoint
+        path = f"/v1/projects/{_seg(project.ref)}/analytics/endpoints/{endpoint}"
         where = f"GET {path}"
         params = {
-            "sql": INVOCATIONS_SQL,
+            "sql": INVOCATIONS_SQL[endpoint],
             "iso_timestamp_start": _iso(plan.tally.counted_until),
             "iso_timestamp_end": _iso(plan.window_end),
         }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
@@ -54,6 +54,11 @@ class SupabaseOptions(BaseModel):
         default=True,
         description="count Edge Function invocations from the function_edge_logs log source and "
         "add them up over the billing cycle in the account's state",
+    )
+    logs_endpoint: Literal["logs", "logs.all"] = Field(
+        default="logs",
+        description="analytics endpoint invocations are counted with: logs (the unified "
+        "ClickHouse logs endpoint) or logs.all (its BigQuery predecessor, retired 2026-09-23)",
     )
     pause_risk_from_api_counts: bool = Field(
         default=True,

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
 from urllib.parse import quote
 
-from quota_watch.sdk import CollectContext, LimitSpec, PeriodKind, Reading
+from quota_watch.sdk import CollectContext, LimitSpec, Period, PeriodKind, Reading
 from quota_watch_collectors.supabase.client import EndpointGone, Refused, SupabaseApi, validate
 from quota_watch_collectors.supabase.models import OrgUsageItem, OrgUsageResponse, Subscription
 
@@ -54,14 +53,14 @@ async def org_usage(
         )
         return []
     usage = validate(OrgUsageResponse, data, f"GET {path}")
-    period_start = await _cycle_start(api, slug, ctx)
+    cycle = await _cycle(api, slug, ctx)
     readings: list[Reading] = []
     for item in usage.usages:
         mapped = ORG_USAGE_METRICS.get(item.metric)
         if mapped is None:
             continue
         limit, factor = mapped
-        reading = _usage_reading(limit, factor, item, slug, period_start, limits)
+        reading = _usage_reading(limit, factor, item, slug, cycle, limits)
         if reading is not None:
             readings.append(reading)
     provided = {reading.limit for reading in readings}
@@ -71,8 +70,9 @@ async def org_usage(
     return readings
 
 
-async def _cycle_start(api: SupabaseApi, slug: str, ctx: CollectContext) -> datetime | None:
-    """The current billing period's start from the subscription endpoint, when it answers."""
+async def _cycle(api: SupabaseApi, slug: str, ctx: CollectContext) -> Period | None:
+    """The current billing period (start and end) from the subscription endpoint, when it
+    answers."""
     path = f"/platform/organizations/{_seg(slug)}/billing/subscription"
     try:
         data = await api.get(path, permission=PERMISSION_PLATFORM)
@@ -85,18 +85,29 @@ async def _cycle_start(api: SupabaseApi, slug: str, ctx: CollectContext) -> date
         )
         return None
     subscription = validate(Subscription, data, f"GET {path}")
-    start = subscription.current_period_start
+    start, end = subscription.current_period_start, subscription.current_period_end
+    if end <= start:
+        log.warning(
+            "supabase organization %s: GET %s: current_period_end is not after "
+            "current_period_start; billing period left to the configuration",
+            slug,
+            path,
+        )
+        return None
     expected = ctx.period("function_invocations").start
     if expected is not None and start.day != expected.day:
-        log.warning(
+        # The org-usage readings carry this cycle; the anchor still shapes the cycle over
+        # which invocations are counted from the logs.
+        log.info(
             "supabase organization %s: its billing cycle starts on day %d of the month, "
-            "not %d: set billing_anchor_day = %d",
+            "not %d: the readings carry the API's cycle (billing_anchor_day = %d would make "
+            "the configured one agree)",
             slug,
             start.day,
             expected.day,
             start.day,
         )
-    return start
+    return Period(start, end)
 
 
 def _usage_reading(
@@ -104,7 +115,7 @@ def _usage_reading(
     factor: float,
     item: OrgUsageItem,
     slug: str,
-    period_start: datetime | None,
+    cycle: Period | None,
     limits: Mapping[str, LimitSpec],
 ) -> Reading | None:
     if item.usage is None or not item.available_in_plan:
@@ -112,6 +123,13 @@ def _usage_reading(
     cap = None
     if not item.unlimited and item.pricing_free_units is not None:
         cap = item.pricing_free_units * factor
-    if limits[limit].period.kind is not PeriodKind.BILLING_CYCLE:
-        period_start = None  # a level held now: no period to name
-    return Reading(limit, item.usage * factor, slug, cap=cap, period_start=period_start)
+    if cycle is None or limits[limit].period.kind is not PeriodKind.BILLING_CYCLE:
+        cycle = Period(None, None)  # a level held now, or no cycle stated: no period to name
+    return Reading(
+        limit,
+        item.usage * factor,
+        slug,
+        cap=cap,
+        period_start=cycle.start,
+        period_end=cycle.end,
+    )

@@ -44,6 +44,10 @@ Format of `case.toml`::
     cap = 100000.0                         # optional (omitted: the reading must carry no cap;
                                            #   "*": any finite cap, for live-machine values)
     period_start = 2026-11-22T00:00:00Z    # optional (omitted: not checked)
+    period_end = 2026-11-23T00:00:00Z      # optional (omitted: not checked)
+    period_zone = "America/Los_Angeles"    # optional (omitted: not checked)
+    forecast = 150000.0                    # optional (omitted: the reading must carry no
+                                           #   provider forecast; "*": any)
     [expect.state]                         # optional: ctx.state after collect (subset match)
 
 `readings = []` under `[expect]` expects an empty list. A body file ending in `.json` is

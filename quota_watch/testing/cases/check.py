@@ -28,6 +28,12 @@ def _reading_text(reading: Reading) -> str:
     text += f" cap={reading.cap!r}"
     if reading.period_start is not None:
         text += f" period_start={reading.period_start.isoformat()}"
+    if reading.period_end is not None:
+        text += f" period_end={reading.period_end.isoformat()}"
+    if reading.period_zone is not None:
+        text += f" period_zone={reading.period_zone}"
+    if reading.forecast is not None:
+        text += f" forecast={reading.forecast!r}"
     return text
 
 
@@ -68,12 +74,33 @@ def _compare_readings(expected: tuple[ExpectedReading, ...], actual: list[Readin
         if exp.period_start is not None and got.period_start != exp.period_start:
             shown = None if got.period_start is None else got.period_start.isoformat()
             diffs.append(f"period_start {shown} != expected {exp.period_start.isoformat()}")
+        diffs.extend(_period_and_forecast_diffs(exp, got))
         if diffs:
             problems.append(f"  different:  {key_text(key)}: {'; '.join(diffs)}")
     for key, got in by_key.items():
         if key not in wanted:
             problems.append(f"  unexpected: {_reading_text(got)}")
     return problems
+
+
+def _period_and_forecast_diffs(exp: ExpectedReading, got: Reading) -> list[str]:
+    diffs: list[str] = []
+    if exp.period_end is not None and got.period_end != exp.period_end:
+        shown = None if got.period_end is None else got.period_end.isoformat()
+        diffs.append(f"period_end {shown} != expected {exp.period_end.isoformat()}")
+    if exp.period_zone is not None and got.period_zone != exp.period_zone:
+        diffs.append(f"period_zone {got.period_zone!r} != expected {exp.period_zone!r}")
+    if exp.forecast is None and got.forecast is not None:
+        diffs.append(f"forecast {got.forecast!r} reported, none expected")
+    elif exp.forecast is not None and got.forecast is None:
+        diffs.append(f"no forecast reported, expected {exp.forecast!r}")
+    elif (
+        isinstance(exp.forecast, float)
+        and got.forecast is not None
+        and not _close(got.forecast, exp.forecast)
+    ):
+        diffs.append(f"forecast {got.forecast!r} != expected {exp.forecast!r}")
+    return diffs
 
 
 def _equal(expected: Any, actual: Any) -> bool:

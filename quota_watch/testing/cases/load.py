@@ -36,7 +36,16 @@ _ROUTE_KEYS = {
     "times",
 }
 _EXPECT_KEYS = {"error", "error_retry_after", "readings", "state"}
-_READING_KEYS = {"limit", "value", "resource", "cap", "period_start"}
+_READING_KEYS = {
+    "limit",
+    "value",
+    "resource",
+    "cap",
+    "period_start",
+    "period_end",
+    "period_zone",
+    "forecast",
+}
 
 
 def iter_cases(folder: Path | str) -> list[Path]:
@@ -245,6 +254,9 @@ def _load_reading(raw: Any, where: str) -> ExpectedReading:
     resource = table.get("resource")
     cap = table.get("cap")
     period_start = table.get("period_start")
+    period_end = table.get("period_end")
+    period_zone = table.get("period_zone")
+    forecast = table.get("forecast")
     return ExpectedReading(
         limit=_string(table["limit"], f"{where}.limit"),
         value=value,
@@ -257,6 +269,13 @@ def _load_reading(raw: Any, where: str) -> ExpectedReading:
         period_start=None
         if period_start is None
         else _datetime(period_start, f"{where}.period_start"),
+        period_end=None if period_end is None else _datetime(period_end, f"{where}.period_end"),
+        period_zone=None if period_zone is None else _string(period_zone, f"{where}.period_zone"),
+        forecast=None
+        if forecast is None
+        else ANY_VALUE
+        if forecast == ANY_VALUE
+        else _number(forecast, f"{where}.forecast"),
     )
 
 

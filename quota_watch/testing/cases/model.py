@@ -67,12 +67,21 @@ class ExpectedReading:
     resource: str | None = None
     cap: float | Literal["*"] | None = None  # None: the reading must carry no cap
     period_start: datetime | None = None  # None: not checked
+    period_end: datetime | None = None  # None: not checked
+    period_zone: str | None = None  # None: not checked
+    forecast: float | Literal["*"] | None = None  # None: the reading must carry no forecast
 
     def describe(self) -> str:
         """Short text naming the reading's key and expected values."""
         text = f"{key_text((self.limit, self.resource))} value={self.value!r} cap={self.cap!r}"
         if self.period_start is not None:
             text += f" period_start={self.period_start.isoformat()}"
+        if self.period_end is not None:
+            text += f" period_end={self.period_end.isoformat()}"
+        if self.period_zone is not None:
+            text += f" period_zone={self.period_zone}"
+        if self.forecast is not None:
+            text += f" forecast={self.forecast!r}"
         return text
 
 

@@ -80,7 +80,8 @@ async def test_offers_sharing_a_name_are_told_apart() -> None:
     assert keys[("free_tier_units", "AWS Glue/Catalog-Request (us-east-1)")].value == 1.0
     assert keys[("free_tier_units", "AWS Glue/Catalog-Request (eu-west-1)")].value == 2.0
     assert ("free_tier_units", "AWS Glue/Same") in keys
-    assert len(readings) == 6  # three offers, each with its forecast
+    assert len(readings) == 3  # three offers, each carrying its forecast
+    assert all(r.forecast == 2224.25 for r in readings)
 
 
 async def test_same_offer_with_different_amounts_is_drift() -> None:
@@ -102,7 +103,7 @@ async def test_zero_limit_gives_no_cap_and_negative_amounts_are_left_out(
     keys = by_key(readings)
     assert keys[("free_tier_units", "AWS Glue/Zero")].cap is None
     assert not any(r.resource == "AWS Glue/Negative" for r in readings)
-    assert ("free_tier_units", "AWS Glue/NoForecast") in keys
+    assert keys[("free_tier_units", "AWS Glue/NoForecast")].forecast is None
     assert ("free_tier_forecast_units", "AWS Glue/NoForecast") not in keys
     assert "negative amount" in caplog.text
 
@@ -111,7 +112,25 @@ async def test_forecasts_can_be_switched_off() -> None:
     readings, _, _ = await collect(
         [ok({"freeTierUsages": [usage_row()]})], account_plan=False, forecasts=False
     )
-    assert [r.limit for r in readings] == ["free_tier_units"]
+    assert [(r.limit, r.forecast) for r in readings] == [("free_tier_units", None)]
+
+
+async def test_the_forecast_is_the_readings_not_a_limit_of_its_own() -> None:
+    rows = [usage_row(unit="GB", limit=5.0, forecastedUsageAmount=2.5)]
+    readings, _, _ = await collect([ok({"freeTierUsages": rows})], account_plan=False)
+    [reading] = readings
+    assert (reading.limit, reading.cap, reading.forecast) == (
+        "free_tier_bytes",
+        5.0 * 2**30,
+        2.5 * 2**30,
+    )
+    readings, _, _ = await collect(
+        [ok({"freeTierUsages": rows})], account_plan=False, forecast_limits=True
+    )
+    assert [(r.limit, r.value) for r in readings] == [
+        ("free_tier_bytes", 287.0 * 2**30),
+        ("free_tier_forecast_bytes", 2.5 * 2**30),
+    ]
 
 
 async def test_account_plan_off_makes_one_call() -> None:

@@ -15,8 +15,9 @@ __all__ = ["DO_BILLED_MEMORY_GB", "QueryError", "execute"]
 
 Row = dict[str, dict[str, Any]]
 
-DO_BILLED_MEMORY_GB = 0.125
-"""GB per active Durable Object the collector assumes when it reads activeTime (128 MB)."""
+DO_BILLED_MEMORY_GB = 0.128
+"""GB per active Durable Object second when reading activeTime: 128 MB / 1 GB, as Cloudflare's
+pricing examples compute it."""
 
 _KV_ACTIONS = {"kv_reads": "read", "kv_writes": "write", "kv_deletes": "delete", "kv_lists": "list"}
 # One representative operation per R2 class: PutObject is Class A, GetObject Class B.

@@ -324,7 +324,9 @@ def test_declared_limits_follow_billing_anchor_day() -> None:
     assert limits["bandwidth"].cap == 100 * 2**30
 
 
-async def test_anchor_mismatch_names_the_day_to_set(caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_apis_cycle_is_carried_without_billing_anchor_day(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     start, end = "2026-11-17T00:00:00.000-08:00", "2026-12-17T00:00:00.000-08:00"
     provider = legacy_provider(
         **{
@@ -332,9 +334,16 @@ async def test_anchor_mismatch_names_the_day_to_set(caplog: pytest.LogCaptureFix
             f"/{TEAM_ID}/builds/status": builds(1, start, end),
         }
     )
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         readings, _ = await collect(options(), provider)
-    assert {r.period_start for r in readings} == {datetime(2026, 11, 17, 8, tzinfo=UTC)}
+    assert {(r.period_start, r.period_end, r.period_zone) for r in readings} == {
+        (
+            datetime(2026, 11, 17, 8, tzinfo=UTC),
+            datetime(2026, 12, 17, 8, tzinfo=UTC),
+            "America/Los_Angeles",
+        )
+    }
+    assert "WARNING" not in caplog.text
     assert caplog.text.count("billing_anchor_day = 17") == 1
 
 

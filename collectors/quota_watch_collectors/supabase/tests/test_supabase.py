@@ -203,7 +203,7 @@ async def test_org_usage_endpoint_gone_falls_back() -> None:
     assert any("answered HTTP 404" in m for m in _messages(result))
 
 
-async def test_subscription_on_another_day_suggests_billing_anchor_day() -> None:
+async def test_subscription_on_another_day_gives_the_readings_its_cycle() -> None:
     case = _case("org_usage")
     routes = [r for r in case.routes if not r.path.endswith("/subscription")]
     start = int(datetime(2026, 11, 8, tzinfo=UTC).timestamp())
@@ -216,9 +216,30 @@ async def test_subscription_on_another_day_suggests_billing_anchor_day() -> None
     )
     result = await execute_case(SupabaseCollector, _with(case, routes=routes))
     assert result.error is None
-    assert any("set billing_anchor_day = 8" in m for m in _messages(result))
+    assert any("billing_anchor_day = 8 would" in m for m in _messages(result))
     egress = next(r for r in result.readings or [] if r.limit == "egress")
-    assert egress.period_start == datetime(2026, 11, 8, tzinfo=UTC)
+    assert (egress.period_start, egress.period_end) == (
+        datetime(2026, 11, 8, tzinfo=UTC),
+        datetime(2026, 12, 8, tzinfo=UTC),
+    )
+
+
+async def test_a_subscription_period_ending_before_it_starts_is_not_used() -> None:
+    case = _case("org_usage")
+    routes = [r for r in case.routes if not r.path.endswith("/subscription")]
+    start = int(datetime(2026, 11, 8, tzinfo=UTC).timestamp())
+    routes.append(
+        Route(
+            "GET",
+            f"/platform/organizations/{ORG}/billing/subscription",
+            body={"current_period_start": start, "current_period_end": start},
+        )
+    )
+    result = await execute_case(SupabaseCollector, _with(case, routes=routes))
+    assert result.error is None
+    assert any("current_period_end is not after" in m for m in _messages(result))
+    egress = next(r for r in result.readings or [] if r.limit == "egress")
+    assert (egress.period_start, egress.period_end) == (None, None)
 
 
 async def test_subscription_refused_leaves_period_start_out() -> None:
