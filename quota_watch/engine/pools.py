@@ -64,6 +64,7 @@ class ShardSeries:
     rate: float | None = None  # the trend, units per second
     exhausts_at: datetime | None = None
     stale: bool = False
+    display_unit: str | None = None  # the provider's unit for people (limits.toml)
 
 
 def recommended_shards(projected_peak: float, cap_per_shard: float, target: float) -> int:
@@ -119,6 +120,7 @@ class PoolLimit:
     act_by: datetime | None  # when the pool passes target utilization of its capacity
     period_start: datetime | None
     period_end: datetime | None
+    display_unit: str | None = None
 
     @property
     def utilization(self) -> float:
@@ -155,6 +157,7 @@ class Advice:
     exhausts_at: datetime | None = None
     policy_reason: str | None = None  # why a split is not advised, from the catalogue's policy
     policy_caution: str | None = None  # a split is advised, but the terms are unclear
+    display_unit: str | None = None
 
     @property
     def needs_action(self) -> bool:
@@ -272,6 +275,7 @@ def _pool_limit(
         limit=first.limit,
         title=first.title,
         unit=first.unit,
+        display_unit=first.display_unit,
         measure=first.measure,
         shards=tuple(shards),
         total_value=total_value,
@@ -323,6 +327,7 @@ def _pool_advice(
         limit=binding.limit,
         title=binding.title,
         unit=binding.unit,
+        display_unit=binding.display_unit,
         shards=shards,
         recommended=binding.recommended,
         value=binding.total_value,
@@ -357,6 +362,7 @@ def _pool_advice(
             limit=hot_limit.limit,
             title=hot_limit.title,
             unit=hot_limit.unit,
+            display_unit=hot_limit.display_unit,
             recommended=hot_limit.recommended,
             value=hottest.value,
             cap=hottest.cap,
@@ -425,6 +431,7 @@ def _single_advice(
         title=s.title,
         resource=s.resource,
         unit=s.unit,
+        display_unit=s.display_unit,
         recommended=recommended,
         value=s.value,
         cap=s.cap,

@@ -16,6 +16,7 @@ from quota_watch.engine.pools import (
     PoolPlan,
 )
 from quota_watch.status.plan import SHOWN_FROM, all_advice, shown_limits
+from quota_watch.terminal import Column, Screen, TableRow
 from quota_watch.units import format_days, human, iso_z, percent, utc_minute
 
 if TYPE_CHECKING:
@@ -42,8 +43,8 @@ def _subject(a: Advice) -> str:
 def _projection(a: Advice) -> str:
     where = {"period end": "by the period's end", "horizon": "within the planning horizon"}
     return (
-        f"{_name(a)} is projected to reach {human(a.projected, a.unit)} of "
-        f"{human(a.cap, a.unit)} ({percent((a.projected or 0) / a.cap if a.cap else None)}) "
+        f"{_name(a)} is projected to reach {human(a.projected, a.unit, a.display_unit)} of "
+        f"{human(a.cap, a.unit, a.display_unit)} ({percent((a.projected or 0) / a.cap if a.cap else None)}) "
         f"{where.get(a.projected_from, 'now')}"
     )
 
@@ -80,22 +81,22 @@ def advice_text(a: Advice, target: float) -> str:
         cool = ", ".join(a.cool_shards) or "the other shards"
         return (
             f"{_sentence(_subject(a))}: move load from {a.hot_shard} to {cool}. "
-            f"{a.hot_shard}'s {_name(a)} is projected at {human(a.projected, a.unit)} of "
-            f"{human(a.cap, a.unit)} ({percent((a.projected or 0) / a.cap if a.cap else None)})"
+            f"{a.hot_shard}'s {_name(a)} is projected at {human(a.projected, a.unit, a.display_unit)} of "
+            f"{human(a.cap, a.unit, a.display_unit)} ({percent((a.projected or 0) / a.cap if a.cap else None)})"
             f"{'; full at ' + utc_minute(a.exhausts_at) if a.exhausts_at else ''}, "
             "while the pool has room."
         )
     if a.kind == "archive" and a.cap is not None and a.value >= a.cap:
         return (
-            f"{_sentence(_subject(a))}: at {human(a.value, a.unit)} of {human(a.cap, a.unit)}"
+            f"{_sentence(_subject(a))}: at {human(a.value, a.unit, a.display_unit)} of {human(a.cap, a.unit, a.display_unit)}"
             f"{', full since ' + utc_minute(a.exhausts_at) if a.exhausts_at else ''}; split it or "
             "archive old data."
         )
     if a.kind == "archive":
         return (
-            f"{_sentence(_subject(a))}: will hit {human(a.cap, a.unit)}"
+            f"{_sentence(_subject(a))}: will hit {human(a.cap, a.unit, a.display_unit)}"
             f"{' at ' + utc_minute(a.exhausts_at) if a.exhausts_at else ''}; split it or archive "
-            f"old data. Now {human(a.value, a.unit)}, projected {human(a.projected, a.unit)}."
+            f"old data. Now {human(a.value, a.unit, a.display_unit)}, projected {human(a.projected, a.unit, a.display_unit)}."
         )
     if a.kind == "consolidate":
         return (
@@ -107,6 +108,7 @@ def advice_text(a: Advice, target: float) -> str:
 
 
 _HEADER = ("LIMIT", "USED", "CAP", "USE%", "PROJECTED", "PROJ%", "NEED", "HOTTEST", "HEADROOM")
+"""The markdown table's headers."""
 
 
 def _limit_cells(p: PoolLimit, mark: str) -> tuple[str, ...]:
@@ -118,10 +120,10 @@ def _limit_cells(p: PoolLimit, mark: str) -> tuple[str, ...]:
         headroom = "resets first"
     return (
         mark + p.limit,
-        human(p.total_value, p.unit),
-        human(p.total_cap, p.unit),
+        human(p.total_value, p.unit, p.display_unit),
+        human(p.total_cap, p.unit, p.display_unit),
         percent(p.utilization),
-        human(p.projected_peak, p.unit),
+        human(p.projected_peak, p.unit, p.display_unit),
         percent(p.projected_utilization),
         str(p.recommended),
         hottest,
@@ -138,15 +140,19 @@ def _pool_heading(pool: PoolPlan) -> str:
     )
 
 
-def _aligned(rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    right = {1, 2, 3, 4, 5, 6, 8}
-    return [
-        "  ".join(
-            c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(r)
-        ).rstrip()
-        for r in rows
-    ]
+_COLUMNS = (
+    Column("limit", "LIMIT"),
+    Column("used", "USED", right=True, wrap=True),
+    Column("cap", "CAP", right=True, wrap=True),
+    Column("use", "USE%", right=True, drop=4),
+    Column("projected", "PROJECTED", right=True, wrap=True, drop=1),
+    Column("proj", "PROJ%", right=True),
+    Column("need", "NEED", right=True),
+    Column("hottest", "HOTTEST", wrap=True, drop=2),
+    Column("headroom", "HEADROOM", right=True, wrap=True, drop=3),
+)
+"""The pool table's columns (the cells of _limit_cells, in order); a narrow terminal drops
+PROJECTED first, then HOTTEST, HEADROOM and USE%."""
 
 
 def _hidden_note(hidden: int) -> str:
@@ -156,33 +162,59 @@ def _hidden_note(hidden: int) -> str:
     )
 
 
-def plan_to_text(plan: Plan, *, show_all: bool = False) -> str:
-    """The plan as plain text: a table per pool (riskiest limits first), then the advice."""
-    out: list[str] = []
+def plan_to_text(
+    plan: Plan, *, show_all: bool = False, width: int | None = None, colour: bool = False
+) -> str:
+    """The plan for the terminal (fitted to `width`, the terminal's when None; in colour when
+    `colour`): a table per pool (riskiest limits first), then the advice, each paragraph
+    wrapped with a hanging indent."""
+    screen = Screen(width=width, colour=colour)
     for pool in plan.pools:
-        out.append(_pool_heading(pool))
+        screen.paragraph(_pool_heading(pool), rest="  ", style="bold")
         shown, hidden = shown_limits(pool, show_all)
         if shown:
-            rows = [_HEADER] + [_limit_cells(p, "* " if p is pool.binding else "  ") for p in shown]
-            out.extend("  " + line for line in _aligned(rows))
+            rows = [
+                TableRow(
+                    dict(
+                        zip(
+                            (c.key for c in _COLUMNS),
+                            _limit_cells(p, "* " if p is pool.binding else "  "),
+                            strict=True,
+                        )
+                    )
+                )
+                for p in shown
+            ]
+            screen.table(_COLUMNS, rows, indent=2)
             if hidden:
-                out.append(f"  ... {_hidden_note(hidden)}")
+                screen.paragraph(_hidden_note(hidden), first="  ... ", rest="      ")
         else:
-            out.append("  (no readings with a cap yet)")
-        out.append("")
+            screen.line("  (no readings with a cap yet)")
+        screen.line()
     if not plan.pools:
-        out.append("No shard pools configured (accounts sharing a `group` form one).")
-        out.append("")
+        screen.paragraph("No shard pools configured (accounts sharing a `group` form one).")
+        screen.line()
     advice = all_advice(plan)
     if plan.pools:
-        out.append("  * binding limit (needs the most shards); NEED = shards recommended")
-        out.append("")
-    out.append(f"Advice (target utilization {percent(plan.target_utilization)} per shard):")
+        screen.paragraph(
+            "* binding limit (needs the most shards); NEED = shards recommended",
+            first="  ",
+            rest="    ",
+        )
+        screen.line()
+    screen.paragraph(
+        f"Advice (target utilization {percent(plan.target_utilization)} per shard):",
+        style="bold",
+    )
     if not advice:
-        out.append("  nothing to do: no pool needs a shard and nothing is projected to fill up.")
+        screen.paragraph(
+            "nothing to do: no pool needs a shard and nothing is projected to fill up.",
+            first="  ",
+            rest="  ",
+        )
     for a in advice:
-        out.append(f"  - {advice_text(a, plan.target_utilization)}")
-    return "\n".join(out)
+        screen.paragraph(advice_text(a, plan.target_utilization), first="  - ", rest="    ")
+    return screen.text()
 
 
 def _md_cell(text: str) -> str:

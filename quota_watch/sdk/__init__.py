@@ -35,6 +35,7 @@ from quota_watch.sdk.limits import (
     PeriodSpec,
     Scope,
     Unit,
+    display_factor,
     parse_duration,
     parse_quantity,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "Scope",
     "UnexpectedResponse",
     "Unit",
+    "display_factor",
     "http_date",
     "parse_duration",
     "parse_quantity",

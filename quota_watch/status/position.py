@@ -49,6 +49,7 @@ class SeriesPosition:
     severity: str | None  # threshold now or a firing threshold/forecast alert
     stale: bool
     forecast: Signal | None
+    display_unit: str | None = None  # the limit's unit for people (limits.toml)
 
     @property
     def utilization(self) -> float | None:
@@ -203,6 +204,7 @@ async def load_positions(
                 severity=severity,
                 stale=stale,
                 forecast=forecast if forecast is not None else forecast_signal(view, rules),
+                display_unit=rt.limits[reading.limit].display_unit,
             )
         )
     return positions

@@ -40,6 +40,8 @@ class Row:
     exhausts_at: datetime | None
     resets_at: datetime | None
     as_of: datetime
+    display_unit: str | None = None  # how people read the unit (limits.toml); None: the base unit
+    silenced: bool = False  # a silence matches the series
 
 
 COLLECT_KEYS = (
@@ -81,6 +83,8 @@ def make_row(
     stale: bool = False,
     severity: str | None = None,
     forecast: Signal | None = None,
+    display_unit: str | None = None,
+    silenced: bool = False,
 ) -> Row:
     """The row for one stored reading; `severity` from the rules, `forecast` from the engine."""
     utilization = _utilization(reading.value, reading.cap)
@@ -110,6 +114,8 @@ def make_row(
         exhausts_at=forecast.exhausts_at if forecast else None,
         resets_at=reading.period_end if reading.measure == "cumulative" else None,
         as_of=reading.ts,
+        display_unit=display_unit,
+        silenced=silenced,
     )
 
 

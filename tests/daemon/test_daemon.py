@@ -63,11 +63,12 @@ def test_embedded_default_serves_host_metrics_and_stops_cleanly(tmp_path: Path) 
 
 
 def _df_root() -> tuple[int, int]:
+    """df's Used and Avail of /: the host collector's value and cap is used + avail."""
     out = subprocess.run(
-        ["df", "-B1", "--output=size,used", "/"], capture_output=True, text=True, check=True
+        ["df", "-B1", "--output=used,avail", "/"], capture_output=True, text=True, check=True
     ).stdout.split("\n")[1]
-    size, used = (int(x) for x in out.split())
-    return size, used
+    used, avail = (int(x) for x in out.split())
+    return used + avail, used
 
 
 @pytest.mark.skipif(shutil.which("df") is None, reason="no df on this machine")

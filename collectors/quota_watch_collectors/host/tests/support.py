@@ -51,6 +51,12 @@ class Tree:
         self.set_mounts("")
         self.add_disk("vda", sectors=97_656_250)  # 50 GB, Oracle's default boot volume
 
+    def set_asset_tag(self, tag: str) -> None:
+        """Write the DMI chassis asset tag (/sys/class/dmi/id/chassis_asset_tag)."""
+        dmi = self.sys / "class" / "dmi" / "id"
+        dmi.mkdir(parents=True, exist_ok=True)
+        (dmi / "chassis_asset_tag").write_text(tag + "\n")
+
     def set_tx(self, tx: dict[str, int]) -> None:
         """Write /proc/net/dev with these transmitted bytes per interface."""
         (self.proc / "net" / "dev").write_text(net_dev(tx))
