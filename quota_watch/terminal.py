@@ -1,8 +1,9 @@
 """The one terminal renderer (rich) of every human table: report, plan, history, collect and
-`collectors list`. It fits the terminal's width (rich's detection: the terminal, else
-`COLUMNS`, else 80): columns that do not fit are dropped in their stated order, columns of
-several words wrap between words (never inside one) once nothing else can go; paragraphs wrap with a hanging indent.
-Without colour (a pipe, NO_COLOR, TERM=dumb) the output is plain text with no ANSI escapes."""
+`collectors list`. It fits the terminal's width (rich's detection: `COLUMNS`, else the
+terminal's, else 80): columns that do not fit are dropped in their stated order, and once
+nothing else can go, columns of several words wrap between words (never inside one);
+paragraphs wrap with a hanging indent. Without colour (a pipe, NO_COLOR, TERM=dumb) the output
+is plain text with no ANSI escapes."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ class TableRow:
 
 
 def terminal_width() -> int:
-    """The width rich detects: the terminal's, else `COLUMNS`, else 80."""
+    """The width rich detects: `COLUMNS`, else the terminal's, else 80."""
     from rich.console import Console
 
     return Console().width

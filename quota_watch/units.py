@@ -87,8 +87,10 @@ def _in_display_unit(value: float, unit: str, display: str) -> str:
     return f"{_amount(value / factor)} {display}"
 
 
-def used_of_cap(value: float | None, cap: float | None, unit: str, display: str | None = None) -> str:
-    """"value / cap" in one unit, the unit written once when both share it: "1,391 / 2,000
+def used_of_cap(
+    value: float | None, cap: float | None, unit: str, display: str | None = None
+) -> str:
+    """ "value / cap" in one unit, the unit written once when both share it: "1,391 / 2,000
     minutes", "84k / 100k", "660 MB / 1 GB"; "-" for a missing side."""
     used, limit = human(value, unit, display), human(cap, unit, display)
     if display is not None and used.endswith(" " + display) and limit.endswith(" " + display):

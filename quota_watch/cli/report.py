@@ -149,7 +149,9 @@ def history(
     now = command.utcnow()
     try:
         known = {a.name for a in cfg.accounts}
-        runtimes = command.account_runtimes(cfg, lambda a: a.name == account) if account in known else {}
+        runtimes = (
+            command.account_runtimes(cfg, lambda a: a.name == account) if account in known else {}
+        )
         display = command.display_units(runtimes).get((account, limit))
         found = run_async(
             lambda: command.read_history(url, account, limit, resource, days, now, display)

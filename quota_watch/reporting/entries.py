@@ -165,7 +165,10 @@ def matching_silenced(
         fields = _series_fields(p)
         for silence in active:
             if set(silence.matchers) <= _SERIES_MATCHERS:
-                hit = all(fields[k] is not None and str(fields[k]) == v for k, v in silence.matchers.items())
+                hit = all(
+                    fields[k] is not None and str(fields[k]) == v
+                    for k, v in silence.matchers.items()
+                )
             else:
                 hit = any(silence.matches(a, now) for a in by_series.get(key, ()))
             if hit:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -28,6 +27,11 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _amount(of: Advice | PoolLimit, value: float | None) -> str:
+    """`value` of the limit in its provider's unit (the one formatter, quota_watch.units)."""
+    return human(value, of.unit, of.display_unit)
+
+
 def _name(a: Advice) -> str:
     return a.title or a.limit
 
@@ -43,8 +47,8 @@ def _subject(a: Advice) -> str:
 def _projection(a: Advice) -> str:
     where = {"period end": "by the period's end", "horizon": "within the planning horizon"}
     return (
-        f"{_name(a)} is projected to reach {human(a.projected, a.unit, a.display_unit)} of "
-        f"{human(a.cap, a.unit, a.display_unit)} ({percent((a.projected or 0) / a.cap if a.cap else None)}) "
+        f"{_name(a)} is projected to reach {_amount(a, a.projected)} of "
+        f"{_amount(a, a.cap)} ({percent((a.projected or 0) / a.cap if a.cap else None)}) "
         f"{where.get(a.projected_from, 'now')}"
     )
 
@@ -81,22 +85,22 @@ def advice_text(a: Advice, target: float) -> str:
         cool = ", ".join(a.cool_shards) or "the other shards"
         return (
             f"{_sentence(_subject(a))}: move load from {a.hot_shard} to {cool}. "
-            f"{a.hot_shard}'s {_name(a)} is projected at {human(a.projected, a.unit, a.display_unit)} of "
-            f"{human(a.cap, a.unit, a.display_unit)} ({percent((a.projected or 0) / a.cap if a.cap else None)})"
+            f"{a.hot_shard}'s {_name(a)} is projected at {_amount(a, a.projected)} of "
+            f"{_amount(a, a.cap)} ({percent((a.projected or 0) / a.cap if a.cap else None)})"
             f"{'; full at ' + utc_minute(a.exhausts_at) if a.exhausts_at else ''}, "
             "while the pool has room."
         )
     if a.kind == "archive" and a.cap is not None and a.value >= a.cap:
         return (
-            f"{_sentence(_subject(a))}: at {human(a.value, a.unit, a.display_unit)} of {human(a.cap, a.unit, a.display_unit)}"
+            f"{_sentence(_subject(a))}: at {_amount(a, a.value)} of {_amount(a, a.cap)}"
             f"{', full since ' + utc_minute(a.exhausts_at) if a.exhausts_at else ''}; split it or "
             "archive old data."
         )
     if a.kind == "archive":
         return (
-            f"{_sentence(_subject(a))}: will hit {human(a.cap, a.unit, a.display_unit)}"
+            f"{_sentence(_subject(a))}: will hit {_amount(a, a.cap)}"
             f"{' at ' + utc_minute(a.exhausts_at) if a.exhausts_at else ''}; split it or archive "
-            f"old data. Now {human(a.value, a.unit, a.display_unit)}, projected {human(a.projected, a.unit, a.display_unit)}."
+            f"old data. Now {_amount(a, a.value)}, projected {_amount(a, a.projected)}."
         )
     if a.kind == "consolidate":
         return (
@@ -120,10 +124,10 @@ def _limit_cells(p: PoolLimit, mark: str) -> tuple[str, ...]:
         headroom = "resets first"
     return (
         mark + p.limit,
-        human(p.total_value, p.unit, p.display_unit),
-        human(p.total_cap, p.unit, p.display_unit),
+        _amount(p, p.total_value),
+        _amount(p, p.total_cap),
         percent(p.utilization),
-        human(p.projected_peak, p.unit, p.display_unit),
+        _amount(p, p.projected_peak),
         percent(p.projected_utilization),
         str(p.recommended),
         hottest,
@@ -145,14 +149,14 @@ _COLUMNS = (
     Column("used", "USED", right=True, wrap=True),
     Column("cap", "CAP", right=True, wrap=True),
     Column("use", "USE%", right=True, drop=4),
-    Column("projected", "PROJECTED", right=True, wrap=True, drop=1),
+    Column("projected", "PROJECTED", right=True, wrap=True, drop=3),
     Column("proj", "PROJ%", right=True),
     Column("need", "NEED", right=True),
     Column("hottest", "HOTTEST", wrap=True, drop=2),
-    Column("headroom", "HEADROOM", right=True, wrap=True, drop=3),
+    Column("headroom", "HEADROOM", right=True, wrap=True, drop=1),
 )
 """The pool table's columns (the cells of _limit_cells, in order); a narrow terminal drops
-PROJECTED first, then HOTTEST, HEADROOM and USE%."""
+USE% first, then PROJECTED (PROJ% stays), HOTTEST and HEADROOM."""
 
 
 def _hidden_note(hidden: int) -> str:

@@ -21,9 +21,9 @@ from quota_watch.units import iso_z, percent, relative, rounded_span, used_of_ca
 __all__ = [
     "JSON_KEYS",
     "bar",
+    "status_label",
     "to_csv",
     "to_json",
-    "status_label",
     "to_markdown",
     "to_table",
     "write_advice",
@@ -159,9 +159,7 @@ def _columns(entries: Sequence[Entry]) -> list[Column]:
     with_pool = any(e.group is not None for e in entries)
     with_trend = any(e.trend for e in entries)
     return [
-        c
-        for c in _COLUMNS
-        if (c.key != "pool" or with_pool) and (c.key != "trend" or with_trend)
+        c for c in _COLUMNS if (c.key != "pool" or with_pool) and (c.key != "trend" or with_trend)
     ]
 
 

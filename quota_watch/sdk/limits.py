@@ -117,9 +117,7 @@ def display_factor(display: str, unit: Unit | str) -> float:
     fixed = _FIXED_DISPLAY_UNITS.get(display)
     if fixed is not None:
         if fixed[0] is not unit:
-            raise ValueError(
-                f"display unit {display!r} is for {fixed[0].value}, not {unit.value}"
-            )
+            raise ValueError(f"display unit {display!r} is for {fixed[0].value}, not {unit.value}")
         return fixed[1]
     if unit is Unit.COUNT and _DISPLAY_LABEL.match(display):
         return 1.0  # a name for what is counted: "requests", "credits", "USD"

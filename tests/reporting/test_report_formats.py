@@ -34,8 +34,8 @@ from quota_watch.reporting.render import (
 )
 from quota_watch.reporting.sparkline import sparkline
 from quota_watch.store.facade import Store
-from tests.support.factories import make_alert
 from tests.support import report_site
+from tests.support.factories import make_alert
 from tests.support.report_site import NOW, Site, assert_snapshot
 from tests.support.widths import WIDTHS, assert_fits
 

@@ -64,9 +64,7 @@ async def test_auto_applies_the_oracle_caps_only_on_oracle(
     }
 
 
-async def test_the_oracle_option_overrides_detection(
-    tree: Tree, client: httpx.AsyncClient
-) -> None:
+async def test_the_oracle_option_overrides_detection(tree: Tree, client: httpx.AsyncClient) -> None:
     assert _caps(tree, client, oracle=True)["block_storage"] == 200e9
     tree.set_asset_tag("OracleCloud.com")
     assert _caps(tree, client, oracle=False)["block_storage"] is None
