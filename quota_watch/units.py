@@ -88,14 +88,27 @@ def _in_display_unit(value: float, unit: str, display: str) -> str:
 
 
 def used_of_cap(
-    value: float | None, cap: float | None, unit: str, display: str | None = None
+    value: float | None,
+    cap: float | None,
+    unit: str,
+    display: str | None = None,
+    *,
+    joiner: str = " / ",
 ) -> str:
-    """ "value / cap" in one unit, the unit written once when both share it: "1,391 / 2,000
-    minutes", "84k / 100k", "660 MB / 1 GB"; "-" for a missing side."""
+    """ "value / cap" (or with another `joiner`, " of ") in one unit, the unit written once
+    when both share it: "1,391 / 2,000 minutes", "84k / 100k", "660 MB / 1 GB"; "-" for a
+    missing side."""
     used, limit = human(value, unit, display), human(cap, unit, display)
-    if display is not None and used.endswith(" " + display) and limit.endswith(" " + display):
-        used = used[: -len(display) - 1]
-    return f"{used} / {limit}"
+    return f"{without_display_unit(used, limit, display)}{joiner}{limit}"
+
+
+def without_display_unit(text: str, beside: str, display: str | None) -> str:
+    """`text` without its trailing display unit when `beside` (shown next to it) carries the
+    same one: a table's USED column beside its CAP column."""
+    suffix = f" {display}"
+    if display is not None and text.endswith(suffix) and beside.endswith(suffix):
+        return text[: -len(suffix)]
+    return text
 
 
 def percent(ratio: float | None, digits: int = 0) -> str:

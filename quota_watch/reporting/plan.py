@@ -16,7 +16,15 @@ from quota_watch.engine.pools import (
 )
 from quota_watch.status.plan import SHOWN_FROM, all_advice, shown_limits
 from quota_watch.terminal import Column, Screen, TableRow
-from quota_watch.units import format_days, human, iso_z, percent, utc_minute
+from quota_watch.units import (
+    format_days,
+    human,
+    iso_z,
+    percent,
+    used_of_cap,
+    utc_minute,
+    without_display_unit,
+)
 
 if TYPE_CHECKING:
     pass
@@ -30,6 +38,11 @@ def _sentence(text: str) -> str:
 def _amount(of: Advice | PoolLimit, value: float | None) -> str:
     """`value` of the limit in its provider's unit (the one formatter, quota_watch.units)."""
     return human(value, of.unit, of.display_unit)
+
+
+def _of(a: Advice, value: float | None) -> str:
+    """ "249k of 300k requests": `value` of the advice's cap, the unit written once."""
+    return used_of_cap(value, a.cap, a.unit, a.display_unit, joiner=" of ")
 
 
 def _name(a: Advice) -> str:
@@ -47,8 +60,8 @@ def _subject(a: Advice) -> str:
 def _projection(a: Advice) -> str:
     where = {"period end": "by the period's end", "horizon": "within the planning horizon"}
     return (
-        f"{_name(a)} is projected to reach {_amount(a, a.projected)} of "
-        f"{_amount(a, a.cap)} ({percent((a.projected or 0) / a.cap if a.cap else None)}) "
+        f"{_name(a)} is projected to reach {_of(a, a.projected)} "
+        f"({percent((a.projected or 0) / a.cap if a.cap else None)}) "
         f"{where.get(a.projected_from, 'now')}"
     )
 
@@ -85,14 +98,14 @@ def advice_text(a: Advice, target: float) -> str:
         cool = ", ".join(a.cool_shards) or "the other shards"
         return (
             f"{_sentence(_subject(a))}: move load from {a.hot_shard} to {cool}. "
-            f"{a.hot_shard}'s {_name(a)} is projected at {_amount(a, a.projected)} of "
-            f"{_amount(a, a.cap)} ({percent((a.projected or 0) / a.cap if a.cap else None)})"
+            f"{a.hot_shard}'s {_name(a)} is projected at {_of(a, a.projected)} "
+            f"({percent((a.projected or 0) / a.cap if a.cap else None)})"
             f"{'; full at ' + utc_minute(a.exhausts_at) if a.exhausts_at else ''}, "
             "while the pool has room."
         )
     if a.kind == "archive" and a.cap is not None and a.value >= a.cap:
         return (
-            f"{_sentence(_subject(a))}: at {_amount(a, a.value)} of {_amount(a, a.cap)}"
+            f"{_sentence(_subject(a))}: at {_of(a, a.value)}"
             f"{', full since ' + utc_minute(a.exhausts_at) if a.exhausts_at else ''}; split it or "
             "archive old data."
         )
@@ -122,12 +135,13 @@ def _limit_cells(p: PoolLimit, mark: str) -> tuple[str, ...]:
     headroom = format_days(p.headroom_days)
     if p.headroom_days is None and p.projected_from == "period end":
         headroom = "resets first"
+    cap = _amount(p, p.total_cap)
     return (
         mark + p.limit,
-        _amount(p, p.total_value),
-        _amount(p, p.total_cap),
+        without_display_unit(_amount(p, p.total_value), cap, p.display_unit),
+        cap,
         percent(p.utilization),
-        _amount(p, p.projected_peak),
+        without_display_unit(_amount(p, p.projected_peak), cap, p.display_unit),
         percent(p.projected_utilization),
         str(p.recommended),
         hottest,
