@@ -99,6 +99,26 @@ def fit_columns(
     return list(zip(kept, widths, strict=True))
 
 
+def _cells(text: str) -> int:
+    from rich.cells import cell_len
+
+    return cell_len(text)
+
+
+def _row_lines(fitted: Sequence[tuple[Column, int]], row: TableRow) -> list[list[str]]:
+    """The row's lines, one text per column: a cell wider than its column wraps between words
+    (a column that may not wrap was fitted to its widest cell)."""
+    cells = []
+    for column, width in fitted:
+        text = row.cells.get(column.key, "")
+        if column.wrap and _cells(text) > width:
+            cells.append(textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False))
+        else:
+            cells.append([text])
+    height = max(len(lines) for lines in cells)
+    return [[lines[i] if i < len(lines) else "" for lines in cells] for i in range(height)]
+
+
 class Screen:
     """Text for the terminal, built in order (lines, tables, paragraphs) and returned whole."""
 
@@ -143,38 +163,43 @@ class Screen:
     def table(
         self, columns: Sequence[Column], rows: Sequence[TableRow], *, indent: int = 0
     ) -> None:
-        """A table without borders fitted to the width (less `indent`), bold headers."""
-        from rich.padding import Padding
-        from rich.table import Table
-        from rich.text import Text
+        """A table without borders fitted to the width (less `indent`): bold headers, cells
+        styled as given, wrapping cells over several lines, a blank line after a section."""
+        from rich.text import Span, Text
 
         fitted = fit_columns(columns, rows, self.width - indent)
-        table = Table(
-            box=None,
-            header_style="bold",
-            pad_edge=False,
-            show_edge=False,
-            padding=(0, GAP // 2),
-            expand=False,
-        )
-        for column, width in fitted:
-            table.add_column(
-                column.header,
-                justify="right" if column.right else "left",
-                width=width,
-                no_wrap=not column.wrap,
-                overflow="fold" if column.wrap else "ellipsis",
-            )
-        for number, row in enumerate(rows):
-            table.add_row(
-                *(
-                    Text(row.cells.get(c.key, ""), style=row.styles.get(c.key, ""))
-                    for c, _ in fitted
-                )
-            )
-            if row.end_section and number < len(rows) - 1:
-                table.add_row()  # a blank line between sections
-        self._console.print(Padding(table, (0, 0, 0, indent)) if indent else table)
+        header = TableRow({c.key: c.header for c, _ in fitted}, {c.key: "bold" for c, _ in fitted})
+        parts: list[str] = []
+        spans: list[Span] = []
+        size = 0  # characters in `parts` so far: where the next span starts
+        for number, row in enumerate([header, *rows]):
+            for line in _row_lines(fitted, row):
+                pieces = [" " * indent] if indent else []
+                at = size + indent
+                for index, (column, width) in enumerate(fitted):
+                    text = line[index]
+                    pad = " " * (width - _cells(text))
+                    if index:
+                        pieces.append(" " * GAP)
+                        at += GAP
+                    style = row.styles.get(column.key, "")
+                    if style and text:
+                        start = at + (len(pad) if column.right else 0)
+                        spans.append(Span(start, start + len(text), style))
+                    cell = pad + text if column.right else text + pad
+                    pieces.append(cell)
+                    at += len(cell)
+                joined = "".join(pieces).rstrip() + "\n"
+                parts.append(joined)
+                size += len(joined)
+            if row.end_section and number < len(rows):
+                parts.append("\n")  # a blank line between sections
+                size += 1
+        plain = "".join(parts)
+        if not self.colour:  # nothing to style: the text as it is
+            self._buffer.write(plain)
+            return
+        self._console.print(Text(plain, spans=spans, no_wrap=True), end="", crop=False)
 
     def text(self) -> str:
         """Everything written so far, trailing spaces and the last newline removed."""
