@@ -8,6 +8,7 @@ import os
 import tomllib
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
+from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -59,8 +60,9 @@ def is_oracle_instance(sys_path: Path) -> bool:
     return tag.strip() == ORACLE_ASSET_TAG
 
 
+@cache
 def _uncapped_catalogue() -> dict[str, LimitSpec]:
-    """This collector's limits.toml limits without the Oracle caps."""
+    """This collector's limits.toml limits without the Oracle caps (read once)."""
     data = tomllib.loads((Path(__file__).parent / "limits.toml").read_text(encoding="utf-8"))
     return {
         name: LimitSpec.model_validate({**spec, "cap": None} if name in ORACLE_CAPPED else spec)
@@ -85,7 +87,7 @@ class HostCollector(CollectorBase):
     def declared_limits(self) -> dict[str, LimitSpec] | None:
         """On an Oracle Cloud instance the catalogue (with Oracle's caps); elsewhere the same
         limits without them (an `[accounts.limits]` cap still applies)."""
-        return None if self.oracle else _uncapped_catalogue()
+        return None if self.oracle else dict(_uncapped_catalogue())
 
     async def probe(self) -> None:
         """Check that every source file can be read and parsed."""
