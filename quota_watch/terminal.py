@@ -1,9 +1,13 @@
-"""The one terminal renderer (rich) of every human table: report, plan, history, collect and
-`collectors list`. It fits the terminal's width (rich's detection: `COLUMNS`, else the
-terminal's, else 80): columns that do not fit are dropped in their stated order, and once
+"""The one terminal renderer of every human table and paragraph: report, plan, history,
+collect and `collectors list`. It fits the terminal's width (rich's detection: `COLUMNS`, else
+the terminal's, else 80): columns that do not fit are dropped in their stated order, and once
 nothing else can go, columns of several words wrap between words (never inside one);
 paragraphs wrap with a hanging indent. Without colour (a pipe, NO_COLOR, TERM=dumb) the output
-is plain text with no ANSI escapes."""
+is plain text with no ANSI escapes.
+
+rich measures the cells (wide characters), styles them and writes the colour; the columns are
+laid out here, once, from the fitted widths: rich's own Table re-measures and pads every cell
+(about 1 ms a row, a third of a second for a 400-row report against its 0.5 s budget)."""
 
 from __future__ import annotations
 
