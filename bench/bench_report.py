@@ -335,7 +335,8 @@ def time_cli(
                 *([] if config is None else ["-c", str(config)]),
             ],
             cwd=workdir,
-            env=isolated_env(workdir),
+            # Wide enough that the table keeps every column and one line per row.
+            env=isolated_env(workdir, {"COLUMNS": "200"}),
             capture_output=True,
             text=True,
             timeout=300,

@@ -1,5 +1,6 @@
-"""One home for how values, durations and times read: "12.3 GB", "7d", "in 4h", the Duration
-type."""
+"""One home for how values, durations and times read: "12.3 GB", "2,000 minutes", "7d",
+"in 4h", the Duration type. Every human view (report, plan, history, messages, the status
+page, `collectors list`) formats through here."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer
 
-from quota_watch.sdk import parse_duration
+from quota_watch.sdk import display_factor, parse_duration
 
 
 def format_duration(value: timedelta) -> str:
@@ -34,10 +35,13 @@ _BYTE_STEPS = (("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)
 _COUNT_STEPS = (("G", 1e9), ("M", 1e6), ("k", 1e3))
 
 
-def human(value: float | None, unit: str) -> str:
-    """A short human form: 12.3 GB, 4.5 h, 98.2k."""
+def human(value: float | None, unit: str, display: str | None = None) -> str:
+    """A short human form: 12.3 GB, 4.5 h, 98.2k; in the limit's `display` unit when it has
+    one, as its provider writes it: "1,391 minutes", "500 MiB", "6.8 ms", "13k GB-s"."""
     if value is None or math.isnan(value):
         return "-"
+    if display is not None:
+        return _in_display_unit(value, unit, display)
     if unit == "bytes":
         for suffix, size in _BYTE_STEPS:
             if abs(value) >= size:
@@ -48,10 +52,63 @@ def human(value: float | None, unit: str) -> str:
             if abs(value) >= size:
                 return f"{value / size:.3g} {suffix}"
         return f"{value:.3g} s"
+    return _count(value)
+
+
+def _count(value: float) -> str:
     for suffix, size in _COUNT_STEPS:
         if abs(value) >= size:
             return f"{value / size:.3g}{suffix}"
     return f"{value:.3g}" if value != int(value) else f"{value:g}"
+
+
+_BINARY_STEPS = (("TiB", 2.0**40), ("GiB", 2.0**30), ("MiB", 2.0**20), ("KiB", 2.0**10))
+
+
+def _amount(number: float) -> str:
+    """A figure as pricing pages write it: "2,000", "120", "6.8", "0.25"."""
+    if abs(number) >= 100:
+        return f"{number:,.0f}"
+    return f"{number:.3g}"
+
+
+def _in_display_unit(value: float, unit: str, display: str) -> str:
+    factor = display_factor(display, unit)
+    if unit == "bytes":
+        # The display unit names the family (GiB: powers of 2); the size still scales.
+        if display.endswith("iB"):
+            for suffix, size in _BINARY_STEPS:
+                if abs(value) >= size:
+                    return f"{value / size:.3g} {suffix}"
+            return f"{value:.0f} B"
+        return human(value, unit)
+    if unit == "count" and factor == 1.0:
+        return f"{_count(value)} {display}"
+    return f"{_amount(value / factor)} {display}"
+
+
+def used_of_cap(
+    value: float | None,
+    cap: float | None,
+    unit: str,
+    display: str | None = None,
+    *,
+    joiner: str = " / ",
+) -> str:
+    """ "value / cap" (or with another `joiner`, " of ") in one unit, the unit written once
+    when both share it: "1,391 / 2,000 minutes", "84k / 100k", "660 MB / 1 GB"; "-" for a
+    missing side."""
+    used, limit = human(value, unit, display), human(cap, unit, display)
+    return f"{without_display_unit(used, limit, display)}{joiner}{limit}"
+
+
+def without_display_unit(text: str, beside: str, display: str | None) -> str:
+    """`text` without its trailing display unit when `beside` (shown next to it) carries the
+    same one: a table's USED column beside its CAP column."""
+    suffix = f" {display}"
+    if display is not None and text.endswith(suffix) and beside.endswith(suffix):
+        return text[: -len(suffix)]
+    return text
 
 
 def percent(ratio: float | None, digits: int = 0) -> str:

@@ -6,13 +6,19 @@ import math
 from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
 
+import pytest
+from pydantic import ValidationError
+
+from quota_watch.sdk import LimitSpec, display_factor
 from quota_watch.units import (
     exact_span,
     format_days,
+    human,
     iso_z,
     percent,
     relative,
     rounded_span,
+    used_of_cap,
     utc_minute,
 )
 
@@ -63,3 +69,50 @@ def test_relative_styles() -> None:
     exact = partial(relative, span=exact_span, now_below=timedelta(seconds=1))
     assert exact(NOW + timedelta(milliseconds=500), NOW) == "now"
     assert exact(NOW - timedelta(days=1, hours=2), NOW) == "1d 2h ago"
+
+
+@pytest.mark.parametrize(
+    ("value", "cap", "unit", "display", "shown"),
+    [
+        (1391 * 60.0, 2000 * 60.0, "seconds", "minutes", "1,391 / 2,000 minutes"),  # GitHub
+        (5 * 3600.0, 120 * 3600.0, "seconds", "core-hours", "5 / 120 core-hours"),  # Codespaces
+        (0.0068, 0.01, "seconds", "ms", "6.8 / 10 ms"),  # Workers CPU
+        (300 * 2.0**20, 500 * 2.0**20, "bytes", "MiB", "300 / 500 MiB"),  # GitHub storage
+        (12.34 * 2**30, 100 * 2**30, "bytes", "GiB", "12.3 / 100 GiB"),  # Netlify bandwidth
+        (5e8, 2**30, "bytes", "GiB", "477 MiB / 1 GiB"),  # the family scales, each side named
+        (5_000.0, 13_000.0, "count", "GB-s", "5k / 13k GB-s"),  # Durable Objects
+        (50 * 3600.0, 360 * 3600.0, "count", "GB-hours", "50 / 360 GB-hours"),  # Vercel
+        (84_000.0, 100_000.0, "count", "requests", "84k / 100k requests"),
+        (84_000.0, None, "count", "requests", "84k requests / -"),
+        (6.6e8, 1e9, "bytes", None, "660 MB / 1 GB"),  # no display unit: the base unit's form
+        (43_200.0, 120_000.0, "seconds", None, "12 h / 1.39 d"),
+    ],
+)
+def test_values_in_the_providers_units(
+    value: float, cap: float | None, unit: str, display: str | None, shown: str
+) -> None:
+    assert used_of_cap(value, cap, unit, display) == shown
+
+
+def test_one_value_in_a_display_unit() -> None:
+    assert human(2000 * 60.0, "seconds", "minutes") == "2,000 minutes"
+    assert human(100 * 2.0**30, "bytes", "GiB") == "100 GiB"
+    assert human(0.5 * 60, "seconds", "minutes") == "0.5 minutes"
+    assert human(None, "seconds", "minutes") == "-"
+
+
+@pytest.mark.parametrize(
+    ("display", "unit", "message"),
+    [
+        ("minutes", "bytes", "'minutes' is for seconds, not bytes"),
+        ("GiB", "seconds", "'GiB' is for bytes, not seconds"),
+        ("fortnights", "seconds", "unknown display unit 'fortnights' for seconds"),
+        ("two words", "count", "unknown display unit 'two words' for count"),
+    ],
+)
+def test_a_display_unit_must_fit_the_base_unit(display: str, unit: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        display_factor(display, unit)
+    spec = {"title": "t", "unit": unit, "measure": "level", "display_unit": display}
+    with pytest.raises(ValidationError, match="display_unit"):
+        LimitSpec.model_validate(spec)

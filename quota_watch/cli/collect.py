@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -37,13 +39,25 @@ def collect(
         fail(f"unknown account(s): {', '.join(unknown)} (configured: {known})", 2)
 
     from quota_watch.collect.once import collect_once
-    from quota_watch.reporting.plain import to_table
+    from quota_watch.reporting import command
+    from quota_watch.reporting.entries import Entry
+    from quota_watch.reporting.render import to_table
     from quota_watch.status.rows import COLLECT_KEYS, make_row, sort_rows, to_json
 
     results = run_async(lambda: collect_once(cfg, names))
-    rows = sort_rows(make_row(r) for result in results for r in result.readings)
-    now = datetime.now(UTC)
-    typer.echo(to_json(rows, COLLECT_KEYS) if fmt is OutputFormat.json else to_table(rows, now))
+    displays = command.display_units(command.account_runtimes(cfg, lambda a: a.name in names))
+    rows = sort_rows(
+        make_row(r, display_unit=displays.get((r.account, r.limit)))
+        for result in results
+        for r in result.readings
+    )
+    if fmt is OutputFormat.json:
+        typer.echo(to_json(rows, COLLECT_KEYS))
+    else:
+        groups = {a.name: a.group for a in cfg.accounts}
+        entries = [Entry(row, groups.get(row.account), ()) for row in rows]
+        colour = command.wants_colour(sys.stdout.isatty(), os.environ)
+        typer.echo(to_table(entries, datetime.now(UTC), colour=colour))
     for result in results:
         if result.outcome != "success":
             typer.echo(f"{result.account}: {result.outcome}: {result.error}", err=True)

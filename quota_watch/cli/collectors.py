@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -20,7 +22,7 @@ def collectors_list(
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
 ) -> None:
     """List installed collectors with their limits."""
-    from quota_watch.collect.listing import describe, describe_lines
+    from quota_watch.collect.listing import describe, describe_text
     from quota_watch.collect.registry import RegistryError, discover
 
     try:
@@ -30,6 +32,7 @@ def collectors_list(
     if fmt is OutputFormat.json:
         typer.echo(json.dumps([describe(info) for info in infos.values()], indent=2))
         return
-    for info in infos.values():
-        for line in describe_lines(info):
-            typer.echo(line)
+    from quota_watch.reporting.command import wants_colour
+
+    colour = wants_colour(sys.stdout.isatty(), os.environ)
+    typer.echo(describe_text(infos.values(), colour=colour))

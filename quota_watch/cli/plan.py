@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from enum import StrEnum
 from typing import Annotated
 
@@ -75,4 +77,5 @@ def plan(
     elif fmt is PlanFormat.markdown:
         typer.echo(plan_to_markdown(result, show_all=show_all))
     else:
-        typer.echo(plan_to_text(result, show_all=show_all))
+        colour = command.wants_colour(sys.stdout.isatty(), os.environ)
+        typer.echo(plan_to_text(result, show_all=show_all, colour=colour))

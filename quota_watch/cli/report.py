@@ -148,10 +148,18 @@ def history(
     require_database(url, "history")
     now = command.utcnow()
     try:
-        found = run_async(lambda: command.read_history(url, account, limit, resource, days, now))
+        known = {a.name for a in cfg.accounts}
+        runtimes = (
+            command.account_runtimes(cfg, lambda a: a.name == account) if account in known else {}
+        )
+        display = command.display_units(runtimes).get((account, limit))
+        found = run_async(
+            lambda: command.read_history(url, account, limit, resource, days, now, display)
+        )
     except HistoryError as exc:
         fail(str(exc), EXIT_CONFIG)
     if fmt is HistoryFormat.csv:
         typer.echo(to_csv(found), nl=False)
     else:
-        typer.echo(to_table(found))
+        colour = command.wants_colour(sys.stdout.isatty(), os.environ)
+        typer.echo(to_table(found, colour=colour))

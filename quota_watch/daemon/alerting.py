@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from quota_watch.collect.poller import PollResult
@@ -20,6 +21,7 @@ from quota_watch.engine.state import evaluate_account
 from quota_watch.model import AlertState, Outcome, SeriesKey
 from quota_watch.notify.config import NotifierSettings
 from quota_watch.notify.outbox import OutboxWorker, enqueue
+from quota_watch.sdk import LimitSpec
 from quota_watch.status.position import forecast_record
 from quota_watch.status.series import recent_views
 from quota_watch.store.models import StoredForecast, StoreError
@@ -33,6 +35,12 @@ log = logging.getLogger("quota_watch.alerting")
 FORECAST_FLUSH = timedelta(seconds=30)
 """How long a forecast may wait to be stored with the next write; the report fits the series
 whose stored forecast is older than their newest reading itself."""
+
+
+def display_unit_of(limits: Mapping[str, LimitSpec], alert: AlertState) -> str | None:
+    """The display unit (limits.toml) of the alert's limit among `limits`, if it has one."""
+    spec = limits.get(alert.limit) if alert.limit is not None else None
+    return spec.display_unit if spec is not None else None
 
 
 class Alerting:
@@ -128,6 +136,7 @@ class Alerting:
                 now,
                 delete=evaluation.deletions,
                 forecasts=batch,
+                display_unit=partial(display_unit_of, rt.limits),
             )
         except BaseException:
             self._keep_unsaved(batch, now)
@@ -170,7 +179,15 @@ class Alerting:
         states, transitions = step_shard(prior, pool, enabled=self.pack.shard.enabled, now=now)
         if not states:
             return
-        messages = await enqueue(self.store, states, transitions, self.notifiers, now)
+        limits = {k: v for rt in members.values() for k, v in rt.limits.items()}
+        messages = await enqueue(
+            self.store,
+            states,
+            transitions,
+            self.notifiers,
+            now,
+            display_unit=partial(display_unit_of, limits),
+        )
         for transition in transitions:
             log.info(
                 "alert %s %s: pool %s %s",

@@ -65,6 +65,7 @@ class ShardSeries:
     exhausts_at: datetime | None = None
     stale: bool = False
     provider_forecast: float | None = None  # the provider's own value at period end
+    display_unit: str | None = None  # the provider's unit for people (limits.toml)
 
 
 def recommended_shards(projected_peak: float, cap_per_shard: float, target: float) -> int:
@@ -121,6 +122,7 @@ class PoolLimit:
     act_by: datetime | None  # when the pool passes target utilization of its capacity
     period_start: datetime | None
     period_end: datetime | None
+    display_unit: str | None = None
 
     @property
     def utilization(self) -> float:
@@ -157,6 +159,7 @@ class Advice:
     exhausts_at: datetime | None = None
     policy_reason: str | None = None  # why a split is not advised, from the catalogue's policy
     policy_caution: str | None = None  # a split is advised, but the terms are unclear
+    display_unit: str | None = None
 
     @property
     def needs_action(self) -> bool:
@@ -275,6 +278,7 @@ def _pool_limit(
         limit=first.limit,
         title=first.title,
         unit=first.unit,
+        display_unit=first.display_unit,
         measure=first.measure,
         shards=tuple(shards),
         total_value=total_value,
@@ -326,6 +330,7 @@ def _pool_advice(
         limit=binding.limit,
         title=binding.title,
         unit=binding.unit,
+        display_unit=binding.display_unit,
         shards=shards,
         recommended=binding.recommended,
         value=binding.total_value,
@@ -360,6 +365,7 @@ def _pool_advice(
             limit=hot_limit.limit,
             title=hot_limit.title,
             unit=hot_limit.unit,
+            display_unit=hot_limit.display_unit,
             recommended=hot_limit.recommended,
             value=hottest.value,
             cap=hottest.cap,
@@ -428,6 +434,7 @@ def _single_advice(
         title=s.title,
         resource=s.resource,
         unit=s.unit,
+        display_unit=s.display_unit,
         recommended=recommended,
         value=s.value,
         cap=s.cap,

@@ -157,6 +157,11 @@ def _period_end(alert: AlertState) -> datetime | None:
     return alert.period_end
 
 
+def _base_unit(alert: AlertState) -> str | None:
+    del alert
+    return None
+
+
 def build_messages(
     transitions: Transitions,
     notifiers: Sequence[NotifierSettings],
@@ -164,8 +169,10 @@ def build_messages(
     now: datetime,
     *,
     resets_at: Callable[[AlertState], datetime | None] = _period_end,
+    display_unit: Callable[[AlertState], str | None] = _base_unit,
 ) -> list[OutboxMessage]:
-    """One outbox row per (transition, routed notifier), due when routing says."""
+    """One outbox row per (transition, routed notifier), due when routing says; amounts in
+    the limit's `display_unit` (limits.toml) when it has one."""
     silences = list(silences)
     messages = []
     for transition in transitions:
@@ -176,7 +183,9 @@ def build_messages(
         routes = route(alert, kind, notifiers, silences, now)
         if not routes:
             continue
-        rendered = render(kind, alert, now, resets_at=resets_at(alert))
+        rendered = render(
+            kind, alert, now, resets_at=resets_at(alert), display_unit=display_unit(alert)
+        )
         messages += [
             _message(
                 r.notifier,
@@ -213,11 +222,14 @@ async def enqueue(
     delete: Sequence[str] = (),
     resets_at: Callable[[AlertState], datetime | None] = _period_end,
     forecasts: Sequence[StoredForecast] = (),
+    display_unit: Callable[[AlertState], str | None] = _base_unit,
 ) -> list[OutboxMessage]:
     """Save `states`, the messages for `transitions` and the series' latest `forecasts` in one
     transaction; the stored messages."""
     silences = await store.list_silences(now)
-    messages = build_messages(transitions, notifiers, silences, now, resets_at=resets_at)
+    messages = build_messages(
+        transitions, notifiers, silences, now, resets_at=resets_at, display_unit=display_unit
+    )
     if forecasts:
         return await store.save_alerts(states, messages, delete, forecasts=forecasts)
     return await store.save_alerts(states, messages, delete)

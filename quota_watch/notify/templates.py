@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 from quota_watch.model import AlertState, MessageKind, OutboxMessage, Severity
@@ -42,6 +43,16 @@ _HEADLINES: dict[MessageKind, str] = {
 }
 
 
+# The display unit is the limit's catalogue fact, not the alert's state: render() sets it for
+# the message being written, so the wording helpers keep taking just the alert.
+_DISPLAY_UNIT: ContextVar[str | None] = ContextVar("display_unit", default=None)
+
+
+def _amount(value: float | None, alert: AlertState) -> str:
+    """`value` of the alert's limit in the provider's unit ("1,391 minutes") when it has one."""
+    return human(value, alert.unit, _DISPLAY_UNIT.get())
+
+
 def _relative(moment: datetime, now: datetime) -> str:
     """Exact to the second: "in 1d 3h" or "2h ago"; "now" within a second."""
     return relative(moment, now, span=exact_span, now_below=timedelta(seconds=1))
@@ -57,16 +68,16 @@ def _subject(alert: AlertState) -> str:
 def _usage(alert: AlertState) -> str:
     """'at 104% of 100k', or 'at 104k' without a cap."""
     if alert.cap and alert.ratio is not None:
-        return f"at {percent(alert.ratio)} of {human(alert.cap, alert.unit)}"
-    return f"at {human(alert.value, alert.unit)}"
+        return f"at {percent(alert.ratio)} of {_amount(alert.cap, alert)}"
+    return f"at {_amount(alert.value, alert)}"
 
 
 def _forecast_phrase(alert: AlertState, now: datetime) -> str | None:
     if alert.forecast_value is not None:
         if alert.cap:
             share = percent(alert.forecast_value / alert.cap)
-            return f"projected at {share} of {human(alert.cap, alert.unit)} by period end"
-        return f"projected at {human(alert.forecast_value, alert.unit)} by period end"
+            return f"projected at {share} of {_amount(alert.cap, alert)} by period end"
+        return f"projected at {_amount(alert.forecast_value, alert)} by period end"
     if alert.exhausts_at is not None:
         return f"projected full {_relative(alert.exhausts_at, now)}"
     return None
@@ -110,7 +121,7 @@ def _forecast_line(alert: AlertState, now: datetime) -> str:
     parts = []
     if alert.forecast_value is not None:
         share = f" ({percent(alert.forecast_value / alert.cap, 1)} of cap)" if alert.cap else ""
-        parts.append(f"{human(alert.forecast_value, alert.unit)} at period end{share}")
+        parts.append(f"{_amount(alert.forecast_value, alert)} at period end{share}")
     if alert.exhausts_at is not None:
         parts.append(f"full {_relative(alert.exhausts_at, now)} ({utc_minute(alert.exhausts_at)})")
     return "; ".join(parts) or "none (not enough data, or no cap to run out of)"
@@ -136,10 +147,10 @@ def _fields(
         fields.append(("Limit", alert.limit))
         if alert.resource:
             fields.append(("Resource", alert.resource))
-        value = human(alert.value, alert.unit)
+        value = _amount(alert.value, alert)
         if alert.cap:
             ratio = "" if alert.ratio is None else f" ({percent(alert.ratio, 1)})"
-            value = f"{value} of {human(alert.cap, alert.unit)}{ratio}"
+            value = f"{value} of {_amount(alert.cap, alert)}{ratio}"
         else:
             value += " (no known cap)"
         fields.append(("Value", value))
@@ -178,14 +189,24 @@ def _markdown(headline: str, fields: Sequence[tuple[str, str]]) -> str:
 
 
 def render(
-    kind: MessageKind, alert: AlertState, now: datetime, *, resets_at: datetime | None
+    kind: MessageKind,
+    alert: AlertState,
+    now: datetime,
+    *,
+    resets_at: datetime | None,
+    display_unit: str | None = None,
 ) -> Rendered:
-    """(title, text, markdown) of a firing/escalated/reminder/resolved/period_reset message."""
+    """(title, text, markdown) of a firing/escalated/reminder/resolved/period_reset message;
+    amounts in the limit's `display_unit` (limits.toml) when it has one."""
     if kind in ("test", "digest"):
         raise ValueError(f"{kind} messages are rendered by render_{kind}")
-    fields = _fields(kind, alert, now, resets_at)
-    headline = _headline(kind, alert, now)
-    return _title(kind, alert, now), _text(headline, fields), _markdown(headline, fields)
+    token = _DISPLAY_UNIT.set(display_unit)
+    try:
+        fields = _fields(kind, alert, now, resets_at)
+        headline = _headline(kind, alert, now)
+        return _title(kind, alert, now), _text(headline, fields), _markdown(headline, fields)
+    finally:
+        _DISPLAY_UNIT.reset(token)
 
 
 def render_test(severity: Severity, now: datetime) -> Rendered:

@@ -22,6 +22,7 @@ __all__ = [
     "ReportRequest",
     "account_runtimes",
     "choose",
+    "display_units",
     "open_reader",
     "pool_runtimes",
     "read_entries",
@@ -128,8 +129,10 @@ def render(
     advice: Sequence[str] = (),
     *,
     colour: bool = False,
+    width: int | None = None,
 ) -> str:
-    """The report in `fmt` (table: rich colours when `colour`, else plain text)."""
+    """The report in `fmt` (table: fitted to `width`, the terminal's when None; in colour
+    when `colour`, else plain text)."""
     from quota_watch.reporting import render as formats
 
     if fmt == "json":
@@ -138,9 +141,7 @@ def render(
         return formats.to_csv(entries, advice)
     if fmt == "markdown":
         return formats.to_markdown(entries, now, advice).rstrip("\n")
-    if colour:
-        return formats.to_rich(entries, now, advice)
-    return formats.to_text(entries, now, advice)
+    return formats.to_table(entries, now, advice, width=width, colour=colour)
 
 
 def wants_colour(stream_isatty: bool, environ: Mapping[str, str]) -> bool:
@@ -244,13 +245,31 @@ async def read_positions(
 
 
 async def read_history(
-    url: str, account: str, limit: str, resource: str | None, days: int, now: datetime
+    url: str,
+    account: str,
+    limit: str,
+    resource: str | None,
+    days: int,
+    now: datetime,
+    display_unit: str | None = None,
 ) -> History:
-    """Open the store read-only and load one series' history."""
+    """Open the store read-only and load one series' history (shown in `display_unit`)."""
+    import dataclasses
+
     from quota_watch.reporting.history import load_history
 
     store = await open_reader(url)
     try:
-        return await load_history(store, account, limit, resource, days, now)
+        found = await load_history(store, account, limit, resource, days, now)
     finally:
         await store.close()
+    return dataclasses.replace(found, display_unit=display_unit)
+
+
+def display_units(runtimes: Mapping[str, AccountRuntime]) -> dict[tuple[str, str], str | None]:
+    """(account, limit) -> the limit's display unit (limits.toml), for views without positions."""
+    return {
+        (name, limit): spec.display_unit
+        for name, rt in runtimes.items()
+        for limit, spec in rt.limits.items()
+    }

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from quota_watch.model import SeriesKey
+from quota_watch.model import AlertState, SeriesKey, Silence
 from quota_watch.status.position import Status
 from quota_watch.status.rows import Row, make_row, sort_rows
 
@@ -29,7 +29,9 @@ __all__ = [
     "fails",
     "gather_entries",
     "grouped",
+    "matching_silenced",
     "only_statuses",
+    "silenced_series",
 ]
 
 TREND_DAYS = 15
@@ -50,6 +52,11 @@ class Entry:
     row: Row
     group: str | None
     trend: tuple[float | None, ...]  # daily maxima, oldest first, the last one today
+
+    @property
+    def silenced(self) -> bool:
+        """Whether a silence in force matches the series (row.silenced)."""
+        return self.row.silenced
 
 
 def _day(moment: datetime) -> datetime:
@@ -104,14 +111,80 @@ async def entries_of(
 ) -> list[Entry]:
     """The report's entries for already loaded `positions`, riskiest first."""
     trends = await daily_maxima(store, [p.reading for p in positions], now)
+    silenced = await silenced_series(store, positions, now)
     by_key: dict[SeriesKey, Entry] = {}
     for p in positions:
         key = (p.reading.account, p.reading.limit, p.reading.resource)
-        row = make_row(p.reading, stale=p.stale, severity=p.severity or "ok", forecast=p.forecast)
+        row = make_row(
+            p.reading,
+            stale=p.stale,
+            severity=p.severity or "ok",
+            forecast=p.forecast,
+            display_unit=p.display_unit,
+            silenced=key in silenced,
+        )
         by_key[key] = Entry(row, p.group, trends.get(key, ()))
     return [
         by_key[(r.account, r.limit, r.resource)] for r in sort_rows(e.row for e in by_key.values())
     ]
+
+
+_SERIES_MATCHERS = frozenset({"provider", "account", "limit", "resource", "group"})
+
+
+def _series_fields(p: SeriesPosition) -> dict[str, str | None]:
+    r = p.reading
+    return {
+        "provider": r.provider,
+        "account": r.account,
+        "limit": r.limit,
+        "resource": r.resource,
+        "group": p.group,
+    }
+
+
+def matching_silenced(
+    positions: Sequence[SeriesPosition],
+    silences: Sequence[Silence],
+    alerts: Sequence[AlertState],
+    now: datetime,
+) -> set[SeriesKey]:
+    """The series a silence in force at `now` matches: on the series' own fields (provider,
+    account, limit, resource, group), or, for a silence naming an alert (alertname, kind),
+    through one of the series' open alerts."""
+    active = [s for s in silences if s.active(now)]
+    if not active:
+        return set()
+    by_series: dict[SeriesKey, list[AlertState]] = {}
+    for alert in alerts:
+        if alert.limit is not None:
+            by_series.setdefault((alert.account, alert.limit, alert.resource), []).append(alert)
+    found: set[SeriesKey] = set()
+    for p in positions:
+        key = (p.reading.account, p.reading.limit, p.reading.resource)
+        fields = _series_fields(p)
+        for silence in active:
+            if set(silence.matchers) <= _SERIES_MATCHERS:
+                hit = all(
+                    fields[k] is not None and str(fields[k]) == v
+                    for k, v in silence.matchers.items()
+                )
+            else:
+                hit = any(silence.matches(a, now) for a in by_series.get(key, ()))
+            if hit:
+                found.add(key)
+                break
+    return found
+
+
+async def silenced_series(
+    store: ReadStore, positions: Sequence[SeriesPosition], now: datetime
+) -> set[SeriesKey]:
+    """The series of `positions` a silence in force at `now` matches (read from the store)."""
+    silences = await store.list_silences(now)
+    if not any(s.active(now) for s in silences):
+        return set()
+    return matching_silenced(positions, silences, await store.load_alerts(), now)
 
 
 def only_statuses(entries: Iterable[Entry], statuses: Collection[str]) -> list[Entry]:

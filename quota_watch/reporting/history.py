@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from quota_watch.reporting.sparkline import sparkline
+from quota_watch.terminal import Column, Screen, TableRow
 from quota_watch.units import human, iso_z
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ class History:
     hourly: list[RollupPoint]
     samples: list[Point]
     days: list[DayRow]
+    display_unit: str | None = None  # the limit's unit for people (limits.toml)
 
 
 def _floor_day(moment: datetime) -> datetime:
@@ -139,42 +141,50 @@ async def load_history(
     return History(reading, daily, hourly, samples, [rows[d] for d in sorted(rows)])
 
 
-def to_table(history: History) -> str:
+_COLUMNS = (
+    Column("day", "DAY (UTC)"),
+    Column("min", "MIN", right=True, drop=2),
+    Column("max", "MAX", right=True),
+    Column("last", "LAST", right=True),
+    Column("samples", "SAMPLES", right=True, drop=1),
+    Column("hours", "HOURLY MAXIMA 00-23", drop=3),
+)
+"""A narrow terminal drops the hourly sparkline first, then MIN, then SAMPLES."""
+
+
+def to_table(history: History, *, width: int | None = None, colour: bool = False) -> str:
     """One line per day: min, max, last, samples, and a sparkline of the hourly maxima; the
-    daily maxima as one sparkline on top."""
+    daily maxima as one sparkline on top (fitted to `width`, the terminal's when None)."""
     r = history.reading
-    unit = r.unit
+    unit, display = r.unit, history.display_unit
     label = r.limit if r.resource is None else f"{r.limit}[{r.resource}]"
-    cap = human(r.cap, unit) if r.cap is not None else "none"
+    cap = human(r.cap, unit, display) if r.cap is not None else "none"
     top = max((d.max for d in history.days if d.max is not None), default=None)
     scale = r.cap if r.cap else top
-    lines = [
-        f"{r.provider} / {r.account} / {label}: {human(r.value, unit)} of {cap} "
-        f"({r.measure}, unit {unit}), as of {iso_z(r.ts)}",
-        f"daily maxima: {sparkline([d.max for d in history.days], low=0.0, high=scale)}",
-        "",
-    ]
-    header = ("DAY (UTC)", "MIN", "MAX", "LAST", "SAMPLES", "HOURLY MAXIMA 00-23")
-    table = [header]
-    for day in history.days:
-        table.append(
-            (
-                day.day.date().isoformat(),
-                human(day.min, unit),
-                human(day.max, unit),
-                human(day.last, unit),
-                str(day.count) if day.count else "-",
-                sparkline(day.hours, low=0.0, high=scale) if day.count else "",
-            )
+    screen = Screen(width=width, colour=colour)
+    screen.paragraph(
+        f"{r.provider} / {r.account} / {label}: {human(r.value, unit, display)} of {cap} "
+        f"({r.measure}, unit {display or unit}), as of {iso_z(r.ts)}",
+        rest="  ",
+        style="bold",
+    )
+    screen.line(f"daily maxima: {sparkline([d.max for d in history.days], low=0.0, high=scale)}")
+    screen.line()
+    rows = [
+        TableRow(
+            {
+                "day": day.day.date().isoformat(),
+                "min": human(day.min, unit, display),
+                "max": human(day.max, unit, display),
+                "last": human(day.last, unit, display),
+                "samples": str(day.count) if day.count else "-",
+                "hours": sparkline(day.hours, low=0.0, high=scale) if day.count else "",
+            }
         )
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        cells = [
-            cell.rjust(widths[i]) if 1 <= i <= 4 else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
+        for day in history.days
+    ]
+    screen.table(_COLUMNS, rows)
+    return screen.text()
 
 
 def to_csv(history: History) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -16,7 +15,16 @@ from quota_watch.engine.pools import (
     PoolPlan,
 )
 from quota_watch.status.plan import SHOWN_FROM, all_advice, shown_limits
-from quota_watch.units import format_days, human, iso_z, percent, utc_minute
+from quota_watch.terminal import Column, Screen, TableRow
+from quota_watch.units import (
+    format_days,
+    human,
+    iso_z,
+    percent,
+    used_of_cap,
+    utc_minute,
+    without_display_unit,
+)
 
 if TYPE_CHECKING:
     pass
@@ -25,6 +33,16 @@ if TYPE_CHECKING:
 def _sentence(text: str) -> str:
     """`text` with its first letter capitalized (str.capitalize lowercases the rest)."""
     return text[:1].upper() + text[1:]
+
+
+def _amount(of: Advice | PoolLimit, value: float | None) -> str:
+    """`value` of the limit in its provider's unit (the one formatter, quota_watch.units)."""
+    return human(value, of.unit, of.display_unit)
+
+
+def _of(a: Advice, value: float | None) -> str:
+    """ "249k of 300k requests": `value` of the advice's cap, the unit written once."""
+    return used_of_cap(value, a.cap, a.unit, a.display_unit, joiner=" of ")
 
 
 def _name(a: Advice) -> str:
@@ -42,8 +60,8 @@ def _subject(a: Advice) -> str:
 def _projection(a: Advice) -> str:
     where = {"period end": "by the period's end", "horizon": "within the planning horizon"}
     return (
-        f"{_name(a)} is projected to reach {human(a.projected, a.unit)} of "
-        f"{human(a.cap, a.unit)} ({percent((a.projected or 0) / a.cap if a.cap else None)}) "
+        f"{_name(a)} is projected to reach {_of(a, a.projected)} "
+        f"({percent((a.projected or 0) / a.cap if a.cap else None)}) "
         f"{where.get(a.projected_from, 'now')}"
     )
 
@@ -80,22 +98,22 @@ def advice_text(a: Advice, target: float) -> str:
         cool = ", ".join(a.cool_shards) or "the other shards"
         return (
             f"{_sentence(_subject(a))}: move load from {a.hot_shard} to {cool}. "
-            f"{a.hot_shard}'s {_name(a)} is projected at {human(a.projected, a.unit)} of "
-            f"{human(a.cap, a.unit)} ({percent((a.projected or 0) / a.cap if a.cap else None)})"
+            f"{a.hot_shard}'s {_name(a)} is projected at {_of(a, a.projected)} "
+            f"({percent((a.projected or 0) / a.cap if a.cap else None)})"
             f"{'; full at ' + utc_minute(a.exhausts_at) if a.exhausts_at else ''}, "
             "while the pool has room."
         )
     if a.kind == "archive" and a.cap is not None and a.value >= a.cap:
         return (
-            f"{_sentence(_subject(a))}: at {human(a.value, a.unit)} of {human(a.cap, a.unit)}"
+            f"{_sentence(_subject(a))}: at {_of(a, a.value)}"
             f"{', full since ' + utc_minute(a.exhausts_at) if a.exhausts_at else ''}; split it or "
             "archive old data."
         )
     if a.kind == "archive":
         return (
-            f"{_sentence(_subject(a))}: will hit {human(a.cap, a.unit)}"
+            f"{_sentence(_subject(a))}: will hit {_amount(a, a.cap)}"
             f"{' at ' + utc_minute(a.exhausts_at) if a.exhausts_at else ''}; split it or archive "
-            f"old data. Now {human(a.value, a.unit)}, projected {human(a.projected, a.unit)}."
+            f"old data. Now {_amount(a, a.value)}, projected {_amount(a, a.projected)}."
         )
     if a.kind == "consolidate":
         return (
@@ -107,6 +125,7 @@ def advice_text(a: Advice, target: float) -> str:
 
 
 _HEADER = ("LIMIT", "USED", "CAP", "USE%", "PROJECTED", "PROJ%", "NEED", "HOTTEST", "HEADROOM")
+"""The markdown table's headers."""
 
 
 def _limit_cells(p: PoolLimit, mark: str) -> tuple[str, ...]:
@@ -116,12 +135,13 @@ def _limit_cells(p: PoolLimit, mark: str) -> tuple[str, ...]:
     headroom = format_days(p.headroom_days)
     if p.headroom_days is None and p.projected_from == "period end":
         headroom = "resets first"
+    cap = _amount(p, p.total_cap)
     return (
         mark + p.limit,
-        human(p.total_value, p.unit),
-        human(p.total_cap, p.unit),
+        without_display_unit(_amount(p, p.total_value), cap, p.display_unit),
+        cap,
         percent(p.utilization),
-        human(p.projected_peak, p.unit),
+        without_display_unit(_amount(p, p.projected_peak), cap, p.display_unit),
         percent(p.projected_utilization),
         str(p.recommended),
         hottest,
@@ -138,15 +158,19 @@ def _pool_heading(pool: PoolPlan) -> str:
     )
 
 
-def _aligned(rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    right = {1, 2, 3, 4, 5, 6, 8}
-    return [
-        "  ".join(
-            c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(r)
-        ).rstrip()
-        for r in rows
-    ]
+_COLUMNS = (
+    Column("limit", "LIMIT"),
+    Column("used", "USED", right=True, wrap=True),
+    Column("cap", "CAP", right=True, wrap=True),
+    Column("use", "USE%", right=True, drop=4),
+    Column("projected", "PROJECTED", right=True, wrap=True, drop=3),
+    Column("proj", "PROJ%", right=True),
+    Column("need", "NEED", right=True),
+    Column("hottest", "HOTTEST", wrap=True, drop=2),
+    Column("headroom", "HEADROOM", right=True, wrap=True, drop=1),
+)
+"""The pool table's columns (the cells of _limit_cells, in order); a narrow terminal drops
+USE% first, then PROJECTED (PROJ% stays), HOTTEST and HEADROOM."""
 
 
 def _hidden_note(hidden: int) -> str:
@@ -156,33 +180,59 @@ def _hidden_note(hidden: int) -> str:
     )
 
 
-def plan_to_text(plan: Plan, *, show_all: bool = False) -> str:
-    """The plan as plain text: a table per pool (riskiest limits first), then the advice."""
-    out: list[str] = []
+def plan_to_text(
+    plan: Plan, *, show_all: bool = False, width: int | None = None, colour: bool = False
+) -> str:
+    """The plan for the terminal (fitted to `width`, the terminal's when None; in colour when
+    `colour`): a table per pool (riskiest limits first), then the advice, each paragraph
+    wrapped with a hanging indent."""
+    screen = Screen(width=width, colour=colour)
     for pool in plan.pools:
-        out.append(_pool_heading(pool))
+        screen.paragraph(_pool_heading(pool), rest="  ", style="bold")
         shown, hidden = shown_limits(pool, show_all)
         if shown:
-            rows = [_HEADER] + [_limit_cells(p, "* " if p is pool.binding else "  ") for p in shown]
-            out.extend("  " + line for line in _aligned(rows))
+            rows = [
+                TableRow(
+                    dict(
+                        zip(
+                            (c.key for c in _COLUMNS),
+                            _limit_cells(p, "* " if p is pool.binding else "  "),
+                            strict=True,
+                        )
+                    )
+                )
+                for p in shown
+            ]
+            screen.table(_COLUMNS, rows, indent=2)
             if hidden:
-                out.append(f"  ... {_hidden_note(hidden)}")
+                screen.paragraph(_hidden_note(hidden), first="  ... ", rest="      ")
         else:
-            out.append("  (no readings with a cap yet)")
-        out.append("")
+            screen.line("  (no readings with a cap yet)")
+        screen.line()
     if not plan.pools:
-        out.append("No shard pools configured (accounts sharing a `group` form one).")
-        out.append("")
+        screen.paragraph("No shard pools configured (accounts sharing a `group` form one).")
+        screen.line()
     advice = all_advice(plan)
     if plan.pools:
-        out.append("  * binding limit (needs the most shards); NEED = shards recommended")
-        out.append("")
-    out.append(f"Advice (target utilization {percent(plan.target_utilization)} per shard):")
+        screen.paragraph(
+            "* binding limit (needs the most shards); NEED = shards recommended",
+            first="  ",
+            rest="    ",
+        )
+        screen.line()
+    screen.paragraph(
+        f"Advice (target utilization {percent(plan.target_utilization)} per shard):",
+        style="bold",
+    )
     if not advice:
-        out.append("  nothing to do: no pool needs a shard and nothing is projected to fill up.")
+        screen.paragraph(
+            "nothing to do: no pool needs a shard and nothing is projected to fill up.",
+            first="  ",
+            rest="  ",
+        )
     for a in advice:
-        out.append(f"  - {advice_text(a, plan.target_utilization)}")
-    return "\n".join(out)
+        screen.paragraph(advice_text(a, plan.target_utilization), first="  - ", rest="    ")
+    return screen.text()
 
 
 def _md_cell(text: str) -> str:

@@ -1,5 +1,5 @@
-"""The report's formats: a terminal table (rich, in colour) or plain aligned text, JSON, CSV
-and GitHub-flavoured Markdown."""
+"""The report's formats: a terminal table (quota_watch.terminal: fitted to the width, in
+colour on a terminal, plain text otherwise), JSON, CSV and GitHub-flavoured Markdown."""
 
 from __future__ import annotations
 
@@ -15,16 +15,18 @@ from typing import Any
 from quota_watch.reporting.entries import Entry, grouped
 from quota_watch.reporting.sparkline import sparkline
 from quota_watch.status.rows import COLLECT_KEYS
-from quota_watch.units import human, iso_z, percent, relative, rounded_span
+from quota_watch.terminal import Column, Screen, TableRow
+from quota_watch.units import iso_z, percent, relative, rounded_span, used_of_cap
 
 __all__ = [
     "JSON_KEYS",
     "bar",
+    "status_label",
     "to_csv",
     "to_json",
     "to_markdown",
-    "to_rich",
-    "to_text",
+    "to_table",
+    "write_advice",
 ]
 
 JSON_KEYS = (
@@ -40,6 +42,8 @@ JSON_KEYS = (
     "sparkline",
     "period_zone",
     "provider_forecast",
+    "display_unit",
+    "silenced",
 )
 """The keys of a JSON object and the CSV columns, in order."""
 
@@ -98,13 +102,18 @@ def _trend(entry: Entry) -> str:
     return sparkline(entry.trend, low=0.0 if cap else None, high=cap if cap else None)
 
 
+def status_label(entry: Entry) -> str:
+    """The status as the human formats show it: "warning", "ok (silenced)"."""
+    return f"{entry.row.status} (silenced)" if entry.row.silenced else entry.row.status
+
+
 def _cells(entry: Entry, now: datetime) -> dict[str, str]:
     r = entry.row
     return {
-        "status": r.status,
+        "status": status_label(entry),
         "limit": _limit_label(entry),
         "usage": bar(r.utilization),
-        "used": f"{human(r.value, r.unit)} / {human(r.cap, r.unit)}",
+        "used": used_of_cap(r.value, r.cap, r.unit, r.display_unit),
         "use": percent(r.utilization, 1),
         "forecast": percent(r.forecast_utilization)
         + (PROVIDER_MARK if r.provider_forecast is not None and r.forecast_utilization else ""),
@@ -116,114 +125,77 @@ def _cells(entry: Entry, now: datetime) -> dict[str, str]:
 
 
 _COLUMNS = (
-    ("status", "STATUS", False),
-    ("provider", "PROVIDER", False),
-    ("account", "ACCOUNT", False),
-    ("pool", "POOL", False),
-    ("limit", "LIMIT", False),
-    ("usage", "USAGE", False),
-    ("used", "USED / CAP", True),
-    ("use", "USE%", True),
-    ("forecast", "FORECAST", True),
-    ("resets", "RESETS", True),
-    ("full", "FULL", True),
-    ("trend", "LAST 15 DAYS", False),
-    ("source", "CAP SOURCE", False),
+    Column("status", "STATUS", wrap=True),
+    Column("provider", "PROVIDER", drop=9),
+    Column("account", "ACCOUNT"),
+    Column("pool", "POOL", drop=7),
+    Column("limit", "LIMIT"),
+    Column("usage", "USAGE", drop=5),
+    Column("used", "USED / CAP", right=True, wrap=True),
+    Column("use", "USE%", right=True),
+    Column("forecast", "FORECAST", right=True, drop=4),
+    Column("resets", "RESETS", right=True, drop=3),
+    Column("full", "FULL", right=True, drop=2),
+    Column("trend", "LAST 15 DAYS", drop=8),
+    Column("source", "CAP SOURCE", drop=10),
 )
-"""(key, header, right-aligned) of the table's columns; POOL only when an account has one."""
+"""The table's columns; POOL only when an account has one, LAST 15 DAYS only with a trend.
+A narrow terminal drops CAP SOURCE first, then PROVIDER, the trend, POOL, the bar, FORECAST,
+RESETS and FULL."""
 
 
-def _table_lines(entries: Sequence[Entry], now: datetime) -> list[list[tuple[str, dict[str, str]]]]:
-    """Per account, its rows as cells; provider, account and pool only on its first row."""
-    blocks = []
+def _table_rows(entries: Sequence[Entry], now: datetime) -> list[TableRow]:
+    """Per account, its rows; provider, account and pool only on its first row, a blank line
+    after its last."""
+    rows = []
     for block in grouped(entries):
-        rows: list[tuple[str, dict[str, str]]] = []
         for index, entry in enumerate(block):
             cells = _cells(entry, now)
             first = index == 0
             cells["provider"] = entry.row.provider if first else ""
             cells["account"] = entry.row.account if first else ""
             cells["pool"] = (entry.group or "-") if first else ""
-            rows.append((entry.row.status, cells))
-        blocks.append(rows)
-    return blocks
+            style = _COLOUR.get(entry.row.status, "")
+            styles = {"status": style, "usage": style, "provider": "bold", "account": "bold"}
+            rows.append(TableRow(cells, styles, end_section=index == len(block) - 1))
+    return rows
 
 
-def _columns(entries: Sequence[Entry]) -> list[tuple[str, str, bool]]:
+def _columns(entries: Sequence[Entry]) -> list[Column]:
     with_pool = any(e.group is not None for e in entries)
-    return [c for c in _COLUMNS if c[0] != "pool" or with_pool]
+    with_trend = any(e.trend for e in entries)
+    return [
+        c for c in _COLUMNS if (c.key != "pool" or with_pool) and (c.key != "trend" or with_trend)
+    ]
 
 
-def _advice_text(advice: Sequence[str]) -> list[str]:
-    return ["", "Advice:", *(f"  - {line}" for line in advice)] if advice else []
+def write_advice(screen: Screen, advice: Sequence[str], heading: str = "Advice:") -> None:
+    """The advice under `heading`, each paragraph wrapped with a hanging indent."""
+    if not advice:
+        return
+    screen.line()
+    screen.line(heading, "bold")
+    for line in advice:
+        screen.paragraph(line, first="  - ", rest="    ")
 
 
-def to_text(entries: Sequence[Entry], now: datetime, advice: Sequence[str] = ()) -> str:
-    """Plain aligned text, no colour: one line per series, a blank line between accounts."""
-    columns = _columns(entries)
-    blocks = _table_lines(entries, now)
-    widths = {
-        key: max([len(title), *(len(cells[key]) for block in blocks for _, cells in block)])
-        for key, title, _right in columns
-    }
-    header = "  ".join(
-        title.rjust(widths[key]) if right else title.ljust(widths[key])
-        for key, title, right in columns
-    )
-    out = [header.rstrip()]
-    for number, block in enumerate(blocks):
-        if number:
-            out.append("")
-        for _status, cells in block:
-            line = "  ".join(
-                cells[key].rjust(widths[key]) if right else cells[key].ljust(widths[key])
-                for key, _title, right in columns
-            )
-            out.append(line.rstrip())
-    if not entries:
-        out.append(_NO_DATA)
-    out.extend(_advice_text(advice))
-    return "\n".join(out)
-
-
-def to_rich(
-    entries: Sequence[Entry], now: datetime, advice: Sequence[str] = (), *, width: int | None = None
+def to_table(
+    entries: Sequence[Entry],
+    now: datetime,
+    advice: Sequence[str] = (),
+    *,
+    width: int | None = None,
+    colour: bool = False,
 ) -> str:
-    """A terminal table in colour (rich, with ANSI escapes): the bar and status coloured by
-    status, a rule between accounts."""
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
-    columns = _columns(entries)
-    for key, title, right in columns:
-        table.add_column(
-            title, justify="right" if right else "left", no_wrap=key in ("usage", "trend")
-        )
-    for block in _table_lines(entries, now):
-        for index, (status, cells) in enumerate(block):
-            style = _COLOUR.get(status, "")
-            row = []
-            for key, _title, _right in columns:
-                if key in ("status", "usage"):
-                    row.append(Text(cells[key], style=style))
-                elif key in ("provider", "account"):
-                    row.append(Text(cells[key], style="bold"))
-                else:
-                    row.append(Text(cells[key]))
-            table.add_row(*row, end_section=index == len(block) - 1)
-    buffer = io.StringIO()
-    console = Console(file=buffer, force_terminal=True, width=width or 200, color_system="standard")
-    console.print(table)
+    """The terminal table fitted to `width` (the terminal's when None): one line per series
+    grouped by account, status and bar coloured when `colour` (else plain text), then the
+    advice wrapped with a hanging indent."""
+    screen = Screen(width=width, colour=colour)
+    screen.table(_columns(entries), _table_rows(entries, now))
     if not entries:
-        console.print(_NO_DATA)
-    if advice:
-        console.print()
-        console.print(Text("Advice", style="bold"))
-        for line in advice:
-            console.print(Text(f"  - {line}"))
-    return buffer.getvalue().rstrip("\n")
+        screen.paragraph(_NO_DATA)
+    write_advice(screen, advice)
+    return screen.text()
 
 
 def _json_value(value: Any) -> Any:
@@ -258,8 +230,16 @@ def to_csv(entries: Sequence[Entry], advice: Sequence[str] = ()) -> str:
     for entry in entries:
         record = _record(entry)
         record["sparkline"] = " ".join("" if v is None else repr(v) for v in entry.trend)
-        writer.writerow(["" if record[k] is None else record[k] for k in JSON_KEYS])
+        writer.writerow([_csv_cell(record[k]) for k in JSON_KEYS])
     return buffer.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as in the JSON
+    return value
 
 
 def _md(text: str) -> str:
@@ -278,7 +258,7 @@ def to_markdown(entries: Sequence[Entry], now: datetime, advice: Sequence[str] =
         for entry in block:
             cells = _cells(entry, now)
             row = [
-                f"{_EMOJI.get(entry.row.status, '')} {entry.row.status}",
+                f"{_EMOJI.get(entry.row.status, '')} {status_label(entry)}",
                 _md(entry.row.provider),
                 _md(entry.row.account),
                 *([_md(entry.group or "-")] if with_pool else []),

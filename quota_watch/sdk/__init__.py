@@ -52,6 +52,7 @@ from quota_watch.sdk.limits import (
     Scope,
     Unit,
     anchored,
+    display_factor,
     parse_duration,
     parse_quantity,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "anchored",
     "cursor_pages",
     "describe_problems",
+    "display_factor",
     "display_url",
     "header_number",
     "http_date",

@@ -95,6 +95,37 @@ _UNIT_FACTORS: dict[Unit, dict[str, float]] = {
 }
 
 
+_FIXED_DISPLAY_UNITS: dict[str, tuple[Unit, float]] = {
+    **{name: (Unit.BYTES, _BYTE_FACTORS[name.lower()]) for name in ("B", "kB", "MB", "GB", "TB")},
+    **{name: (Unit.BYTES, _BYTE_FACTORS[name.lower()]) for name in ("KiB", "MiB", "GiB", "TiB")},
+    "ms": (Unit.SECONDS, 1e-3),
+    "s": (Unit.SECONDS, 1.0),
+    "minutes": (Unit.SECONDS, 60.0),
+    "hours": (Unit.SECONDS, 3600.0),
+    "days": (Unit.SECONDS, 86400.0),
+    "core-hours": (Unit.SECONDS, 3600.0),
+    "GB-s": (Unit.COUNT, 1.0),
+    "GB-hours": (Unit.COUNT, 3600.0),
+}
+_DISPLAY_LABEL = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
+
+
+def display_factor(display: str, unit: Unit | str) -> float:
+    """How many base units one `display` unit is ("minutes" of seconds: 60; "GiB": 2**30; a
+    free label of a count such as "requests": 1); ValueError if it does not fit `unit`."""
+    unit = Unit(unit)
+    fixed = _FIXED_DISPLAY_UNITS.get(display)
+    if fixed is not None:
+        if fixed[0] is not unit:
+            raise ValueError(f"display unit {display!r} is for {fixed[0].value}, not {unit.value}")
+        return fixed[1]
+    if unit is Unit.COUNT and _DISPLAY_LABEL.match(display):
+        return 1.0  # a name for what is counted: "requests", "credits", "USD"
+    known = ", ".join(n for n, (u, _) in _FIXED_DISPLAY_UNITS.items() if u is unit)
+    extra = " or a word naming what is counted" if unit is Unit.COUNT else ""
+    raise ValueError(f"unknown display unit {display!r} for {unit.value} (one of {known}{extra})")
+
+
 _QUANTITY = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
 
 
@@ -234,6 +265,9 @@ class LimitSpec(BaseModel):
     cap: float | None = None
     enforcement: Enforcement = Enforcement.HARD
     notes: str = ""
+    # How people read the limit on the provider's pricing page ("minutes", "GiB", "ms",
+    # "GB-s", "requests"); values stay stored in `unit`, only human views convert.
+    display_unit: str | None = None
 
     # Field validators (rather than model ones) so each error carries its field's path and the
     # other fields are still validated and reported in the same pass.
@@ -252,6 +286,14 @@ class LimitSpec(BaseModel):
         if value is None or unit is None:
             return None  # without a valid unit the cap cannot be read; `unit` reports why
         return parse_quantity(value, unit)
+
+    @field_validator("display_unit")
+    @classmethod
+    def _check_display_unit(cls, value: str | None, info: ValidationInfo) -> str | None:
+        unit = info.data.get("unit")
+        if value is not None and unit is not None:
+            display_factor(value, unit)
+        return value
 
 
 def anchored(spec: LimitSpec, anchor_day: int) -> LimitSpec:

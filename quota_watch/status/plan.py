@@ -59,6 +59,7 @@ def shard_series(
                 resource=r.resource,
                 title=spec.title,
                 unit=r.unit,
+                display_unit=spec.display_unit,
                 measure=r.measure,
                 calendar=spec.period.kind in CALENDAR_PERIODS,
                 value=r.value,

@@ -49,6 +49,7 @@ class SeriesPosition:
     severity: str | None  # threshold now or a firing threshold/forecast alert
     stale: bool
     forecast: Signal | None
+    display_unit: str | None = None  # the limit's unit for people (limits.toml)
 
     @property
     def utilization(self) -> float | None:
@@ -206,6 +207,7 @@ async def load_positions(
                 forecast=forecast
                 if forecast is not None
                 else with_provider_forecast(forecast_signal(view, rules), view, rules),
+                display_unit=rt.limits[reading.limit].display_unit,
             )
         )
     return positions

@@ -42,6 +42,8 @@ class Row:
     as_of: datetime
     period_zone: str | None = None  # IANA zone of the period's boundaries
     provider_forecast: float | None = None  # the provider's own value at period end
+    display_unit: str | None = None  # how people read the unit (limits.toml); None: the base unit
+    silenced: bool = False  # a silence matches the series
 
 
 COLLECT_KEYS = (
@@ -83,6 +85,8 @@ def make_row(
     stale: bool = False,
     severity: str | None = None,
     forecast: Signal | None = None,
+    display_unit: str | None = None,
+    silenced: bool = False,
 ) -> Row:
     """The row for one stored reading; `severity` from the rules, `forecast` from the engine."""
     utilization = _utilization(reading.value, reading.cap)
@@ -114,6 +118,8 @@ def make_row(
         as_of=reading.ts,
         period_zone=reading.period_zone,
         provider_forecast=reading.forecast,
+        display_unit=display_unit,
+        silenced=silenced,
     )
 
 

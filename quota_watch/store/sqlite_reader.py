@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import quote
 
-from quota_watch.model import AccountStatus, AlertState, SeriesKey
+from quota_watch.model import AccountStatus, AlertState, SeriesKey, Silence
 from quota_watch.store import queries
 from quota_watch.store.common import BUSY_TIMEOUT_MS
 from quota_watch.store.models import Point, RollupPoint, StoredForecast, StoredReading, StoreError
@@ -56,6 +56,10 @@ class ReadStore(Protocol):
         self, accounts: Collection[str]
     ) -> dict[SeriesKey, StoredForecast]:
         """The latest stored forecast of every series of `accounts`."""
+        ...
+
+    async def list_silences(self, now: datetime, *, include_expired: bool = False) -> list[Silence]:
+        """Silences not yet ended at `now` (active or future), by id."""
         ...
 
     async def samples_of_accounts(
@@ -194,6 +198,11 @@ class SQLiteReader:
         """The latest stored forecast of every series of `accounts`."""
         async with self._reading("reading forecasts") as rows:
             return await queries.forecasts_of_accounts(rows, accounts)
+
+    async def list_silences(self, now: datetime, *, include_expired: bool = False) -> list[Silence]:
+        """Silences not yet ended at `now` (active or future), by id; or all, if include_expired."""
+        async with self._reading("listing silences") as rows:
+            return await queries.list_silences(rows, now, include_expired)
 
     async def samples_of_accounts(
         self, accounts: Collection[str], since: datetime, until: datetime

@@ -114,7 +114,7 @@ def test_collect_then_report_then_backup(config: Path, tmp_path: Path) -> None:
     assert {r["status"] for r in reported} <= {"ok", "warning", "critical", "stale", "unknown"}
     for key in ("forecast_value", "forecast_utilization", "exhausts_at", "resets_at"):
         assert all(key in r for r in reported)
-    table = runner.invoke(app, ["report", "-c", str(config)])
+    table = runner.invoke(app, ["report", "-c", str(config)], env={"COLUMNS": "160"})
     assert table.exit_code == 0
     assert table.stdout.splitlines()[0].split()[:3] == ["STATUS", "PROVIDER", "ACCOUNT"]
     assert "disk_used" in table.stdout

@@ -288,7 +288,7 @@ def test_renderings_carry_the_figures() -> None:
         requests("cf-c", 55_000, 115_000),
     ]
     result = plan(series)
-    text = plan_to_text(result)
+    text = plan_to_text(result, width=160)
     assert "Pool edge (cloudflare, 3 shards: cf-a, cf-b, cf-c) - needs 4 shards" in text
     assert "* workers_requests" in text and "cf-c (1.38x)" in text
     assert "resets first" in text

@@ -14,6 +14,7 @@ from quota_watch.cli.app import app
 from quota_watch.reporting import command
 from tests.support import report_site
 from tests.support.report_site import NOW, Site, assert_snapshot, poll_times, value_at
+from tests.support.widths import WIDTHS, assert_fits
 
 runner = CliRunner()
 
@@ -24,6 +25,7 @@ site = report_site.site
 @pytest.fixture(autouse=True)
 def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(command, "utcnow", lambda: NOW)
+    monkeypatch.setenv("COLUMNS", "160")  # the snapshot's width
 
 
 def history(site: Site, *args: str) -> tuple[int, str, str]:
@@ -35,6 +37,21 @@ def test_table_snapshot(site: Site) -> None:
     code, out, err = history(site, "--account", "cf-main", "--limit", "requests", "--days", "5")
     assert code == 0, err
     assert_snapshot("history.txt", out)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_table_fits_the_terminal_width(
+    site: Site, width: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ("--account", "gh", "--limit", "build_time", "--days", "5")
+    monkeypatch.setenv("COLUMNS", "1000")
+    code, wide, err = history(site, *args)
+    assert code == 0, err
+    monkeypatch.setenv("COLUMNS", str(width))
+    code, out, err = history(site, *args)
+    assert code == 0, err
+    assert_fits(out, width, wide)
+    assert "of 2,000 minutes" in out  # the limit's display unit, not "1.39 d"
 
 
 def test_csv_snapshot(site: Site) -> None:

@@ -13,9 +13,16 @@ from typer.testing import CliRunner
 from quota_watch.cli.app import app
 from quota_watch.store.facade import Store
 from quota_watch.store.models import RunRecord, StoredReading
+from tests.support.widths import WIDTHS, assert_fits
 
 runner = CliRunner()
 MB = 1_000_000.0
+
+
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Room for every sentence on one line (the width tests set their own)."""
+    monkeypatch.setenv("COLUMNS", "200")
 
 
 def account_toml(name: str, group: str | None) -> str:
@@ -91,6 +98,27 @@ def test_plan_table_names_binding_limit_hot_shard_and_date(filled: Path) -> None
     assert "Binding limit: Stored bytes. Hot shard: b-3." in out
     # solo: 460 MB + 2 MB/h x 720 h = 1,900 MB -> 1,900 / 350 = 5.4 -> 6 accounts
     assert "Account solo (http_json): split the workload over 6 accounts" in out
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_plan_table_fits_the_terminal_width(
+    filled: Path, width: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "1000")
+    wide = runner.invoke(app, ["plan", "-c", str(filled), "--all"])
+    assert wide.exit_code == 0, wide.output
+    monkeypatch.setenv("COLUMNS", str(width))
+    result = runner.invoke(app, ["plan", "-c", str(filled), "--all"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert_fits(out, width, wide.output)
+    assert "\x1b[" not in out  # not a terminal: plain text
+    # Each advice paragraph whole, under a hanging indent.
+    advice = out.split("per shard):\n", 1)[1].splitlines()
+    assert advice and all(line.startswith(("  - ", "    ")) for line in advice)
+    flat = " ".join(out.split())
+    assert "Binding limit: Stored bytes. Hot shard: b-3." in flat
+    assert "* storage" in out and "NEED" in out
 
 
 def test_plan_json_and_markdown(filled: Path) -> None:

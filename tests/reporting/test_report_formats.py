@@ -3,6 +3,7 @@ colour only on a terminal, and the advice seam."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -12,12 +13,14 @@ import select
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from quota_watch.cli.app import app
+from quota_watch.model import AlertState, Silence
 from quota_watch.reporting import command
 from quota_watch.reporting.command import wants_colour
 from quota_watch.reporting.entries import Entry
@@ -27,12 +30,14 @@ from quota_watch.reporting.render import (
     to_csv,
     to_json,
     to_markdown,
-    to_rich,
-    to_text,
+    to_table,
 )
 from quota_watch.reporting.sparkline import sparkline
+from quota_watch.store.facade import Store
 from tests.support import report_site
+from tests.support.factories import make_alert
 from tests.support.report_site import NOW, Site, assert_snapshot
+from tests.support.widths import WIDTHS, assert_fits
 
 runner = CliRunner()
 
@@ -62,6 +67,7 @@ site = report_site.site
 @pytest.fixture(autouse=True)
 def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(command, "utcnow", lambda: NOW)
+    monkeypatch.setenv("COLUMNS", "160")  # the snapshots' width; tests of other widths set theirs
 
 
 def report(site: Site, *args: str) -> tuple[int, str, str]:
@@ -135,6 +141,8 @@ def test_csv_rows_are_the_json_rows(site: Site) -> None:
                 assert cell.split(" ") == ["" if v is None else repr(v) for v in value]
             elif value is None:
                 assert cell == ""
+            elif isinstance(value, bool):
+                assert cell == json.dumps(value)
             elif isinstance(value, float):
                 assert float(cell) == value
             else:
@@ -152,8 +160,9 @@ def test_table_groups_by_account_with_bars_and_units(site: Site) -> None:
     assert first[0].split()[:5] == ["critical", "http_json", "cf-main", "edge", "bucket_ops[logs]"]
     assert first[1].split()[0] == "warning"  # the account shown once, its rows riskiest first
     assert "cf-main" not in first[1]
-    assert bar(1.02) in first[0] and "1.02M / 1M" in first[0]
-    assert "660 MB / 1 GB" in out and "12 h / 1.39 d" in out
+    assert bar(1.02) in first[0] and "1.02M / 1M operations" in first[0]
+    # In the limit's display unit when it has one (build_time: minutes), else the base unit's.
+    assert "660 MB / 1 GB" in out and "720 / 2,000 minutes" in out and "84k / 100k" in out
 
 
 def test_advice_plans_the_whole_pool_under_an_account_filter(site: Site) -> None:
@@ -245,8 +254,6 @@ def test_colour_only_on_a_terminal_without_no_color() -> None:
 
 
 def _entries(site: Site) -> list[Entry]:
-    import asyncio
-
     config = site.config()
     runtimes = command.account_runtimes(config, lambda _a: True)
     return asyncio.run(command.read_entries(site.store_url, config, runtimes, NOW))
@@ -254,10 +261,11 @@ def _entries(site: Site) -> list[Entry]:
 
 def test_rich_table_colours_what_the_plain_table_shows(site: Site) -> None:
     entries = _entries(site)
-    coloured = to_rich(entries, NOW, width=220)
+    coloured = to_table(entries, NOW, width=220, colour=True)
     assert "\x1b[" in coloured
     assert "\x1b[1;31mcritical" in coloured  # status in bold red
-    plain = to_text(entries, NOW)
+    plain = to_table(entries, NOW, width=220)
+    assert "\x1b[" not in plain
     for entry in entries:
         assert entry.row.limit in coloured and entry.row.account in plain
 
@@ -270,12 +278,57 @@ def test_advice_goes_below_the_table_except_in_json(site: Site) -> None:
         "\n### Advice\n\n- Split pool edge: 3 shards for requests by 2026-03-20.\n"
         "- Add \\| a pipe\n"
     )
-    text = to_text(entries, NOW, advice)
+    text = to_table(entries, NOW, advice, width=160)
     assert text.endswith(
         "\nAdvice:\n  - Split pool edge: 3 shards for requests by 2026-03-20.\n  - Add | a pipe"
     )
-    assert "Advice" in to_rich(entries, NOW, advice)
+    assert "Advice" in to_table(entries, NOW, advice, width=80, colour=True)
     assert json.loads(to_json(entries, advice)) == json.loads(to_json(entries))
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_table_fits_the_terminal_width(
+    site: Site, width: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "1000")
+    code, wide, err = report(site)
+    assert code == 0, err
+    monkeypatch.setenv("COLUMNS", str(width))
+    code, out, err = report(site)
+    assert code == 0, err
+    assert_fits(out, width, wide)
+    assert "\x1b[" not in out
+    # The advice is whole, wrapped with a hanging indent under its dash.
+    advice = out.split("\nAdvice:\n", 1)[1].splitlines()
+    assert advice[0].startswith("  - ") and all(
+        line.startswith(("  - ", "    ")) for line in advice
+    )
+    for paragraph in wide.split("\nAdvice:\n", 1)[1].split("\n  - "):
+        assert " ".join(paragraph.removeprefix("  - ").split()) in " ".join(out.split())
+    # Every series is still there, with its status, limit and use.
+    for record in rows(site):
+        assert str(record["limit"]) in out
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_coloured_table_fits_too(site: Site, width: int) -> None:
+    entries = _entries(site)
+    advice = ["Pool edge (http_json): add 2 shard accounts before 2026-03-14 14:17 UTC. " * 4]
+    wide = to_table(entries, NOW, advice, width=1000, colour=True)
+    assert_fits(to_table(entries, NOW, advice, width=width, colour=True), width, wide)
+
+
+def test_narrow_terminals_drop_the_least_useful_columns_first(site: Site) -> None:
+    entries = _entries(site)
+    headers = {
+        width: to_table(entries, NOW, width=width).splitlines()[0].split()
+        for width in (80, 100, 120, 160)
+    }
+    assert "SOURCE" in headers[160] and "PROVIDER" in headers[160]
+    assert "SOURCE" not in headers[120] and "USAGE" in headers[120]
+    assert headers[80][:3] == ["STATUS", "ACCOUNT", "LIMIT"] and "USE%" in headers[80]
+    for kept in (80, 100, 120):
+        assert "LAST" not in headers[kept]
 
 
 def test_bar_and_sparkline() -> None:
@@ -333,3 +386,57 @@ def test_a_real_terminal_gets_colour_unless_no_color(site: Site, no_color: bool)
     assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
     assert "bucket_ops[logs]" in output
     assert ("\x1b[" in output) is not no_color
+
+
+def _silence(matchers: dict[str, str], starts: datetime, ends: datetime) -> Silence:
+    return Silence(None, matchers, starts, ends, "maintenance", "ops", starts)
+
+
+async def _add_silences(site: Site, silences: list[Silence], alerts: list[AlertState]) -> None:
+    store = await Store.open(site.store_url)
+    try:
+        for silence in silences:
+            await store.add_silence(silence)
+        if alerts:
+            await store.save_alerts(alerts, [])
+    finally:
+        await store.close()
+
+
+def test_silenced_rows_are_marked_in_every_format(site: Site) -> None:
+    hour = timedelta(hours=1)
+    silences = [
+        _silence({"account": "gh"}, NOW - hour, NOW + hour),  # in force
+        _silence({"account": "old"}, NOW - 3 * hour, NOW - hour),  # over
+        _silence({"account": "free"}, NOW + hour, NOW + 3 * hour),  # not yet
+        # An alert's silence marks the series of a matching open alert.
+        _silence({"alertname": "QuotaAlmostFull", "account": "cf-spare"}, NOW - hour, NOW + hour),
+    ]
+    alert = make_alert(
+        NOW,
+        provider="http_json",
+        account="cf-spare",
+        group="edge",
+        limit="storage",
+        alertname="QuotaAlmostFull",
+        severity="warning",
+    )
+    asyncio.run(_add_silences(site, silences, [alert]))
+    data = rows(site)
+    silenced = {(r["account"], r["limit"]) for r in data if r["silenced"] is True}
+    assert silenced == {("gh", "build_time"), ("cf-spare", "storage")}
+    assert all(r["silenced"] is False for r in data if (r["account"], r["limit"]) not in silenced)
+    code, table, _ = report(site)
+    assert code == 0
+    marked = [line.split()[:2] for line in table.splitlines() if "(silenced)" in line]
+    # cf-spare's storage is warning now: its open alert counts (silenced, it is still shown).
+    assert sorted(marked) == [["ok", "(silenced)"], ["warning", "(silenced)"]]
+    code, markdown, _ = report(site, "-f", "markdown")
+    assert markdown.count("🟢 ok (silenced) |") == 1
+    assert markdown.count("🟠 warning (silenced) |") == 1
+    code, text, _ = report(site, "-f", "csv")
+    table_rows = list(csv.DictReader(io.StringIO(text)))
+    assert sorted(r["account"] for r in table_rows if r["silenced"] == "true") == [
+        "cf-spare",
+        "gh",
+    ]

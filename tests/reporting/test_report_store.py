@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from quota_watch.engine.rulepack import load_rule_pack
 from quota_watch.engine.signals import Signal
+from quota_watch.model import Silence
 from quota_watch.reporting.command import account_runtimes, open_reader
 from quota_watch.reporting.render import to_json
 from quota_watch.status.position import forecast_record, load_positions, signal_of
@@ -328,6 +329,16 @@ def test_simple_sqlite_urls_only() -> None:
 async def test_the_reader_answers_every_query_as_the_store(site: Site) -> None:
     path = simple_sqlite_path(site.store_url)
     assert path is not None
+    writer = await Store.open(site.store_url)
+    try:
+        for hours in (-2, 2):  # one over, one in force
+            ends = NOW + timedelta(hours=hours)
+            start = ends - timedelta(hours=4)
+            await writer.add_silence(
+                Silence(None, {"account": "gh"}, start, ends, "r", "me", start)
+            )
+    finally:
+        await writer.close()
     reader = SQLiteReader.open(path)
     store = await Store.open(site.store_url, readonly=True)
     try:
@@ -352,6 +363,10 @@ async def test_the_reader_answers_every_query_as_the_store(site: Site) -> None:
         maxima = await store.daily_maxima(accounts, since)
         assert maxima and await reader.daily_maxima(accounts, since) == maxima
         assert await reader.daily_maxima([], since) == {}
+        for expired in (False, True):
+            silences = await store.list_silences(NOW, include_expired=expired)
+            assert len(silences) == (2 if expired else 1)
+            assert await reader.list_silences(NOW, include_expired=expired) == silences
         for granularity in ("hour", "day"):
             bulk = await store.rollups_of_accounts(accounts, granularity, since)
             assert bulk

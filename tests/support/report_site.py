@@ -62,6 +62,7 @@ LIMITS: dict[str, dict[str, Any]] = {
         "measure": "cumulative",
         "period": "calendar_month",
         "cap": 1_000_000,
+        "display_unit": "operations",
         "for_each": "buckets",
         "resource": "name",
         "value": "ops",
@@ -72,6 +73,7 @@ LIMITS: dict[str, dict[str, Any]] = {
         "measure": "cumulative",
         "period": "calendar_month",
         "cap": "2000 min",
+        "display_unit": "minutes",
         "value": "minutes",
     },
     "events": {

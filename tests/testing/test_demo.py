@@ -128,6 +128,7 @@ def test_plan_on_the_demo_recommends_a_fourth_shard(
     assert main(["--dir", str(directory), "--now", now.isoformat(), "--step", "30m"]) == 0
     capsys.readouterr()
     monkeypatch.setattr(command, "utcnow", lambda: now)
+    monkeypatch.setenv("COLUMNS", "1000")  # every column, each advice paragraph on one line
     config = str(directory / "demo.toml")
     result = CliRunner().invoke(app, ["plan", "-c", config])
     assert result.exit_code == 0, result.output

@@ -42,6 +42,22 @@ log = logging.getLogger(__name__)
 
 STATE_KEY = "network_egress"
 
+ORACLE_ASSET_TAG = "OracleCloud.com"
+"""The DMI chassis asset tag of every Oracle Cloud (OCI) VM and bare-metal instance (cloud-init's
+Oracle datasource documentation)."""
+ORACLE_CAPPED = frozenset({"network_egress", "block_storage"})
+"""The limits whose catalogue caps are Oracle Always Free's, applied only on an Oracle instance."""
+
+
+def is_oracle_instance(sys_path: Path) -> bool:
+    """Whether the DMI chassis asset tag under `sys_path` is Oracle Cloud's (False when the file
+    is missing or unreadable: not a DMI machine, or not Linux)."""
+    try:
+        tag = (sys_path / "class" / "dmi" / "id" / "chassis_asset_tag").read_text()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return tag.strip() == ORACLE_ASSET_TAG
+
 
 class HostCollector(CollectorBase):
     """Reads this machine's /proc and /sys: no credentials, no network."""
@@ -59,6 +75,18 @@ class HostCollector(CollectorBase):
         limits: Mapping[str, LimitSpec] | None = None,
     ) -> None:
         super().__init__(options, client, limits)
+        wanted = options.oracle
+        self.oracle = is_oracle_instance(options.sys_path) if wanted == "auto" else wanted
+
+    def declared_limits(self) -> dict[str, LimitSpec] | None:
+        """On an Oracle Cloud instance the catalogue (with Oracle's caps); elsewhere the same
+        limits without them (an `[accounts.limits]` cap still applies)."""
+        if self.oracle:
+            return None
+        return {
+            name: spec.model_copy(update={"cap": None}) if name in ORACLE_CAPPED else spec
+            for name, spec in self.catalogue.items()
+        }
 
     async def probe(self) -> None:
         """Check that every source file can be read and parsed."""
@@ -167,10 +195,11 @@ class HostCollector(CollectorBase):
                     f"{mount.point!r} ({mount.fstype}) reports a size of 0: not a disk filesystem"
                 )
             return None
-        # Used and size as `df -B1` computes them: reserved blocks count as neither used nor free.
+        # As df computes Use%: used / (used + available). Blocks reserved for root are neither,
+        # so 100% is reached exactly when an ordinary user's write fails with ENOSPC.
         used = (stat.f_blocks - stat.f_bfree) * stat.f_frsize
-        size = stat.f_blocks * stat.f_frsize
-        return Reading("disk_used", float(used), resource=mount.point, cap=float(size))
+        usable = used + max(stat.f_bavail, 0) * stat.f_frsize
+        return Reading("disk_used", float(used), resource=mount.point, cap=float(usable))
 
     # --- network_egress -----------------------------------------------------------------------
 

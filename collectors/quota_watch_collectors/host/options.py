@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import posixpath
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -149,4 +149,9 @@ class HostOptions(BaseModel):
     exclude_interfaces: tuple[Glob, ...] = Field(
         default=DEFAULT_EXCLUDE_INTERFACES,
         description="interface globs never counted; replaces the default",
+    )
+    oracle: bool | Literal["auto"] = Field(
+        default="auto",
+        description="apply Oracle Cloud Always Free caps (10 TB egress, 200 GB block storage): "
+        '"auto" where the DMI chassis asset tag says OracleCloud.com, else true or false',
     )

@@ -392,7 +392,9 @@ def _catalogue_row(inputs: Inputs) -> Row:
 def _cap_text(spec: LimitSpec) -> str:
     from quota_watch.units import human
 
-    return "from the API" if spec.cap is None else human(spec.cap, spec.unit.value)
+    return (
+        "from the API" if spec.cap is None else human(spec.cap, spec.unit.value, spec.display_unit)
+    )
 
 
 def _period_text(spec: LimitSpec) -> str:

@@ -12,6 +12,7 @@ from quota_watch_collectors.host.collector import HostCollector
 from quota_watch_collectors.host.options import HostOptions
 
 from quota_watch.sdk import CollectContext, Period, Reading
+from quota_watch.testing import catalogue_limits
 
 NOV_1 = datetime(2026, 11, 1, tzinfo=UTC)
 DEC_1 = datetime(2026, 12, 1, tzinfo=UTC)
@@ -50,6 +51,12 @@ class Tree:
         self.set_boot(datetime(2026, 11, 3, 8, 0, tzinfo=UTC), BOOT_ID)
         self.set_mounts("")
         self.add_disk("vda", sectors=97_656_250)  # 50 GB, Oracle's default boot volume
+
+    def set_asset_tag(self, tag: str) -> None:
+        """Write the DMI chassis asset tag (/sys/class/dmi/id/chassis_asset_tag)."""
+        dmi = self.sys / "class" / "dmi" / "id"
+        dmi.mkdir(parents=True, exist_ok=True)
+        (dmi / "chassis_asset_tag").write_text(tag + "\n")
 
     def set_tx(self, tx: dict[str, int]) -> None:
         """Write /proc/net/dev with these transmitted bytes per interface."""
@@ -105,7 +112,7 @@ def make_ctx(now: datetime = NOW, state: MutableMapping[str, Any] | None = None)
 def host(tree: Tree, client: httpx.AsyncClient, **options: Any) -> HostCollector:
     """The host collector reading `tree`; `options` add to its paths."""
     opts = HostOptions.model_validate({"proc_path": tree.proc, "sys_path": tree.sys, **options})
-    return HostCollector(opts, client)
+    return HostCollector(opts, client, catalogue_limits(HostCollector))
 
 
 def by_limit(readings: list[Reading], limit: str) -> list[Reading]:

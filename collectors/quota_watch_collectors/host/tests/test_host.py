@@ -3,6 +3,7 @@ probe, plus one check against `df` here."""
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from quota_watch_collectors.host.tests.support import (
 )
 
 from quota_watch.sdk import AuthError, NoData, UnexpectedResponse
+from quota_watch.testing import catalogue_limits
 
 # --- parsing ----------------------------------------------------------------------------------
 
@@ -337,11 +339,12 @@ async def test_probe_reads_sources(tree: Tree, client: httpx.AsyncClient) -> Non
 # --- this machine -----------------------------------------------------------------------------
 
 
-def _df_root() -> tuple[int, int]:
+def _df_root() -> tuple[int, int, int]:
+    """df's Used, Available and Use% (Capacity) of /."""
     out = subprocess.run(["df", "-P", "-B1", "/"], capture_output=True, text=True, check=True)
     # Filesystem 1B-blocks Used Available Capacity Mounted-on
     fields = out.stdout.splitlines()[-1].split()
-    return int(fields[1]), int(fields[2])
+    return int(fields[2]), int(fields[3]), int(fields[4].rstrip("%"))
 
 
 @pytest.fixture
@@ -355,7 +358,7 @@ def real_root_mounted() -> Iterator[None]:
 
 @pytest.mark.usefixtures("real_root_mounted")
 async def test_root_matches_df_on_this_machine(client: httpx.AsyncClient) -> None:
-    collector = HostCollector(HostOptions(mounts=("/",)), client)
+    collector = HostCollector(HostOptions(mounts=("/",)), client, catalogue_limits(HostCollector))
     # Other processes write to the disk meanwhile: retry until df agrees before and after.
     for _ in range(20):
         before = _df_root()
@@ -367,4 +370,8 @@ async def test_root_matches_df_on_this_machine(client: httpx.AsyncClient) -> Non
         pytest.fail("the root filesystem kept changing while measuring")
     (root,) = by_limit(readings, "disk_used")
     assert root.resource == "/"
-    assert (root.cap, root.value) == (float(before[0]), float(before[1]))
+    used, available, use_percent = before
+    assert (root.value, root.cap) == (float(used), float(used + available))
+    assert root.cap is not None
+    # df rounds Use% up to the next whole percent.
+    assert math.ceil(100 * root.value / root.cap) == use_percent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from collections.abc import Callable
@@ -17,16 +18,19 @@ FakeStat = Callable[[str | os.PathLike[str]], os.statvfs_result]
 
 
 def fake_statvfs(
-    sizes: dict[str, tuple[int, int]], real: Callable[..., os.statvfs_result]
+    sizes: dict[str, tuple[int, int]] | dict[str, tuple[int, int, int]],
+    real: Callable[..., os.statvfs_result],
 ) -> FakeStat:
-    """statvfs() answering (blocks, free blocks) of 4 KiB for the given paths, else the real one."""
+    """statvfs() answering (blocks, free blocks[, blocks available to users]) of 4 KiB for the
+    given paths, else the real one; without the third figure 10 blocks are reserved for root."""
 
     def statvfs(path: str | os.PathLike[str]) -> os.statvfs_result:
         key = os.fspath(path)
         if key not in sizes:
             return real(path)
-        blocks, free = sizes[key]
-        return os.statvfs_result((4096, 4096, blocks, free, free - 10, 1000, 900, 900, 0, 255))
+        blocks, free, *rest = sizes[key]
+        avail = rest[0] if rest else max(free - 10, 0)
+        return os.statvfs_result((4096, 4096, blocks, free, avail, 1000, 900, 900, 0, 255))
 
     return statvfs
 
@@ -146,9 +150,9 @@ async def test_disk_used_filters_and_deduplicates_mounts(
     # Left out: pseudo, read-only, squashfs, tmpfs and NFS mounts, a file bind mount, and the
     # second mounts of /dev/sdb1 and of "overlay" (the shortest mount point of a source wins).
     assert got == {
-        mount_dirs["root"]: (750 * 4096.0, 1_000 * 4096.0),
-        mount_dirs["data"]: (500 * 4096.0, 2_000 * 4096.0),
-        mount_dirs["spaced"]: (0.0, 4_000 * 4096.0),
+        mount_dirs["root"]: (750 * 4096.0, (750 + 240) * 4096.0),
+        mount_dirs["data"]: (500 * 4096.0, (500 + 1_490) * 4096.0),
+        mount_dirs["spaced"]: (0.0, 3_990 * 4096.0),
     }
 
 
@@ -222,9 +226,38 @@ async def test_mounts_fallback_to_proc_mounts(
     point.mkdir()
     (tree.proc / "self" / "mounts").unlink()
     (tree.proc / "mounts").write_text(f"/dev/vda1 {point} ext4 rw 0 0\n")
-    monkeypatch.setattr(os, "statvfs", fake_statvfs({str(point): (8, 2)}, os.statvfs))
+    monkeypatch.setattr(os, "statvfs", fake_statvfs({str(point): (8, 2, 2)}, os.statvfs))
     (reading,) = by_limit(await host(tree, client).collect(make_ctx()), "disk_used")
     assert (reading.resource, reading.value, reading.cap) == (str(point), 6 * 4096.0, 8 * 4096.0)
+
+
+@pytest.mark.parametrize(
+    ("blocks", "free", "avail", "use_percent"),
+    [
+        (1_000, 300, 250, 74),  # 50 blocks reserved for root: df's Use% is 700 / 950
+        (1_000, 50, 0, 100),  # only root's reserve left: full for everyone else (ENOSPC)
+        (1_000, 1_000, 950, 0),
+    ],
+)
+async def test_disk_used_is_df_use_percent(
+    tree: Tree,
+    client: httpx.AsyncClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    blocks: int,
+    free: int,
+    avail: int,
+    use_percent: int,
+) -> None:
+    point = tmp_path / "ext4"
+    point.mkdir()
+    tree.set_mounts(f"/dev/sda1 {point} ext4 rw 0 0\n")
+    sizes = {str(point): (blocks, free, avail)}
+    monkeypatch.setattr(os, "statvfs", fake_statvfs(sizes, os.statvfs))
+    (reading,) = by_limit(await host(tree, client).collect(make_ctx()), "disk_used")
+    assert reading.value == (blocks - free) * 4096.0
+    assert reading.cap == (blocks - free + avail) * 4096.0
+    assert math.ceil(100 * reading.value / reading.cap) == use_percent  # df rounds up
 
 
 async def test_missing_mount_table_is_unexpected(tree: Tree, client: httpx.AsyncClient) -> None:
