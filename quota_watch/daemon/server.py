@@ -1,4 +1,4 @@
-"""HTTP: /metrics, /healthz, /readyz as an ASGI app served in the daemon's event loop."""
+"""HTTP: /metrics, /healthz, /readyz and the status page, an ASGI app in the daemon's loop."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from quota_watch.config.settings import ServerSettings
 from quota_watch.daemon.auth import CHALLENGE, BasicAuth
 from quota_watch.prometheus.exposition import Snapshot, render
+from quota_watch.web.routes import page_routes
+from quota_watch.web.source import LiveSource
 
 log = logging.getLogger("quota_watch.daemon.server")
 
@@ -32,11 +34,14 @@ def create_app(
     snapshot: Callable[[], Awaitable[Snapshot]],
     ready: Callable[[], str | None],
     auth: BasicAuth | None = None,
+    web: LiveSource | None = None,
 ) -> Starlette:
     """The ASGI app; `ready` returns None when ready, or the reason it is not.
 
     With `auth`, /metrics and /readyz need basic auth; /healthz never does, so liveness probes
-    (systemd, Docker HEALTHCHECK, Kubernetes) need no credentials and reveal nothing.
+    (systemd, Docker HEALTHCHECK, Kubernetes) need no credentials and reveal nothing. With
+    `web`, the status page (/) and the JSON API (/api/v1/...) are served too, behind the same
+    auth.
     """
 
     async def denied(request: Request) -> Response | None:
@@ -65,13 +70,14 @@ def create_app(
             return PlainTextResponse("ready\n")
         return PlainTextResponse(f"not ready: {reason}\n", status_code=503)
 
-    return Starlette(
-        routes=[
-            Route("/metrics", metrics),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-        ]
-    )
+    routes: list[BaseRoute] = [
+        Route("/metrics", metrics),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+    ]
+    if web is not None:
+        routes += page_routes(web, denied)
+    return Starlette(routes=routes)
 
 
 class _EmbeddedServer(uvicorn.Server):
