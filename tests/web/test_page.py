@@ -30,6 +30,7 @@ from quota_watch.reporting import command
 from quota_watch.reporting.entries import gather_entries
 from quota_watch.reporting.render import cells
 from quota_watch.store.facade import Store
+from quota_watch.web.routes import accepts_gzip
 from quota_watch.web.source import LiveSource
 from tests.support import report_site
 from tests.support.report_site import NOW, Site
@@ -206,7 +207,7 @@ async def test_page_shows_every_series_with_the_report_cells(served: Served, sit
     order = [key for key in rows]
     assert order[0] == key_of(entries[0].row.__dict__)
     # a sparkline per series with readings on more than one day
-    assert response.text.count("<svg class=\"spark") == len(entries)
+    assert response.text.count('<svg class="spark') == len(entries)
 
 
 async def test_page_shows_alerts_pools_and_the_report_advice(served: Served, site: Site) -> None:
@@ -310,3 +311,33 @@ async def test_basic_auth_guards_the_page_and_api(site: Site) -> None:
                 assert allowed.status_code == 200, path
     finally:
         await store.close()
+
+
+async def test_the_page_is_gzipped_when_the_client_accepts_it(served: Served) -> None:
+    plain = await served.client.get("/", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    packed = await served.client.get("/", headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.headers["vary"] == "Accept-Encoding"
+    assert int(packed.headers["content-length"]) * 4 < len(plain.content)
+    assert packed.text == plain.text  # httpx inflates it
+    refused = await served.client.get("/api/v1/report", headers={"Accept-Encoding": "gzip;q=0"})
+    assert "content-encoding" not in refused.headers
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, False),
+        ("", False),
+        ("gzip", True),
+        ("br, gzip, deflate", True),
+        ("GZIP;q=0.5", True),
+        ("gzip;q=0", False),
+        ("*", True),
+        ("deflate, br", False),
+        ("gzip;q=x", False),
+    ],
+)
+def test_accept_encoding(header: str | None, expected: bool) -> None:
+    assert accepts_gzip(header) is expected
