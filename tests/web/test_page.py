@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from html import unescape
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import bcrypt
@@ -341,3 +342,21 @@ async def test_the_page_is_gzipped_when_the_client_accepts_it(served: Served) ->
 )
 def test_accept_encoding(header: str | None, expected: bool) -> None:
     assert accepts_gzip(header) is expected
+
+
+async def test_the_api_is_the_cli_json_on_each_backend(tmp_path: Path, store_url: str) -> None:
+    built = await report_site.build_site(tmp_path, store_url)
+    store = await Store.open(built.store_url)
+    app = create_app(_snapshot, lambda: None, None, _source(built, store))
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://page"
+        ) as client:
+            report = await client.get("/api/v1/report?status=critical,warning,stale")
+            assert report.json() == await cli_json(built, "report", "-s", "critical,warning,stale")
+            plan = await client.get("/api/v1/plan")
+            assert plan.json() == await cli_json(built, "plan")
+            page = await client.get("/")
+            assert set(page_rows(page.text)) == {key_of(r) for r in await cli_json(built, "report")}
+    finally:
+        await store.close()
