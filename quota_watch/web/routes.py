@@ -3,14 +3,16 @@ routes mounted by the daemon's HTTP server behind its basic auth."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import gzip
+import logging
 import math
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -20,10 +22,16 @@ from quota_watch.reporting.plan import plan_to_json
 from quota_watch.reporting.render import to_json
 from quota_watch.status.plan import build_plan
 from quota_watch.status.position import load_positions
+from quota_watch.store.models import StoreError
 from quota_watch.units import format_duration, iso_z
 from quota_watch.web import sparkline
 from quota_watch.web.model import NotReady, filters_of, load_page, load_report
 from quota_watch.web.source import LiveSource
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+log = logging.getLogger("quota_watch.web")
 
 __all__ = ["CSS_PATH", "page_routes", "refresh_text", "render_page", "templates"]
 
@@ -32,6 +40,7 @@ CSS_PATH = "/static/page.css"
 JSON_TYPE = "application/json"
 _NO_STORE = {"Cache-Control": "no-store"}
 _MAX_REFRESH = 86400
+_CONCURRENT_VIEWS = 2
 _GZIP_FROM = 1024  # bytes; below this gzip saves next to nothing
 _HTML = "text/html; charset=utf-8"
 _CSS = "text/css; charset=utf-8"
@@ -40,6 +49,8 @@ _JS = "text/javascript; charset=utf-8"
 
 def templates() -> Environment:
     """The page's Jinja2 environment (autoescaped, templates from the package)."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
     env = Environment(
         loader=PackageLoader("quota_watch.web", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -121,77 +132,75 @@ def render_page(env: Environment, context: dict[str, Any]) -> str:
 
 def page_routes(source: LiveSource, denied: Denied) -> list[BaseRoute]:
     """/, the stylesheet and the JSON API; each answers `denied`'s refusal when it has one."""
-    env = templates()
+    # Jinja2 and the compiled templates (~3 MiB) wait for the first page view: a daemon whose
+    # page nobody opens does not pay for them.
+    env = functools.cache(templates)
     css = _static("page.css")
     script = _static("page.js")
+    # A page of 100 accounts reads the store and renders for ~0.3 s of CPU: at most this many
+    # at once, so a burst of viewers queues instead of starving the polls on a small VM.
+    busy = asyncio.Semaphore(_CONCURRENT_VIEWS)
+
+    def error_page(message: str, status: int) -> Response:
+        html = env().get_template("error.html").render(message=message, status=status)
+        headers = {**_NO_STORE, **({"Retry-After": "5"} if status == 503 else {})}
+        return HTMLResponse(html, status_code=status, headers=headers)
+
+    def problem(message: str, status: int) -> Response:
+        headers = {**_NO_STORE, **({"Retry-After": "5"} if status == 503 else {})}
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+    def guarded(
+        view: Callable[[Request], Awaitable[Response]],
+        refuse: Callable[[str, int], Response],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """`view` behind the auth check and the concurrency bound; bad filters are a 400,
+        a store not open or failing a 503 (the store's error is logged, not shown)."""
+
+        async def endpoint(request: Request) -> Response:
+            refusal = await denied(request)
+            if refusal is not None:
+                return refusal
+            async with busy:
+                try:
+                    return await view(request)
+                except ReportError as exc:
+                    return refuse(str(exc), 400)
+                except NotReady as exc:
+                    return refuse(str(exc), 503)
+                except StoreError as exc:
+                    log.error("%s: reading the store: %s", request.url.path, exc)
+                    return refuse("the store could not be read (see the daemon's log)", 503)
+
+        return endpoint
 
     async def page(request: Request) -> Response:
-        refusal = await denied(request)
-        if refusal is not None:
-            return refusal
         asked = _asked_refresh(request)
         refresh = int(source.refresh().total_seconds()) if asked is None else asked
-        try:
-            chosen = filters_of(_params(request), source.runtimes())
-            data = await load_page(source, chosen)
-        except ReportError as exc:
-            html = env.get_template("error.html").render(message=str(exc), status=400)
-            return HTMLResponse(html, status_code=400, headers=_NO_STORE)
-        except NotReady as exc:
-            html = env.get_template("error.html").render(message=str(exc), status=503)
-            return HTMLResponse(html, status_code=503, headers={**_NO_STORE, "Retry-After": "5"})
+        data = await load_page(source, filters_of(_params(request), source.runtimes()))
         context = {
             "page": data,
             "refresh": refresh,
             "refresh_text": refresh_text(refresh) if refresh else "",
             "refresh_query": asked,
         }
-        return _respond(request, render_page(env, context), _HTML, _NO_STORE)
-
-    async def stylesheet(request: Request) -> Response:
-        refusal = await denied(request)
-        if refusal is not None:
-            return refusal
-        return _respond(request, css, _CSS, {"Cache-Control": "max-age=300"})
-
-    async def javascript(request: Request) -> Response:
-        refusal = await denied(request)
-        if refusal is not None:
-            return refusal
-        return _respond(request, script, _JS, {"Cache-Control": "max-age=300"})
-
-    def problem(message: str, status: int) -> Response:
-        return JSONResponse({"error": message}, status_code=status, headers=_NO_STORE)
+        return _respond(request, render_page(env(), context), _HTML, _NO_STORE)
 
     async def api_report(request: Request) -> Response:
-        refusal = await denied(request)
-        if refusal is not None:
-            return refusal
-        try:
-            chosen = filters_of(_params(request), source.runtimes())
-            _view, entries = await load_report(source, chosen, source.clock())
-        except ReportError as exc:
-            return problem(str(exc), 400)
-        except NotReady as exc:
-            return problem(str(exc), 503)
+        chosen = filters_of(_params(request), source.runtimes())
+        _view, entries = await load_report(source, chosen, source.clock())
         return _respond(request, to_json(entries), JSON_TYPE, _NO_STORE)
 
     async def api_plan(request: Request) -> Response:
-        refusal = await denied(request)
-        if refusal is not None:
-            return refusal
         runtimes = source.runtimes()
+        groups = choose(
+            "group",
+            request.query_params.getlist("group"),
+            sorted({rt.config.group for rt in runtimes.values() if rt.config.group}),
+        )
         store = source.store()
-        try:
-            groups = choose(
-                "group",
-                request.query_params.getlist("group"),
-                sorted({rt.config.group for rt in runtimes.values() if rt.config.group}),
-            )
-        except ReportError as exc:
-            return problem(str(exc), 400)
         if store is None:
-            return problem("the store is not open yet", 503)
+            raise NotReady("the store is not open yet")
         # As `quota-watch plan --group`: the pools asked for, or every account.
         planned = {n: rt for n, rt in runtimes.items() if not groups or rt.config.group in groups}
         now = source.clock()
@@ -200,10 +209,16 @@ def page_routes(source: LiveSource, denied: Denied) -> list[BaseRoute]:
         body = plan_to_json(build_plan(positions, planned, pack, now))
         return _respond(request, body, JSON_TYPE, _NO_STORE)
 
+    async def stylesheet(request: Request) -> Response:
+        return _respond(request, css, _CSS, {"Cache-Control": "max-age=300"})
+
+    async def javascript(request: Request) -> Response:
+        return _respond(request, script, _JS, {"Cache-Control": "max-age=300"})
+
     return [
-        Route("/", page),
-        Route(CSS_PATH, stylesheet),
-        Route("/static/page.js", javascript),
-        Route("/api/v1/report", api_report),
-        Route("/api/v1/plan", api_plan),
+        Route("/", guarded(page, error_page)),
+        Route(CSS_PATH, guarded(stylesheet, problem)),
+        Route("/static/page.js", guarded(javascript, problem)),
+        Route("/api/v1/report", guarded(api_report, problem)),
+        Route("/api/v1/plan", guarded(api_plan, problem)),
     ]

@@ -8,7 +8,7 @@ import base64
 import json
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from html import unescape
 from html.parser import HTMLParser
@@ -31,6 +31,7 @@ from quota_watch.reporting import command
 from quota_watch.reporting.entries import gather_entries
 from quota_watch.reporting.render import cells
 from quota_watch.store.facade import Store
+from quota_watch.store.models import StoreError
 from quota_watch.web.routes import accepts_gzip
 from quota_watch.web.source import LiveSource
 from tests.support import report_site
@@ -360,3 +361,34 @@ async def test_the_api_is_the_cli_json_on_each_backend(tmp_path: Path, store_url
             assert set(page_rows(page.text)) == {key_of(r) for r in await cli_json(built, "report")}
     finally:
         await store.close()
+
+
+class FailingStore:
+    """The site's store whose reads of the latest readings fail, as a locked database does."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def latest(self, **_kwargs: Any) -> list[Any]:
+        raise StoreError("reading the latest readings: database is locked")
+
+
+async def test_a_failing_store_is_a_503_and_a_log_line(
+    served: Served, site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    failing = FailingStore(served.store)
+    source = replace(served.source, store=lambda: failing)
+    app = create_app(_snapshot, lambda: None, None, source)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://page"
+    ) as client:
+        page = await client.get("/")
+        assert page.status_code == 503 and page.headers["retry-after"] == "5"
+        assert "the store could not be read" in page.text and "locked" not in page.text
+        api = await client.get("/api/v1/report")
+        assert api.status_code == 503
+        assert api.json() == {"error": "the store could not be read (see the daemon's log)"}
+    assert "/: reading the store: reading the latest readings: database is locked" in caplog.text
