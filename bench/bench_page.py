@@ -48,17 +48,6 @@ async def _no_snapshot() -> Snapshot:
     raise AssertionError("not scraped here")
 
 
-async def timed(run: Callable[[], Awaitable[object]], repeats: int) -> list[float]:
-    """Wall times of `repeats` awaits of `run`, after one warm-up."""
-    await run()
-    walls = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        await run()
-        walls.append(time.perf_counter() - t0)
-    return walls
-
-
 def timed_sync(run: Callable[[], object], repeats: int) -> list[float]:
     """Wall times of `repeats` calls of `run`, after one warm-up."""
     run()
@@ -94,13 +83,24 @@ async def measure(config_path: Path, db: Path, now: datetime, repeats: int) -> d
             script = await client.get("/static/page.js")
             for response in (page, api, css, script):
                 response.raise_for_status()
-            page_walls = await timed(lambda: client.get("/"), repeats)
-            api_walls = await timed(lambda: client.get("/api/v1/report"), repeats)
-        request = ReportRequest()
-        data = await load_page(source, request)
-        _view, entries = await load_report(source, request, now)
-        read_walls = await timed(lambda: load_report(source, request, now), repeats)
-        build_walls = await timed(lambda: load_page(source, request), repeats)
+            request = ReportRequest()
+            data = await load_page(source, request)
+            _view, entries = await load_report(source, request, now)
+            # Interleaved, so that a change in the machine's load hits every step alike.
+            steps: dict[str, Callable[[], Awaitable[object]]] = {
+                "page_request": lambda: client.get("/"),
+                "api_request": lambda: client.get("/api/v1/report"),
+                "read": lambda: load_report(source, request, now),
+                "page_data": lambda: load_page(source, request),
+            }
+            walls: dict[str, list[float]] = {name: [] for name in steps}
+            for step in steps.values():
+                await step()  # warm-up
+            for _ in range(repeats):
+                for name, step in steps.items():
+                    t0 = time.perf_counter()
+                    await step()
+                    walls[name].append(time.perf_counter() - t0)
         env = templates()
         context = {"page": data, "refresh": 60, "refresh_text": refresh_text(60)}
         context["refresh_query"] = None
@@ -111,10 +111,7 @@ async def measure(config_path: Path, db: Path, now: datetime, repeats: int) -> d
     series = sum(len(b.rows) for b in data.blocks)
     return {
         "series": series,
-        "page_request": median(page_walls),
-        "api_request": median(api_walls),
-        "read": median(read_walls),
-        "page_data": median(build_walls),
+        **{name: median(found) for name, found in walls.items()},
         "render": median(render_walls),
         "to_json": median(json_walls),
         "html": page.content,

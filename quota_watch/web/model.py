@@ -190,6 +190,29 @@ def _pool_summary(pool: PoolPlan) -> PoolSummary:
     )
 
 
+def _page_row(
+    entry: Entry,
+    samples: Mapping[SeriesKey, int],
+    firing: Mapping[SeriesKey, Sequence[AlertState]],
+    silences: Sequence[Silence],
+    now: datetime,
+) -> PageRow:
+    r = entry.row
+    key = (r.account, r.limit, r.resource)
+    return PageRow(
+        entry=entry,
+        cells=cells(entry, now),
+        bar_percent=None
+        if r.utilization is None
+        else round(min(max(r.utilization, 0.0), 1.0) * 100, 1),
+        sparkline=sparkline_path(entry.trend, r.cap),
+        samples=samples.get(key, 0),
+        silenced=_row_silenced(entry, firing.get(key, ()), silences, now),
+        resets_iso=iso_z(r.resets_at) if r.resets_at else "",
+        exhausts_iso=iso_z(r.exhausts_at) if r.exhausts_at else "",
+    )
+
+
 async def load_page(source: LiveSource, request: ReportRequest) -> PageData:
     """One read of the store for the page: entries, advice, plan, alerts and silences."""
     now = source.clock()
@@ -210,28 +233,15 @@ async def load_page(source: LiveSource, request: ReportRequest) -> PageData:
     for alert in alerts:
         if alert.limit is not None:
             firing.setdefault((alert.account, alert.limit, alert.resource), []).append(alert)
-    blocks = []
-    for block in grouped(entries):
-        rows = []
-        for entry in block:
-            r = entry.row
-            key = (r.account, r.limit, r.resource)
-            rows.append(
-                PageRow(
-                    entry=entry,
-                    cells=cells(entry, now),
-                    bar_percent=None
-                    if r.utilization is None
-                    else round(min(max(r.utilization, 0.0), 1.0) * 100, 1),
-                    sparkline=sparkline_path(entry.trend, r.cap),
-                    samples=samples.get(key, 0),
-                    silenced=_row_silenced(entry, firing.get(key, []), silences, now),
-                    resets_iso=iso_z(r.resets_at) if r.resets_at else "",
-                    exhausts_iso=iso_z(r.exhausts_at) if r.exhausts_at else "",
-                )
-            )
-        first = block[0]
-        blocks.append(AccountBlock(first.row.provider, first.row.account, first.group, rows))
+    blocks = [
+        AccountBlock(
+            block[0].row.provider,
+            block[0].row.account,
+            block[0].group,
+            [_page_row(e, samples, firing, silences, now) for e in block],
+        )
+        for block in grouped(entries)
+    ]
     counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
     for entry in view.entries:
         counts[entry.row.status] += 1
