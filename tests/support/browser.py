@@ -45,8 +45,8 @@ def browser_paths() -> tuple[str, str]:
 
 
 @contextmanager
-def chromium() -> Iterator[Any]:
-    """A headless Chromium driven by chromedriver; quit afterwards."""
+def chromium(*, javascript: bool = True) -> Iterator[Any]:
+    """A headless Chromium driven by chromedriver (JavaScript off when asked); quit after."""
     binary, driver_path = browser_paths()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -62,6 +62,10 @@ def chromium() -> Iterator[Any]:
         "--window-size=1280,900",
     ):
         options.add_argument(arg)
+    if not javascript:
+        options.add_experimental_option(
+            "prefs", {"profile.managed_default_content_settings.javascript": 2}
+        )
     driver = webdriver.Chrome(options=options, service=Service(driver_path))
     driver.set_page_load_timeout(60)
     try:

@@ -194,6 +194,7 @@ def test_filters_work_with_the_form_and_in_the_address(site: Site) -> None:
     assert set(site.rows().values()) == {"warning"}
     # the form: ticking a box applies it (progressive enhancement submits on change)
     site.open()
+    assert not site.driver.find_element("css selector", ".filters button").is_displayed()
     box = site.driver.find_element("css selector", 'input[name="provider"][value="http_json"]')
     box.click()
     wait_until(lambda: "provider=http_json" in site.driver.current_url, WAIT, "form submitted")
@@ -203,6 +204,26 @@ def test_filters_work_with_the_form_and_in_the_address(site: Site) -> None:
         "css selector", 'input[name="provider"][value="http_json"]'
     ).is_selected()
     assert checked
+
+
+def test_the_form_works_with_javascript_off(site: Site) -> None:
+    with chromium(javascript=False) as driver:
+        send_basic_auth(driver, USER, PASSWORD)
+        driver.get(site.daemon.url + "/?refresh=0")
+        form = driver.find_element("id", "filters")
+        assert "live" not in (form.get_attribute("class") or "")  # page.js did not run
+        button = driver.find_element("css selector", ".filters button[type=submit]")
+        assert button.is_displayed()  # the script would hide it; here it is the way to apply
+        driver.find_element("css selector", 'input[name="group"][value="edge"]').click()
+        assert "group=" not in driver.current_url  # nothing happens until Apply
+        button.click()
+        wait_until(lambda: "group=edge" in driver.current_url, WAIT, "the form submitted")
+        shown = [
+            str(row.get_attribute("data-series"))
+            for row in driver.find_elements("css selector", "tr[data-series]")
+        ]
+        assert shown and {k.split("/")[0] for k in shown} == {"web-01", "web-02"}
+        assert "refresh=0" in driver.current_url  # the hidden field kept the viewer's choice
 
 
 def test_a_status_change_shows_after_the_next_poll(site: Site) -> None:
@@ -233,4 +254,7 @@ def test_a_status_change_shows_after_the_next_poll(site: Site) -> None:
     wait_until(alert_listed, WAIT, "the firing alert on the page")
     for width in (390, 1280):
         path = screenshot(site.driver, "status-page", width)
-        assert path.stat().st_size > 10_000
+        png = path.read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        assert int.from_bytes(png[16:20], "big") == width  # the IHDR width
+        assert int.from_bytes(png[20:24], "big") > 600  # the whole page, not one screen
