@@ -62,6 +62,7 @@ def chromium(*, javascript: bool = True) -> Iterator[Any]:
         "--window-size=1280,900",
     ):
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console, CSP reports
     if not javascript:
         options.add_experimental_option(
             "prefs", {"profile.managed_default_content_settings.javascript": 2}
@@ -120,6 +121,13 @@ def layout_width(driver: Any, width: int) -> int:
         return int(driver.execute_script("return document.documentElement.scrollWidth"))
     finally:
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def console_errors(driver: Any) -> list[str]:
+    """The browser console's errors since the last call (CSP violations, failed loads)."""
+    return [
+        str(entry["message"]) for entry in driver.get_log("browser") if entry["level"] == "SEVERE"
+    ]
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:

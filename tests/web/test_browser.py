@@ -19,6 +19,7 @@ from quota_watch.sdk import Measure, Unit
 from quota_watch.testing.emulator import EmulatedAccount, EmulatedLimit, Emulator, ManualClock
 from tests.support.browser import (
     chromium,
+    console_errors,
     layout_width,
     screenshot,
     send_basic_auth,
@@ -162,6 +163,7 @@ def test_a_stranger_is_refused_and_the_owner_let_in(site: Site) -> None:
 
 def test_the_page_shows_every_limit_from_the_emulated_accounts(site: Site) -> None:
     authorised(site)
+    console_errors(site.driver)  # forget the earlier tests' refusals
 
     def every_limit() -> bool:
         site.open()
@@ -180,6 +182,7 @@ def test_the_page_shows_every_limit_from_the_emulated_accounts(site: Site) -> No
     text = site.driver.find_element("css selector", 'tr[data-series="web-01/storage"]').text
     assert "150" in text and "500" in text and "30.0%" in text  # whatever the display unit
     assert site.driver.find_element("css selector", 'tr[data-pool="edge"]')
+    assert console_errors(site.driver) == []  # no CSP violation, every resource loaded
     # a phone lays the page out without sideways scrolling
     assert layout_width(site.driver, 390) <= 390
 

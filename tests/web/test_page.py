@@ -187,6 +187,8 @@ async def test_page_shows_every_series_with_the_report_cells(served: Served, sit
     response = await served.client.get("/")
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
     rows = page_rows(response.text)
     config = site.config()
     runtimes = command.account_runtimes(config, lambda _a: True)
