@@ -19,6 +19,8 @@ SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 """Where the page tests save screenshots (gitignored; CI keeps the directory)."""
 
 _CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
+SAVED: list[Path] = []
+"""The screenshots saved in this session (tests/web/conftest.py lists them at the end)."""
 
 
 def _missing(what: str) -> None:
@@ -107,6 +109,7 @@ def screenshot(driver: Any, name: str, width: int) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}-{width}px.png"
     path.write_bytes(base64.b64decode(shot["data"]))
+    SAVED.append(path)
     print(f"screenshot: {path}")
     return path
 
