@@ -57,6 +57,11 @@ ACCOUNTS = [
         {"requests": EmulatedLimit(85_000, 0, cap=100_000, title="Requests per day")},
     ),
     EmulatedAccount(
+        "web-03",
+        "token-web-03",
+        {"requests": EmulatedLimit(100_000, 0, cap=100_000, title="Requests per day")},
+    ),
+    EmulatedAccount(
         "jobs",
         "token-jobs",
         {
@@ -70,6 +75,7 @@ EMULATED = {
     "web-01/requests",
     "web-01/storage",
     "web-02/requests",
+    "web-03/requests",
     "jobs/worker_requests/api",
     "jobs/worker_requests/web",
 }
@@ -106,7 +112,7 @@ class Site:
 
 def write_config(path: Path, emulator: Emulator, db: Path) -> None:
     pooled = tomllib.loads(emulator.config_toml(["web-01", "web-02"], interval=POLL, group="edge"))
-    alone = tomllib.loads(emulator.config_toml(["jobs"], interval=POLL))
+    alone = tomllib.loads(emulator.config_toml(["jobs", "web-03"], interval=POLL))
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
     document = {
         "server": {"basic_auth_users": {USER: hashed}},
@@ -140,6 +146,16 @@ def ready(daemon: DaemonProcess) -> bool:
     except httpx.HTTPError:
         return False
     return answer.status_code == 200
+
+
+def check_screenshots(site: Site, name: str) -> None:
+    """Full-page screenshots at phone and laptop widths, checked to be PNGs of that width."""
+    for width in (390, 1280):
+        path = screenshot(site.driver, name, width)
+        png = path.read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        assert int.from_bytes(png[16:20], "big") == width  # the IHDR width
+        assert int.from_bytes(png[20:24], "big") > 600  # the whole page, not one screen
 
 
 def authorised(site: Site) -> None:
@@ -179,12 +195,15 @@ def test_the_page_shows_every_limit_from_the_emulated_accounts(site: Site) -> No
     rows = site.rows()
     assert rows["web-01/requests"] == "ok"
     assert rows["web-02/requests"] == "warning"  # 85 % of the cap
+    assert rows["web-03/requests"] == "critical"  # full
     text = site.driver.find_element("css selector", 'tr[data-series="web-01/storage"]').text
     assert "150" in text and "500" in text and "30.0%" in text  # whatever the display unit
     assert site.driver.find_element("css selector", 'tr[data-pool="edge"]')
     assert console_errors(site.driver) == []  # no CSP violation, every resource loaded
     # a phone lays the page out without sideways scrolling
     assert layout_width(site.driver, 390) <= 390
+    site.open("?refresh=0")
+    check_screenshots(site, "status-page")
 
 
 def test_filters_work_with_the_form_and_in_the_address(site: Site) -> None:
@@ -255,9 +274,4 @@ def test_a_status_change_shows_after_the_next_poll(site: Site) -> None:
         return bool(site.driver.find_elements("css selector", "li[data-alert]"))
 
     wait_until(alert_listed, WAIT, "the firing alert on the page")
-    for width in (390, 1280):
-        path = screenshot(site.driver, "status-page", width)
-        png = path.read_bytes()
-        assert png[:8] == b"\x89PNG\r\n\x1a\n"
-        assert int.from_bytes(png[16:20], "big") == width  # the IHDR width
-        assert int.from_bytes(png[20:24], "big") > 600  # the whole page, not one screen
+    check_screenshots(site, "status-page-after-change")
