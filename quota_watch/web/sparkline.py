@@ -16,7 +16,7 @@ def sparkline_path(values: Sequence[float | None], cap: float | None) -> str:
     value without one); a day without data breaks the line, a lone day is a dot (a
     zero-length segment drawn with round caps); "" when there is nothing to draw."""
     known = [v for v in values if v is not None]
-    if not known or len(values) < 1:
+    if not known:
         return ""
     top = cap if cap else max(known)
     step = (WIDTH - 2 * _PAD) / max(len(values) - 1, 1)
