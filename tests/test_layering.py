@@ -89,6 +89,12 @@ def test_status_never_imports_the_daemon_or_the_cli() -> None:
     assert offenders((CORE / "status").rglob("*.py"), forbidden) == {}
 
 
+def test_the_status_page_never_imports_the_daemon_or_the_cli() -> None:
+    # The daemon mounts quota_watch.web (passing its auth check in), not the other way round.
+    forbidden = ("quota_watch.daemon", "quota_watch.cli")
+    assert offenders((CORE / "web").rglob("*.py"), forbidden) == {}
+
+
 def test_only_test_infrastructure_imports_the_test_kit() -> None:
     shipped = [p for p in CORE.rglob("*.py") if not p.is_relative_to(CORE / "testing")]
     shipped += [p for p in COLLECTORS.rglob("*.py") if not is_test_infrastructure(p)]

@@ -72,6 +72,10 @@ class ServerSettings(_Section):
         description="a [server.basic_auth_users] table of user = bcrypt hash (`quota-watch "
         "config hash-password`): protects /metrics and /readyz; /healthz stays open for probes",
     )
+    page_refresh: Duration = Field(
+        timedelta(minutes=1),
+        description="how often the status page at / reloads itself (?refresh=0 turns it off)",
+    )
 
     @field_validator("listen")
     @classmethod

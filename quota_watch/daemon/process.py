@@ -22,6 +22,7 @@ from quota_watch.daemon.heartbeat import Heartbeat
 from quota_watch.daemon.selfstats import process_stats
 from quota_watch.daemon.server import bind, build_server, create_app
 from quota_watch.daemon.tlsreload import TlsReloader
+from quota_watch.engine.rulepack import RulePack
 from quota_watch.model import Outcome
 from quota_watch.prometheus.exposition import (
     AccountFacts,
@@ -33,6 +34,7 @@ from quota_watch.prometheus.exposition import (
 from quota_watch.sdk import RateLimitStatus
 from quota_watch.store.facade import Store
 from quota_watch.store.models import StoreError
+from quota_watch.web.source import LiveSource
 
 log = logging.getLogger("quota_watch.daemon")
 
@@ -140,6 +142,17 @@ class Daemon:
             ],
         )
 
+    def _page_source(self) -> LiveSource:
+        """The status page's view of this daemon, read anew at each request."""
+        return LiveSource(
+            store=lambda: self.store,
+            runtimes=lambda: self.scheduler.runtimes if self.scheduler is not None else {},
+            pack=lambda: self.alerting.pack if self.alerting is not None else RulePack(),
+            overrides=lambda: self.config.settings.rules,
+            refresh=lambda: self.config.settings.server.page_refresh,
+            clock=self.clock,
+        )
+
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT; returns the process exit code."""
         loop = asyncio.get_running_loop()
@@ -173,7 +186,9 @@ class Daemon:
         except StoreError as exc:
             log.error("resolving the alerts of removed accounts: %s", exc)
         auth = BasicAuth(lambda: self.config.settings.server.basic_auth_users or {})
-        app = create_app(self.snapshot, self.ready, auth, resume=self.scheduler.resume)
+        app = create_app(
+            self.snapshot, self.ready, auth, self._page_source(), resume=self.scheduler.resume
+        )
         server = build_server(app, host, port, settings.server)
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         tls_watch: asyncio.Task[None] | None = None

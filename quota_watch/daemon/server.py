@@ -1,4 +1,4 @@
-"""HTTP: /metrics, /healthz, /readyz as an ASGI app served in the daemon's event loop."""
+"""HTTP: /metrics, /healthz, /readyz and the status page, an ASGI app in the daemon's loop."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from quota_watch.config.settings import ServerSettings
 from quota_watch.daemon.auth import CHALLENGE, BasicAuth
 from quota_watch.prometheus.exposition import Snapshot, render
 from quota_watch.prometheus.negotiate import metrics_body
+from quota_watch.web.routes import page_routes
+from quota_watch.web.source import LiveSource
 
 log = logging.getLogger("quota_watch.daemon.server")
 
@@ -32,13 +34,16 @@ def create_app(
     snapshot: Callable[[], Awaitable[Snapshot]],
     ready: Callable[[], str | None],
     auth: BasicAuth | None = None,
+    web: LiveSource | None = None,
     resume: Callable[[str], bool] | None = None,
 ) -> Starlette:
     """The ASGI app; `ready` returns None when ready, or the reason it is not; `resume` polls
     a paused account now (False: no such account), for `quota-watch account resume`.
 
     With `auth`, /metrics and /readyz need basic auth; /healthz never does, so liveness probes
-    (systemd, Docker HEALTHCHECK, Kubernetes) need no credentials and reveal nothing.
+    (systemd, Docker HEALTHCHECK, Kubernetes) need no credentials and reveal nothing. With
+    `web`, the status page (/) and the JSON API (/api/v1/...) are served too, behind the same
+    auth.
     """
 
     async def denied(request: Request) -> Response | None:
@@ -81,14 +86,15 @@ def create_app(
             return JSONResponse({"error": f"no polled account {name!r}"}, status_code=404)
         return JSONResponse({"account": name, "resumed": True})
 
-    return Starlette(
-        routes=[
-            Route("/metrics", metrics),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/api/v1/accounts/{name}/resume", resume_account, methods=["POST"]),
-        ]
-    )
+    routes: list[BaseRoute] = [
+        Route("/metrics", metrics),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/api/v1/accounts/{name}/resume", resume_account, methods=["POST"]),
+    ]
+    if web is not None:
+        routes += page_routes(web, denied)
+    return Starlette(routes=routes)
 
 
 class _EmbeddedServer(uvicorn.Server):

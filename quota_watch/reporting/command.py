@@ -204,29 +204,15 @@ async def read_report(
     whole even when the report shows only some of its accounts.
     """
     from quota_watch.engine.rulepack import load_rule_pack
-    from quota_watch.reporting.entries import entries_of
-    from quota_watch.reporting.plan import advice_text
-    from quota_watch.status.plan import all_advice, build_plan
-    from quota_watch.status.position import load_positions
+    from quota_watch.reporting.view import report_view
 
     pack = load_rule_pack(config.settings.alerts.rule_pack)
-    everyone = {**pool_runtimes, **runtimes}
     store = await open_reader(url)
     try:
-        positions = await load_positions(store, everyone, pack, config.settings.rules, now)
-        entries = await entries_of(
-            store, [p for p in positions if p.reading.account in runtimes], now
-        )
+        view = await report_view(store, runtimes, pool_runtimes, pack, config.settings.rules, now)
     finally:
         await store.close()
-    planned = {n: rt for n, rt in everyone.items() if n in runtimes or rt.config.group}
-    plan = build_plan([p for p in positions if p.reading.account in planned], planned, pack, now)
-    advice = [
-        advice_text(a, plan.target_utilization)
-        for a in all_advice(plan)
-        if a.account is None or a.account in runtimes  # pool-wide, or about a shown account
-    ]
-    return entries, advice
+    return view.entries, view.advice
 
 
 async def read_positions(

@@ -21,11 +21,13 @@ from quota_watch.units import iso_z, percent, relative, rounded_span, used_of_ca
 __all__ = [
     "JSON_KEYS",
     "bar",
+    "cells",
     "status_label",
     "to_csv",
     "to_json",
     "to_markdown",
     "to_table",
+    "until",
     "write_advice",
 ]
 
@@ -278,3 +280,14 @@ def to_markdown(entries: Sequence[Entry], now: datetime, advice: Sequence[str] =
     if advice:
         out += ["", "### Advice", "", *(f"- {_md(line)}" for line in advice)]
     return "\n".join(out) + "\n"
+
+
+def cells(entry: Entry, now: datetime) -> dict[str, str]:
+    """The report's formatted cells of one entry (status, limit, usage, used, use, forecast,
+    resets, full, trend, source): the status page shows the same text."""
+    return _cells(entry, now)
+
+
+def until(moment: datetime | None, now: datetime) -> str:
+    """A moment relative to `now` as the report writes it ("in 1.5h", "3d ago", "-")."""
+    return _until(moment, now)
