@@ -150,6 +150,19 @@ class PollingSettings(_Section):
     )
     timeout: Duration = Field(timedelta(seconds=30), description="HTTP timeout per request")
     backoff_max: Duration = Field(timedelta(hours=1), description="longest retry delay")
+    poll_deadline: Duration | None = Field(
+        None,
+        description="time limit of a whole poll (every request of it); a poll past it counts "
+        "as failed; default 1.5 x timeout",
+    )
+    max_retry_after: Duration = Field(
+        timedelta(hours=24),
+        description="longest pause a provider's Retry-After / rate-limit reset may impose",
+    )
+
+    def deadline(self) -> timedelta:
+        """The time limit of one whole poll."""
+        return self.poll_deadline if self.poll_deadline is not None else self.timeout * 1.5
 
 
 class LoggingSettings(_Section):

@@ -8,6 +8,8 @@ import sys
 import time
 from datetime import UTC, datetime
 
+from quota_watch.logrepeats import RepeatFilter
+
 # Libraries whose INFO lines are noise for an operator; httpx's also carry full URLs, and a
 # query string may hold a credential.
 _QUIET = (
@@ -51,6 +53,7 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
         )
         formatter.converter = time.gmtime
         handler.setFormatter(formatter)
+    handler.addFilter(RepeatFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
