@@ -15,6 +15,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from quota_watch.config.settings import ServerSettings
+from quota_watch.daemon import connections as conn
 from quota_watch.daemon.auth import CHALLENGE, BasicAuth
 from quota_watch.prometheus.exposition import Snapshot, render
 
@@ -40,7 +41,8 @@ def create_app(
     """
 
     async def denied(request: Request) -> Response | None:
-        if auth is None or await auth.allows(request.headers.get("authorization")):
+        client = request.client.host if request.client else None
+        if auth is None or await auth.allows(request.headers.get("authorization"), client):
             return None
         return PlainTextResponse(
             "unauthorized\n", status_code=401, headers={"WWW-Authenticate": CHALLENGE}
@@ -105,6 +107,7 @@ def build_server(
     """
     settings = settings or ServerSettings()
     ca = settings.tls_client_ca_file
+    max_open = conn.max_connections(conn.raise_fd_limit())
     config = uvicorn.Config(
         app,
         host=host,
@@ -119,5 +122,9 @@ def build_server(
         ssl_cert_reqs=ssl.CERT_NONE if ca is None else ssl.CERT_REQUIRED,
         ssl_ciphers=TLS_CIPHERS,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        http=conn.guarded_protocol(max_open),  # connection cap and request-head deadline
+        limit_concurrency=max_open,
+        timeout_keep_alive=conn.KEEP_ALIVE_TIMEOUT,
+        h11_max_incomplete_event_size=conn.MAX_REQUEST_HEAD,
     )
     return _EmbeddedServer(config)
