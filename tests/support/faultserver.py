@@ -25,13 +25,22 @@ GIB = 2**30
 
 @cache
 def gzip_bomb(inflated: int = GIB) -> bytes:
-    """A gzip stream of `inflated` zero bytes (1 GiB -> about 1 MB on the wire)."""
-    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    """A valid gzip stream of `inflated` zero bytes (a multiple of 1 MiB; 1 GiB -> about 1 MB).
+
+    Built in well under a second: after a full flush a block of zeros always compresses to the
+    same bytes, so one compressed block is repeated and the trailer computed for the whole.
+    """
     block = bytes(2**20)
-    parts = [compressor.compress(block) for _ in range(inflated // len(block))]
-    parts.append(compressor.compress(bytes(inflated % len(block))))
-    parts.append(compressor.flush())
-    return b"".join(parts)
+    blocks = max(1, inflated // len(block))
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    first = compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH)
+    middle = compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH)
+    end = compressor.flush()[:-8]  # the final block, without the trailer of 2 MiB
+    crc = 0
+    for _ in range(blocks):
+        crc = zlib.crc32(block, crc)
+    trailer = struct.pack("<II", crc, (blocks * len(block)) & 0xFFFFFFFF)
+    return first + middle * (blocks - 1) + end + trailer
 
 
 def _head(status: str, headers: dict[str, str]) -> bytes:
@@ -132,7 +141,7 @@ class FaultServer:
 
     def _drip(self, sock: socket.socket) -> None:
         sock.sendall(
-            _head("200 OK", {"Content-Type": "application/json", "Content-Length": "1000000"})
+            _head("200 OK", {"Content-Type": "application/json", "Content-Length": "1000"})
         )
         while not self._stop.is_set():
             sock.sendall(b" ")
