@@ -6,6 +6,7 @@ import contextlib
 import logging
 import socket
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Iterator
 
 import uvicorn
@@ -48,11 +49,18 @@ def create_app(
             "unauthorized\n", status_code=401, headers={"WWW-Authenticate": CHALLENGE}
         )
 
+    last_good = LastGood()
+
     async def metrics(request: Request) -> Response:
         refusal = await denied(request)
         if refusal is not None:
             return refusal
-        body = render(await snapshot())
+        try:
+            body = render(await snapshot())
+        except Exception as exc:  # e.g. the database is down: never a 500 with a traceback
+            log.error("/metrics: %s: %s", type(exc).__name__, exc)
+            return last_good.response()
+        last_good.keep(body)
         return Response(body, media_type=PROMETHEUS_CONTENT_TYPE)
 
     async def healthz(request: Request) -> Response:
@@ -74,6 +82,28 @@ def create_app(
             Route("/readyz", readyz),
         ]
     )
+
+
+class LastGood:
+    """The last exposition rendered, served (with its age in a header) while a fresh one cannot
+    be: its last-success timestamps keep ageing, so Prometheus' stale rules still fire."""
+
+    def __init__(self) -> None:
+        self.body: bytes | None = None
+        self.at = 0.0
+
+    def keep(self, body: bytes) -> None:
+        """Remember `body` as the latest good exposition."""
+        self.body, self.at = body, time.monotonic()
+
+    def response(self) -> Response:
+        """The last good exposition, or 503 when there has been none."""
+        if self.body is None:
+            return PlainTextResponse("metrics unavailable: the store cannot be read\n", 503)
+        age = f"{time.monotonic() - self.at:.0f}"
+        return Response(
+            self.body, media_type=PROMETHEUS_CONTENT_TYPE, headers={"X-Snapshot-Age": age}
+        )
 
 
 class _EmbeddedServer(uvicorn.Server):
