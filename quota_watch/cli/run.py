@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from quota_watch.cli.common import ConfigOption, load, run_async, setup_logging
+from quota_watch.cli.common import EXIT_CONFIG, ConfigOption, fail, load, run_async, setup_logging
 
 if TYPE_CHECKING:
     from quota_watch.config.settings import Config
@@ -23,6 +23,11 @@ app = typer.Typer()
 def run(config: ConfigOption = None) -> None:
     """Run the daemon: poll every account on schedule and serve /metrics."""
     cfg = load(config)
+    from quota_watch.config.runnable import runnable_problems
+
+    problems = runnable_problems(cfg)
+    if problems:
+        fail(["configuration error:", *(f"  {p}" for p in problems)], EXIT_CONFIG)
     setup_logging(cfg)
     from quota_watch.daemon.process import Daemon
 

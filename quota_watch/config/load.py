@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +13,15 @@ from pydantic import (
     BaseModel,
     ValidationError,
 )
+from pydantic_settings import SettingsError
 
 from quota_watch.config.errors import ConfigError, format_validation_error, toml_path
+from quota_watch.config.files import (
+    env_override_problem,
+    nesting_problem,
+    read_secret_file,
+    read_toml,
+)
 from quota_watch.config.settings import (
     _ENVIRON,
     EMBEDDED_DEFAULT,
@@ -90,10 +97,11 @@ def _read_secret_files(
             errors.append(f"{where}: expected a file path")
             continue
         try:
-            resolved[base] = Path(value).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            errors.append(f"{where}: cannot read {value}: {exc.strerror}")
-            continue
+            resolved[base] = read_secret_file(Path(value))
+        except ValueError as exc:
+            errors.append(f"{where}: {exc}")
+            # a stand-in, so the options model does not add "token: missing" to the real error
+            resolved[base] = "unreadable-secret-file"
         del resolved[key]
     return resolved
 
@@ -117,7 +125,8 @@ def _validate_accounts(
     errors.extend(_mixed_pools(raw_accounts))
     accounts: list[AccountConfig] = []
     seen: dict[str, int] = {}
-    default_interval = (settings or Settings()).polling.interval
+    # Settings() again would re-read the environment and fail the same way
+    default_interval = settings.polling.interval if settings is not None else timedelta(minutes=5)
     for index, raw in enumerate(raw_accounts):
         if not isinstance(raw, dict):
             continue
@@ -128,7 +137,8 @@ def _validate_accounts(
                     f"accounts[{index}].name: {name!r} is already used by accounts[{seen[name]}]"
                 )
             seen.setdefault(name, index)
-        info = infos.get(raw.get("collector", ""))
+        collector = raw.get("collector")
+        info = infos.get(collector) if isinstance(collector, str) else None
         if info is None:
             continue
         opts_path: Path_ = ("accounts", index, "options")
@@ -217,12 +227,7 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
     if source is None:
         data: dict[str, Any] = EMBEDDED_DEFAULT
     else:
-        try:
-            data = tomllib.loads(source.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError([f"{source}: {exc}"]) from None
-        except OSError as exc:
-            raise ConfigError([f"{source}: cannot read: {exc.strerror}"]) from None
+        data = read_toml(source)
     return validate_config(data, source, env)
 
 
@@ -231,6 +236,10 @@ def validate_config(
 ) -> Config:
     """Validate parsed TOML data; raises ConfigError listing every problem with its TOML path."""
     env = os.environ if env is None else env
+    where = f"{source}: " if source else ""
+    problem = nesting_problem(data)
+    if problem is not None:
+        raise ConfigError([f"{where}{problem}"])
     missing: dict[str, str] = {}
     data = _interpolate(dict(data), (), env, missing)
     errors = [f"{path}: {message}" for path, message in missing.items()]
@@ -242,6 +251,8 @@ def validate_config(
         errors.extend(
             line for line in format_validation_error(exc) if line.partition(": ")[0] not in missing
         )
+    except SettingsError as exc:  # a QUOTA_WATCH_* variable holding malformed JSON
+        errors.append(env_override_problem(exc, env))
     finally:
         _ENVIRON.reset(token)
     raw_accounts = data.get("accounts", [])
@@ -251,7 +262,6 @@ def validate_config(
     if settings is not None:
         errors.extend(_check_alerting(settings, accounts))
     if errors:
-        where = f"{source}: " if source else ""
         raise ConfigError([f"{where}{line}" for line in errors])
     assert settings is not None
     return Config(settings=settings, accounts=tuple(accounts), source=source)
