@@ -306,10 +306,10 @@ def _check_alerting(settings: Settings, accounts: Sequence[AccountConfig]) -> li
 
 def redacted(config: Config) -> dict[str, Any]:
     """The effective configuration as plain data, with every secret replaced by '**********'."""
-    from quota_watch.store.urls import mask_url_text
+    from quota_watch.redaction import mask_url, redact_options
 
     dump = config.settings.model_dump(mode="json", exclude={"accounts"})
-    dump["store"]["url"] = mask_url_text(config.store_url())
+    dump["store"]["url"] = mask_url(config.store_url())
     dump["accounts"] = [
         {
             "name": a.name,
@@ -317,7 +317,7 @@ def redacted(config: Config) -> dict[str, Any]:
             "interval": format_duration(a.interval),
             "group": a.group,
             "enabled": a.enabled,
-            "options": a.options.model_dump(mode="json"),
+            "options": redact_options(a.options),
             "limits": dict(a.cap_overrides),
         }
         for a in config.accounts

@@ -23,6 +23,11 @@ _QUIET = (
     "alembic",
     "apprise",
     "urllib3",
+    # at DEBUG botocore logs the SigV4 canonical request and signature (replayable)
+    "botocore",
+    "boto3",
+    "aiobotocore",
+    "s3transfer",
 )
 
 

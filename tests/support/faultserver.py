@@ -51,7 +51,7 @@ def _head(status: str, headers: dict[str, str]) -> bytes:
 class FaultServer:
     """The fault server on 127.0.0.1 (port 0), serving from threads while entered.
 
-    Faults: ok (200 with `ok_body` as JSON), drip (a byte every `drip_every` seconds of a
+    Faults: ok (200 with `ok_body` as JSON), denied (401), drip (a byte every `drip_every` seconds of a
     declared 1 MB body), bomb (1 GiB gzip bomb), huge (`huge_size` bytes of JSON), retry_after
     (429 with `Retry-After: <retry_after>`), headers (an absurdly long header), redirect (to
     /bomb), reset (TCP RST before any answer), garbage (bytes that are not HTTP), hang (reads
@@ -138,6 +138,9 @@ class FaultServer:
 
     def _ok(self, sock: socket.socket) -> None:
         self._send_json(sock, "200 OK", json.dumps(self.ok_body).encode())
+
+    def _denied(self, sock: socket.socket) -> None:
+        self._send_json(sock, "401 Unauthorized", b'{"error": "bad credentials"}')
 
     def _drip(self, sock: socket.socket) -> None:
         sock.sendall(
