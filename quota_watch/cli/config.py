@@ -28,9 +28,9 @@ def config_check(
     cfg = load(config)
     from quota_watch.config.runnable import runnable_problems
 
-    problems = runnable_problems(cfg)
-    if problems:
-        fail(["configuration error:", *(f"  {p}" for p in problems)], EXIT_CONFIG)
+    unrunnable = runnable_problems(cfg)
+    if unrunnable:
+        fail(["configuration error:", *(f"  {p}" for p in unrunnable)], EXIT_CONFIG)
     where = cfg.source or "embedded default"
     if cfg.source is not None and not cfg.accounts:
         typer.echo(f"warning: {where} configures no accounts: nothing will be polled", err=True)

@@ -49,12 +49,11 @@ class GuardedH11Protocol(H11Protocol):
 
     max_open = MAX_CONNECTIONS_CEILING
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Accept, or close at once when the server already holds `max_open` connections."""
         if len(self.server_state.connections) >= self.max_open:
             transport.abort()
             return
-        assert isinstance(transport, asyncio.Transport)
         super().connection_made(transport)
         self._head_deadline: asyncio.TimerHandle | None = self.loop.call_later(
             HEADER_TIMEOUT, self._head_too_slow

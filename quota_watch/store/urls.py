@@ -58,7 +58,7 @@ def parse_database_url(text: str) -> DatabaseURL:
     """
     try:
         url = make_url(text.strip())
-    except (ArgumentError, ValueError) as exc:
+    except (ArgumentError, ValueError):  # not chained: the driver's message may hold the URL
         raise StoreError(f"not a database URL: {mask_url_text(text)!r}") from None
     scheme = url.drivername.lower()
     if scheme in _SQLITE_SCHEMES:

@@ -9,6 +9,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from quota_watch.collect.poller import Poller
@@ -90,7 +91,7 @@ async def test_a_poll_past_its_deadline_fails_and_frees_the_slot(store: Store) -
     settings = PollingSettings(max_concurrency_per_provider=1, poll_deadline=timedelta(seconds=1))
     scheduler = PollScheduler(Poller(store, lambda: NOW), settings)
     hung, healthy = runtime(account("hung")), runtime(account("ok"))
-    hung.collector = _Hanging(hung.config.options, hung.collector.client)
+    hung.collector = _Hanging(hung.config.options, httpx.AsyncClient())
     scheduler.runtimes.update({"hung": hung, "ok": healthy})  # no jobs: poll by hand
     first, second = await asyncio.wait_for(
         asyncio.gather(scheduler.poll_now("hung"), scheduler.poll_now("ok")), timeout=60

@@ -155,7 +155,7 @@ def test_idle_connection_flood_leaves_polling_and_scrapes_working(
             assert probe.recv(1) == b""
             bad = httpx.get(
                 daemon.url + "/metrics",
-                headers={"Authorization": "Basic \u00e9".encode("latin-1")},
+                headers={b"Authorization": "Basic \u00e9".encode("latin-1")},
                 timeout=30,
             )
             assert bad.status_code == 401

@@ -51,11 +51,11 @@ def _head(status: str, headers: dict[str, str]) -> bytes:
 class FaultServer:
     """The fault server on 127.0.0.1 (port 0), serving from threads while entered.
 
-    Faults: ok (200 with `ok_body` as JSON), denied (401), drip (a byte every `drip_every` seconds of a
-    declared 1 MB body), bomb (1 GiB gzip bomb), huge (`huge_size` bytes of JSON), retry_after
-    (429 with `Retry-After: <retry_after>`), headers (an absurdly long header), redirect (to
-    /bomb), reset (TCP RST before any answer), garbage (bytes that are not HTTP), hang (reads
-    the request and never answers).
+    Faults: ok (200 with `ok_body` as JSON), denied (401), drip (a byte every `drip_every`
+    seconds of a declared 1000-byte body), bomb (1 GiB gzip bomb), huge (`huge_size` bytes of
+    JSON), retry_after (429 with `Retry-After: <retry_after>`), headers (an absurdly long
+    header), redirect (to /bomb), reset (TCP RST before any answer), garbage (bytes that are
+    not HTTP), hang (reads the request and never answers).
     """
 
     def __init__(self) -> None:
