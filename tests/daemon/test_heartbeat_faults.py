@@ -26,6 +26,7 @@ async def healthy() -> str | None:
     ("fault", "expected"),
     [
         ("bomb", "exceeds"),
+        ("bomb_chunked", "exceeds"),
         ("huge", "exceeds"),
         ("drip", "no complete answer within 3s"),
         ("redirect", "HTTP 302"),

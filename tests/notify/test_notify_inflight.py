@@ -28,9 +28,7 @@ def notifier(url: str) -> NotifierSettings:
 def test_the_id_rides_in_a_json_field_or_a_mail_header() -> None:
     assert with_message_id("json://h/x", "qw-1") == "json://h/x?:message_id=qw-1"
     assert with_message_id("jsons://h/x?a=b", "qw-1") == "jsons://h/x?a=b&:message_id=qw-1"
-    assert with_message_id("mailto://h?to=a@b", "qw-1").endswith(
-        "&+X-Quota-Watch-Message-Id=qw-1"
-    )
+    assert with_message_id("mailto://h?to=a@b", "qw-1").endswith("&+X-Quota-Watch-Message-Id=qw-1")
     assert with_message_id("tgram://bot/chat", "qw-1") == "tgram://bot/chat"
 
 

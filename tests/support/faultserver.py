@@ -52,7 +52,8 @@ class FaultServer:
     """The fault server on 127.0.0.1 (port 0), serving from threads while entered.
 
     Faults: ok (200 with `ok_body` as JSON), denied (401), drip (a byte every `drip_every`
-    seconds of a declared 1000-byte body), bomb (1 GiB gzip bomb), huge (`huge_size` bytes of
+    seconds of a declared 1000-byte body), bomb (1 GiB gzip bomb; bomb_chunked: without a
+    Content-Length), huge (`huge_size` bytes of
     JSON), retry_after (429 with `Retry-After: <retry_after>`), headers (an absurdly long
     header), redirect (to /bomb), reset (TCP RST before any answer), garbage (bytes that are
     not HTTP), hang (reads the request and never answers).
@@ -159,6 +160,21 @@ class FaultServer:
             "Content-Length": str(len(body)),
         }
         sock.sendall(_head("200 OK", headers) + body)
+
+    def _bomb_chunked(self, sock: socket.socket) -> None:
+        """The bomb without a Content-Length (chunked), so a reader cannot refuse it up front."""
+        body = gzip_bomb()
+        headers = {
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+            "Transfer-Encoding": "chunked",
+        }
+        sock.sendall(_head("200 OK", headers))
+        step = 65536
+        for start in range(0, len(body), step):
+            piece = body[start : start + step]
+            sock.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+        sock.sendall(b"0\r\n\r\n")
 
     def _huge(self, sock: socket.socket) -> None:
         sock.sendall(
