@@ -138,3 +138,43 @@ async def test_a_refusing_store_backs_off_and_turns_unhealthy(
         assert scheduler.store_unhealthy() is None
     finally:
         await scheduler.drain(1.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("header", ["1e300", "99999999999", "inf", "864000"])
+async def test_a_real_retry_after_header_pauses_at_most_the_maximum(
+    store: Store, header: str
+) -> None:
+    from quota_watch.collect.runtime import build_runtimes, http_client
+    from quota_watch.config.load import validate_config
+    from tests.support.faultserver import FaultServer
+
+    with FaultServer() as faults:
+        faults.retry_after = header
+        limit = {"title": "Used", "unit": "count", "measure": "level", "period": "none"}
+        limit |= {"scope": "account", "value": "used"}
+        document = {
+            "polling": {"max_retry_after": "1h"},
+            "accounts": [
+                {
+                    "name": "limited",
+                    "collector": "http_json",
+                    "options": {"url": faults.url("/retry_after"), "limits": {"used": limit}},
+                }
+            ],
+        }
+        config = validate_config(document, None, {})
+        client = http_client(config)
+        scheduler = PollScheduler(Poller(store, lambda: NOW), config.settings.polling)
+        scheduler.start()
+        try:
+            scheduler.set_accounts(build_runtimes(config, client))
+            before = datetime.now(UTC)
+            result = await scheduler.poll_now("limited")
+            assert result is not None and result.outcome == "rate_limited"
+            job = scheduler.scheduler.get_job("poll:limited")
+            assert job is not None and job.next_run_time is not None
+            assert job.next_run_time <= before + timedelta(hours=1, seconds=5)
+        finally:
+            await scheduler.drain(1.0)
+            await client.aclose()

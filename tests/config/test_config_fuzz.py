@@ -145,6 +145,7 @@ def check(tmp_path: Path, raw: bytes, env: dict[str, str]) -> None:
         assert "configuration error" in output or "error" in output, output
 
 
+@pytest.mark.slow
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -159,6 +160,7 @@ def test_fuzzed_configs_exit_0_or_2_without_a_traceback(
         check(tmp_path, raw, env)
 
 
+@pytest.mark.slow
 @settings(max_examples=max(20, EXAMPLES // 10), deadline=None)
 @given(raw=st.binary(max_size=200))
 def test_arbitrary_bytes_exit_2_without_a_traceback(
