@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer
 
 from quota_watch.sdk import display_factor, parse_duration
 
@@ -23,12 +23,35 @@ def format_duration(value: timedelta) -> str:
     return f"{seconds}s"
 
 
+MAX_DURATION = timedelta(days=3660)
+"""The longest duration any setting takes (ten years): datetimes and the scheduler stay in
+range when it is added to now (99999999d would overflow at run time, not at load)."""
+MIN_INTERVAL = timedelta(seconds=1)
+"""The shortest interval of anything repeated (polls, maintenance): 1 ms burns the CPU."""
+
+
+def _at_most_max(value: timedelta) -> timedelta:
+    if value > MAX_DURATION:
+        raise ValueError(f"{format_duration(value)}: longer than the maximum of 3660d (10 years)")
+    return value
+
+
+def _interval(value: timedelta) -> timedelta:
+    if value < MIN_INTERVAL:
+        raise ValueError(f"{value.total_seconds():g}s: an interval must be at least 1s")
+    return value
+
+
 Duration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),
+    AfterValidator(_at_most_max),
     PlainSerializer(format_duration, return_type=str, when_used="json"),
 ]
 """The duration type of every config model: "90s", "10m", "1h30m", "7d" in and out."""
+
+Interval = Annotated[Duration, AfterValidator(_interval)]
+"""A Duration that repeats something: at least MIN_INTERVAL."""
 
 
 _BYTE_STEPS = (("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3))

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from quota_watch.cli.common import ConfigOption, fail, load, run_async
+from quota_watch.cli.common import EXIT_CONFIG, ConfigOption, fail, load, run_async
 
 app = typer.Typer(help="Check or show the configuration.", no_args_is_help=True)
 
@@ -26,7 +26,14 @@ def config_check(
 ) -> None:
     """Validate the configuration (every error at once, with its TOML path)."""
     cfg = load(config)
+    from quota_watch.config.runnable import runnable_problems
+
+    unrunnable = runnable_problems(cfg)
+    if unrunnable:
+        fail(["configuration error:", *(f"  {p}" for p in unrunnable)], EXIT_CONFIG)
     where = cfg.source or "embedded default"
+    if cfg.source is not None and not cfg.accounts:
+        typer.echo(f"warning: {where} configures no accounts: nothing will be polled", err=True)
     included = f" (with {', '.join(map(str, cfg.includes))})" if cfg.includes else ""
     typer.echo(f"{where}: OK, {len(cfg.accounts)} accounts{included}")
     if not probe:

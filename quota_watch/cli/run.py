@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING
 import typer
 
 from quota_watch.cli.common import (
+    EXIT_CONFIG,
     ConfigOption,
     LogFormatOption,
     LogLevelOption,
+    fail,
     load,
     run_async,
     setup_logging,
@@ -34,6 +36,11 @@ def run(
 ) -> None:
     """Run the daemon: poll every account on schedule and serve /metrics."""
     cfg = load(config)
+    from quota_watch.config.runnable import runnable_problems
+
+    problems = runnable_problems(cfg)
+    if problems:
+        fail(["configuration error:", *(f"  {p}" for p in problems)], EXIT_CONFIG)
     setup_logging(
         cfg,
         None if log_level is None else log_level.value,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -25,7 +26,7 @@ from quota_watch.sdk import (
     Reading,
     UnexpectedResponse,
 )
-from quota_watch.store.models import RunRecord, StoredReading
+from quota_watch.store.models import RunRecord, StoredReading, StoreError
 
 if TYPE_CHECKING:
     from quota_watch.store.facade import Store
@@ -44,6 +45,7 @@ class PollResult:
     retry_after: float | None = None
     duration: float = 0.0
     rate_limit: RateLimitStatus | None = None
+    store_error: str | None = None  # the store refused this poll's write (nothing was kept)
 
 
 class Poller:
@@ -56,10 +58,12 @@ class Poller:
     async def poll(
         self,
         rt: AccountRuntime,
+        deadline: float | None = None,
         *,
         amend_state: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> PollResult:
-        """Poll `rt` once; never raises for a collector failure (the outcome says what happened).
+        """Poll `rt` once, giving the collector at most `deadline` seconds in all; never raises
+        for a collector or store failure (the outcome and store_error say what happened).
 
         `amend_state` changes the account's state just before the collector sees it
         (`quota-watch set` adds a value set by hand this way)."""
@@ -75,9 +79,18 @@ class Poller:
         ctx = CollectContext(account=account, now=started, periods=periods, state=dict(rt.state))
         outcome, error, retry_after = Outcome.SUCCESS, None, None
         stored: list[StoredReading] = []
+        limit = asyncio.timeout(deadline)
         try:
-            readings = await rt.collector.collect(ctx)
+            # httpx's timeout is per read: a body dripping a byte at a time never trips it, so
+            # the whole poll has a deadline too (it also frees the provider's concurrency slot).
+            async with limit:
+                readings = await rt.collector.collect(ctx)
             stored = self._resolve(rt, readings, periods, started)
+        except TimeoutError:
+            outcome = Outcome.UNAVAILABLE
+            error = (
+                f"poll exceeded its deadline of {deadline:g}s" if limit.expired() else "timed out"
+            )
         except CollectorError as exc:
             outcome, error = Outcome(exc.outcome), scrub(str(exc) or type(exc).__name__, rt.secrets)
             if isinstance(exc, RateLimited):
@@ -108,7 +121,19 @@ class Poller:
             error=error,
             readings=len(stored),
         )
-        await self.store.record_poll(run, stored, ctx.state if keep_state else None)
+        try:
+            await self.store.record_poll(run, stored, ctx.state if keep_state else None)
+        except StoreError as exc:
+            # Logged by the scheduler (once per interval, with a count); nothing was kept.
+            return PollResult(
+                account=account,
+                outcome=outcome,
+                error=error,
+                retry_after=retry_after,
+                duration=duration,
+                rate_limit=ctx.rate_limit,
+                store_error=scrub(str(exc), rt.secrets),
+            )
         if keep_state:
             rt.state = dict(ctx.state)
         fields = {"provider": rt.provider, "account": account, "outcome": outcome.value}

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.job import Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -15,6 +17,7 @@ from quota_watch.collect.poller import Poller, PollResult
 from quota_watch.collect.runtime import AccountRuntime
 from quota_watch.config.settings import PollingSettings
 from quota_watch.model import Outcome
+from quota_watch.store.models import StoreError
 from quota_watch.units import format_duration
 
 log = logging.getLogger("quota_watch.scheduler")
@@ -28,22 +31,43 @@ def _rounded(delay: timedelta) -> timedelta:
     return timedelta(seconds=max(1, round(delay.total_seconds() / step) * step))
 
 
+#: A rate-limit hint beyond this is not a delay but garbage (timedelta tops out near 2.7e6
+#: years; anything over a century is read as absent).
+_ABSURD_HINT = 100 * 365 * 86400.0
+
+#: How many store write failures in a row turn /readyz red and withhold the heartbeat.
+STORE_FAILURES_UNREADY = 3
+
+
+def clamp_retry_after(value: float | None, maximum: timedelta) -> tuple[float | None, bool]:
+    """A provider's rate-limit hint made safe: non-finite, negative or absurd values are read
+    as absent, anything longer than `maximum` is cut to it. Also says whether it was changed."""
+    if value is None:
+        return None, False
+    if not math.isfinite(value) or value < 0 or value > _ABSURD_HINT:
+        return None, True
+    limit = maximum.total_seconds()
+    return (limit, True) if value > limit else (value, False)
+
+
 def backoff_delay(
     failures: int,
     interval: timedelta,
     backoff_max: timedelta,
     retry_after: float | None = None,
+    max_retry_after: timedelta = timedelta(hours=24),
 ) -> timedelta:
     """Delay before the next try after `failures` consecutive failures (>= 1).
 
     Doubles from min(interval, 30 s), capped at max(backoff_max, interval); a provider's
-    Retry-After is a floor.
+    Retry-After is a floor, itself clamped to `max_retry_after` (never raises on any float).
     """
     base = min(interval, timedelta(seconds=30))
     cap = max(backoff_max, interval)
-    delay = min(base * (1 << min(failures - 1, 30)), cap)
-    if retry_after is not None:
-        delay = max(delay, timedelta(seconds=retry_after))
+    delay = min(base * (1 << min(max(failures, 1) - 1, 30)), cap)
+    hint, _ = clamp_retry_after(retry_after, max_retry_after)
+    if hint is not None:
+        delay = max(delay, timedelta(seconds=hint))
     return delay
 
 
@@ -64,6 +88,10 @@ class PollScheduler:
         self.failures: dict[str, int] = {}
         self.paused: set[str] = set()
         self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._evaluating: dict[str, asyncio.Lock] = {}
+        self._odd_hints: set[str] = set()  # accounts whose absurd rate-limit hint was logged
+        self.store_failures = 0  # polls in a row whose write the store refused
+        self.store_error: str | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._draining = False
         # Outcomes since the last cycle line: one info line once every active account has polled.
@@ -131,6 +159,7 @@ class PollScheduler:
         self.runtimes.pop(name, None)
         self.failures.pop(name, None)
         self.paused.discard(name)
+        self._odd_hints.discard(name)
         job = self.scheduler.get_job(f"poll:{name}")
         if job is not None:
             job.remove()
@@ -153,6 +182,17 @@ class PollScheduler:
             )
         return self._semaphores[provider]
 
+    def evaluation_lock(self, name: str) -> asyncio.Lock:
+        """Held while an account's alerts are evaluated, so a poll's evaluation and the
+        clock-driven staleness check of the same account never interleave."""
+        return self._evaluating.setdefault(name, asyncio.Lock())
+
+    def store_unhealthy(self) -> str | None:
+        """Why the store is failing (it refused the last STORE_FAILURES_UNREADY writes), or None."""
+        if self.store_failures >= STORE_FAILURES_UNREADY:
+            return f"the store refused the last {self.store_failures} writes: {self.store_error}"
+        return None
+
     async def _poll_job(self, name: str) -> None:
         task = asyncio.current_task()
         assert task is not None
@@ -170,14 +210,19 @@ class PollScheduler:
         async with self._semaphore(rt.provider):
             if self._draining:
                 return None
-            result = await self.poller.poll(rt)
+            result = await self.poller.poll(rt, self.settings.deadline().total_seconds())
         self._after(rt, result)
         self._count_in_cycle(name, result.outcome)
-        if self.on_result is not None:
-            try:
-                await self.on_result(rt, result)
-            except Exception:  # alerting must not stop polling; the log says what broke
-                log.exception("evaluating alerts of %s failed", name, extra={"account": name})
+        if self.on_result is not None and result.store_error is None:
+            async with self.evaluation_lock(name):
+                try:
+                    await self.on_result(rt, result)
+                except StoreError as exc:
+                    log.error(
+                        "evaluating alerts of %s failed: %s", name, exc, extra={"account": name}
+                    )
+                except Exception:  # alerting must not stop polling; the log says what broke
+                    log.exception("evaluating alerts of %s failed", name, extra={"account": name})
         return result
 
     def cycle_accounts(self) -> set[str]:
@@ -234,6 +279,15 @@ class PollScheduler:
     def _after(self, rt: AccountRuntime, result: PollResult) -> None:
         name = rt.config.name
         job = self.scheduler.get_job(f"poll:{name}")
+        if result.store_error is not None:
+            # Nothing was kept: back off like a failed poll instead of hammering the provider
+            # for results that are thrown away.
+            self.store_failures += 1
+            self.store_error = result.store_error
+            log.error("storing the poll of %s failed: %s", name, result.store_error)
+            self._back_off(rt, job, None)
+            return
+        self.store_failures, self.store_error = 0, None
         if result.outcome == Outcome.AUTH:
             self.paused.add(name)
             retry = self.settings.auth_retry
@@ -258,10 +312,25 @@ class PollScheduler:
         if not result.outcome.is_retried:
             self.failures.pop(name, None)
             return
+        self._back_off(rt, job, result.retry_after)
+
+    def _back_off(self, rt: AccountRuntime, job: Job | None, retry_after: float | None) -> None:
+        name = rt.config.name
         failures = self.failures.get(name, 0) + 1
         self.failures[name] = failures
+        maximum = self.settings.max_retry_after
+        hint, changed = clamp_retry_after(retry_after, maximum)
+        if changed and name not in self._odd_hints:
+            self._odd_hints.add(name)
+            reading = "ignored" if hint is None else f"cut to {maximum}"
+            log.warning(
+                "account %s: the provider's rate-limit hint %r is %s (max_retry_after)",
+                name,
+                retry_after,
+                reading,
+            )
         delay = backoff_delay(
-            failures, rt.config.interval, self.settings.backoff_max, result.retry_after
+            failures, rt.config.interval, self.settings.backoff_max, hint, maximum
         )
         if job is not None and not self._draining:
             job.modify(next_run_time=datetime.now(UTC) + delay)

@@ -114,6 +114,12 @@ def format_validation_error(
             isinstance(part, str) and (is_secret_name(part) or part in secret_keys) for part in loc
         )
         message = _human_message(error["type"], error["msg"])
+        if isinstance(value, str) and "://" in value:
+            # a URL may carry a password or an API key in its query: never echo those
+            from quota_watch.redaction import mask_url
+
+            message = message.replace(value, mask_url(value))
+            value = mask_url(value)
         if secret:
             message = _redact(message, value)
         elif (

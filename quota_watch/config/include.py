@@ -9,13 +9,13 @@ entry's `[[...]]` header.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from quota_watch.config.errors import ConfigError
+from quota_watch.config.files import read_toml_text
 
 #: The arrays an included file may add to.
 ARRAYS = ("accounts", "notifiers", "rules")
@@ -73,13 +73,8 @@ def included_files(patterns: Sequence[str], base: Path) -> list[Path]:
 
 
 def _read(path: Path) -> tuple[dict[str, Any], str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-        return tomllib.loads(text), text
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path}: {exc}"]) from None
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+    # The same guards as the main file: size, UTF-8, TOML, depth.
+    return read_toml_text(path)
 
 
 def expand(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +14,15 @@ from pydantic import (
     BaseModel,
     ValidationError,
 )
+from pydantic_settings import SettingsError
 
 from quota_watch.config.errors import ConfigError, format_validation_error, toml_path
+from quota_watch.config.files import (
+    env_override_problem,
+    nesting_problem,
+    read_secret_file,
+    read_toml_text,
+)
 from quota_watch.config.settings import (
     _ENVIRON,
     EMBEDDED_DEFAULT,
@@ -91,10 +98,11 @@ def _read_secret_files(
             errors.append(f"{where}: expected a file path")
             continue
         try:
-            resolved[base] = Path(value).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            errors.append(f"{where}: cannot read {value}: {exc.strerror}")
-            continue
+            resolved[base] = read_secret_file(Path(value))
+        except ValueError as exc:
+            errors.append(f"{where}: {exc}")
+            # a stand-in, so the options model does not add "token: missing" to the real error
+            resolved[base] = "unreadable-secret-file"
         del resolved[key]
     return resolved
 
@@ -118,7 +126,8 @@ def _validate_accounts(
     errors.extend(_mixed_pools(raw_accounts))
     accounts: list[AccountConfig] = []
     seen: dict[str, int] = {}
-    default_interval = (settings or Settings()).polling.interval
+    # Settings() again would re-read the environment and fail the same way
+    default_interval = settings.polling.interval if settings is not None else timedelta(minutes=5)
     for index, raw in enumerate(raw_accounts):
         if not isinstance(raw, dict):
             continue
@@ -129,7 +138,8 @@ def _validate_accounts(
                     f"accounts[{index}].name: {name!r} is already used by accounts[{seen[name]}]"
                 )
             seen.setdefault(name, index)
-        info = infos.get(raw.get("collector", ""))
+        collector = raw.get("collector")
+        info = infos.get(collector) if isinstance(collector, str) else None
         if info is None:
             continue
         opts_path: Path_ = ("accounts", index, "options")
@@ -218,13 +228,7 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
     source = find_config_file(explicit, env)
     if source is None:
         return validate_config(EMBEDDED_DEFAULT, source, env)
-    try:
-        text = source.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{source}: {exc}"]) from None
-    except OSError as exc:
-        raise ConfigError([f"{source}: cannot read: {exc.strerror}"]) from None
+    data, text = read_toml_text(source)
     from quota_watch.config.include import expand, locate
 
     data, origins, files = expand(data, text, source)
@@ -240,6 +244,10 @@ def validate_config(
 ) -> Config:
     """Validate parsed TOML data; raises ConfigError listing every problem with its TOML path."""
     env = os.environ if env is None else env
+    where = f"{source}: " if source else ""
+    problem = nesting_problem(data)
+    if problem is not None:
+        raise ConfigError([f"{where}{problem}"])
     missing: dict[str, str] = {}
     data = _interpolate(dict(data), (), env, missing)
     errors = [f"{path}: {message}" for path, message in missing.items()]
@@ -251,6 +259,8 @@ def validate_config(
         errors.extend(
             line for line in format_validation_error(exc) if line.partition(": ")[0] not in missing
         )
+    except SettingsError as exc:  # a QUOTA_WATCH_* variable holding malformed JSON
+        errors.append(env_override_problem(exc, env))
     finally:
         _ENVIRON.reset(token)
     raw_accounts = data.get("accounts", [])
@@ -260,7 +270,6 @@ def validate_config(
     if settings is not None:
         errors.extend(_check_alerting(settings, accounts))
     if errors:
-        where = f"{source}: " if source else ""
         raise ConfigError([f"{where}{line}" for line in errors])
     assert settings is not None
     return Config(settings=settings, accounts=tuple(accounts), source=source)
@@ -305,10 +314,10 @@ def _check_alerting(settings: Settings, accounts: Sequence[AccountConfig]) -> li
 
 def redacted(config: Config) -> dict[str, Any]:
     """The effective configuration as plain data, with every secret replaced by '**********'."""
-    from quota_watch.store.urls import mask_url_text
+    from quota_watch.redaction import mask_url, redact_options
 
     dump = config.settings.model_dump(mode="json", exclude={"accounts"})
-    dump["store"]["url"] = mask_url_text(config.store_url())
+    dump["store"]["url"] = mask_url(config.store_url())
     dump["accounts"] = [
         {
             "name": a.name,
@@ -316,7 +325,7 @@ def redacted(config: Config) -> dict[str, Any]:
             "interval": format_duration(a.interval),
             "group": a.group,
             "enabled": a.enabled,
-            "options": a.options.model_dump(mode="json"),
+            "options": redact_options(a.options),
             "limits": dict(a.cap_overrides),
         }
         for a in config.accounts

@@ -36,7 +36,7 @@ from quota_watch.daemon.auth import (
 )
 from quota_watch.engine.rulepack import RuleOverride
 from quota_watch.notify.config import NotifierSettings
-from quota_watch.units import Duration
+from quota_watch.units import Duration, Interval
 
 Path_ = tuple[str | int, ...]
 
@@ -138,10 +138,10 @@ class StoreSettings(_Section):
         description="sqlite:////abs/path.db (4 slashes: absolute) or postgresql://user@host/db; "
         "default: <user data dir>/quota-watch.db",
     )
-    rollup_interval: Duration = Field(
+    rollup_interval: Interval = Field(
         timedelta(minutes=15), description="how often hourly/daily rollups are folded"
     )
-    retention_interval: Duration = Field(
+    retention_interval: Interval = Field(
         timedelta(hours=6), description="how often old data is pruned"
     )
     retention: RetentionSettings = RetentionSettings()
@@ -150,7 +150,7 @@ class StoreSettings(_Section):
 class PollingSettings(_Section):
     """Scheduling defaults shared by every account."""
 
-    interval: Duration = Field(timedelta(minutes=5), description="default poll interval")
+    interval: Interval = Field(timedelta(minutes=5), description="default poll interval")
     jitter: float = Field(
         0.1, ge=0, le=0.5, description="random delay as a fraction of the interval"
     )
@@ -172,6 +172,20 @@ class PollingSettings(_Section):
             raise ValueError("auth_retry: between 1m and 7d")
         return value
 
+    poll_deadline: Duration | None = Field(
+        None,
+        description="time limit of a whole poll (every request of it); a poll past it counts "
+        "as failed; default 1.5 x timeout",
+    )
+    max_retry_after: Duration = Field(
+        timedelta(hours=24),
+        description="longest pause a provider's Retry-After / rate-limit reset may impose",
+    )
+
+    def deadline(self) -> timedelta:
+        """The time limit of one whole poll."""
+        return self.poll_deadline if self.poll_deadline is not None else self.timeout * 1.5
+
 
 class LoggingSettings(_Section):
     """Log output."""
@@ -190,7 +204,7 @@ class AlertSettings(_Section):
         timedelta(seconds=30), description="first retry delay of a failed notification"
     )
     retry_max: Duration = Field(timedelta(hours=1), description="longest retry delay")
-    outbox_interval: Duration = Field(
+    outbox_interval: Interval = Field(
         timedelta(seconds=10), description="how often due notifications are sent"
     )
 
@@ -237,7 +251,7 @@ class AccountSettings(_Section):
 
     name: str = Field(pattern=_NAME, description="unique; the `account` label")
     collector: str = Field(description="collector name (see `quota-watch collectors list`)")
-    interval: Duration | None = Field(None, description="poll interval; default polling.interval")
+    interval: Interval | None = Field(None, description="poll interval; default polling.interval")
     group: str | None = Field(None, pattern=_NAME, description="shard pool this account is in")
     enabled: bool = True
     options: dict[str, Any] = Field(default_factory=dict, description="collector options")

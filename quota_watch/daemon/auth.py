@@ -8,7 +8,9 @@ import binascii
 import hashlib
 import ipaddress
 import re
+import secrets
 import ssl
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -22,6 +24,14 @@ CHALLENGE = f'Basic realm="{REALM}"'
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores (bcrypt>=5: rejects) anything longer
 DEFAULT_COST = 12
 _CACHE_SIZE = 256
+#: A client whose password failed this many times within FAILURE_WINDOW seconds is refused
+#: without a bcrypt check until the window has passed (credentials already verified still work).
+MAX_FAILURES = 5
+FAILURE_WINDOW = 60.0
+#: Checks waiting for the bcrypt thread beyond this are refused at once, so a flood of bad
+#: passwords cannot push a valid login past Prometheus' 10 s scrape timeout.
+MAX_WAITING = 4
+_MAX_CLIENTS = 4096
 
 
 def check_hash(value: SecretStr) -> SecretStr:
@@ -71,7 +81,7 @@ def _credentials(header: str) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(token.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # also non-ASCII tokens and non-UTF-8 credentials
         return None
     user, sep, password = decoded.partition(":")
     return (user, password) if sep else None
@@ -87,18 +97,27 @@ class BasicAuth:
     most and never blocks the event loop.
     """
 
-    def __init__(self, users: Callable[[], Mapping[str, SecretStr]]) -> None:
+    def __init__(
+        self,
+        users: Callable[[], Mapping[str, SecretStr]],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._users = users
+        self._clock = clock
         self._verified: set[bytes] = set()
         self._lock = asyncio.Lock()
+        self._waiting = 0
+        self._failures: dict[str, list[float]] = {}  # client -> times of recent failures
+        self._dummies: dict[bytes, bytes] = {}  # cost -> a hash of a random password
 
     @property
     def enabled(self) -> bool:
         """Whether any user is configured (else every request is let through)."""
         return bool(self._users())
 
-    async def allows(self, authorization: str | None) -> bool:
-        """Whether the request's Authorization header names a user and their password."""
+    async def allows(self, authorization: str | None, client: str | None = None) -> bool:
+        """Whether the request's Authorization header names a user and their password;
+        `client` (the peer address) is what failed attempts are counted against."""
         users = self._users()
         if not users:
             return True
@@ -107,19 +126,55 @@ class BasicAuth:
             return False
         user, password = creds
         known = users.get(user)
-        # An unknown user is checked against some real hash, so timing does not tell users apart.
-        hashed = (known or next(iter(users.values()))).get_secret_value().encode()
-        key = hashlib.sha256(b"\0".join((user.encode(), hashed, password.encode()))).digest()
-        if known is not None and key in self._verified:
+        hashed = known.get_secret_value().encode() if known is not None else None
+        key = hashlib.sha256(b"\0".join((user.encode(), hashed or b"", password.encode())))
+        if hashed is not None and key.digest() in self._verified:
             return True
-        async with self._lock:
-            ok = await asyncio.to_thread(_checkpw, password.encode(), hashed)
-        if not (ok and known is not None):
+        who = client or "?"
+        if self._blocked(who) or self._waiting >= MAX_WAITING:
+            return False
+        self._waiting += 1
+        try:
+            async with self._lock:
+                # An unknown user is checked against a hash of the highest configured cost,
+                # so timing does not tell whether a user exists.
+                against = hashed or await self._dummy(users)
+                ok = await asyncio.to_thread(_checkpw, password.encode(), against)
+        finally:
+            self._waiting -= 1
+        if not (ok and hashed is not None):
+            self._failed(who)
             return False
         if len(self._verified) >= _CACHE_SIZE:
             self._verified.clear()
-        self._verified.add(key)
+        self._verified.add(key.digest())
         return True
+
+    def _blocked(self, client: str) -> bool:
+        recent = [t for t in self._failures.get(client, ()) if self._clock() - t < FAILURE_WINDOW]
+        if recent:
+            self._failures[client] = recent
+        else:
+            self._failures.pop(client, None)
+        return len(recent) >= MAX_FAILURES
+
+    def _failed(self, client: str) -> None:
+        if len(self._failures) >= _MAX_CLIENTS and client not in self._failures:
+            self._failures.clear()
+        self._failures.setdefault(client, []).append(self._clock())
+
+    async def _dummy(self, users: Mapping[str, SecretStr]) -> bytes:
+        cost = max(_cost(h.get_secret_value().encode()) for h in users.values())
+        if cost not in self._dummies:
+            password = secrets.token_bytes(16)
+            salt = bcrypt.gensalt(int(cost))
+            self._dummies[cost] = await asyncio.to_thread(bcrypt.hashpw, password, salt)
+        return self._dummies[cost]
+
+
+def _cost(hashed: bytes) -> bytes:
+    """The two-digit cost field of a bcrypt hash ($2b$12$...)."""
+    return hashed[4:6]
 
 
 def _checkpw(password: bytes, hashed: bytes) -> bool:

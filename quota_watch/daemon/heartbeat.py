@@ -19,8 +19,13 @@ from quota_watch import __version__
 from quota_watch.config.settings import HeartbeatSettings
 from quota_watch.notify.deliver import scrub, send
 from quota_watch.prometheus.exposition import HeartbeatFacts
+from quota_watch.sdk import CollectorError, read_body
 
 log = logging.getLogger("quota_watch.heartbeat")
+
+#: a ping's answer is read up to this size (hc-ping.com answers "OK"): a hostile or broken
+#: endpoint must not make the daemon hold a large (or decompressed) body
+PING_BODY_LIMIT = 64 * 1024
 
 #: how long to wait before looking again when no heartbeat URL is configured (SIGHUP may add one)
 IDLE_RECHECK = 60.0
@@ -85,8 +90,20 @@ class Heartbeat:
         return False
 
     async def _get(self, url: str, limit: float) -> str | None:
+        # Redirects are not followed (ping the final URL), the body is read bounded, and the
+        # whole ping has a deadline: httpx's timeout is per read, which a drip never trips.
         try:
-            response = await self.client.get(url, timeout=limit, follow_redirects=True)
+            async with asyncio.timeout(limit):
+                request = self.client.build_request("GET", url, timeout=limit)
+                response = await self.client.send(request, stream=True, follow_redirects=False)
+                try:
+                    await read_body(response, PING_BODY_LIMIT, "heartbeat")
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            return f"no complete answer within {limit:g}s"
+        except CollectorError as exc:
+            return scrub(str(exc), url) or type(exc).__name__
         except httpx.HTTPError as exc:
             detail = scrub(str(exc), url)
             return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__

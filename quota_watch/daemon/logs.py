@@ -14,6 +14,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from quota_watch.daemon.logrepeats import RepeatFilter
+
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json", "logfmt")
 
@@ -30,6 +32,11 @@ _QUIET = (
     "alembic",
     "apprise",
     "urllib3",
+    # at DEBUG botocore logs the SigV4 canonical request and signature (replayable)
+    "botocore",
+    "boto3",
+    "aiobotocore",
+    "s3transfer",
 )
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _STANDARD = frozenset(
@@ -113,6 +120,7 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
         )
         formatter.converter = time.gmtime
         handler.setFormatter(formatter)
+    handler.addFilter(RepeatFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -21,6 +21,7 @@ from quota_watch.daemon.auth import BasicAuth, is_loopback
 from quota_watch.daemon.heartbeat import Heartbeat
 from quota_watch.daemon.selfstats import process_stats
 from quota_watch.daemon.server import bind, build_server, create_app
+from quota_watch.daemon.staleness import StalenessWatch
 from quota_watch.daemon.tlsreload import TlsReloader
 from quota_watch.engine.rulepack import RulePack
 from quota_watch.model import Outcome
@@ -70,7 +71,7 @@ class Daemon:
             return "store not open"
         if self.scheduler is None or not self.scheduler.scheduler.running:
             return "scheduler not started"
-        return None
+        return self.scheduler.store_unhealthy()
 
     async def health(self) -> str | None:
         """None when the scheduler runs and the store answers (the heartbeat test), else why not."""
@@ -207,6 +208,8 @@ class Daemon:
             lambda: self.config.settings.heartbeat, self.health, self.client, self.clock
         )
         heartbeat = asyncio.create_task(self.heartbeat.run(self.stop))
+        staleness = StalenessWatch(self.store, self.scheduler, self.alerting, self.clock)
+        stale_watch = asyncio.create_task(staleness.run(self.stop))
         await asyncio.sleep(0)
         source = self.config.source or "embedded default (host collector)"
         scheme = "https" if settings.server.tls_cert_file else "http"
@@ -239,7 +242,8 @@ class Daemon:
             log.error("storing the latest forecasts: %s", exc)
         server.should_exit = True
         self.stop.set()
-        tasks = [serving, outbox, heartbeat, *([tls_watch] if tls_watch is not None else [])]
+        tasks = [serving, outbox, heartbeat, stale_watch]
+        tasks += [tls_watch] if tls_watch is not None else []
         await asyncio.gather(*tasks, return_exceptions=True)
         stop.cancel()
         await self.client.aclose()

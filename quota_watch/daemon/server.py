@@ -6,6 +6,7 @@ import contextlib
 import logging
 import socket
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Iterator
 
 import uvicorn
@@ -15,6 +16,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from quota_watch.config.settings import ServerSettings
+from quota_watch.daemon import connections as conn
 from quota_watch.daemon.auth import CHALLENGE, BasicAuth
 from quota_watch.prometheus.exposition import Snapshot, render
 from quota_watch.prometheus.negotiate import metrics_body
@@ -47,23 +49,34 @@ def create_app(
     """
 
     async def denied(request: Request) -> Response | None:
-        if auth is None or await auth.allows(request.headers.get("authorization")):
+        client = request.client.host if request.client else None
+        if auth is None or await auth.allows(request.headers.get("authorization"), client):
             return None
         return PlainTextResponse(
             "unauthorized\n", status_code=401, headers={"WWW-Authenticate": CHALLENGE}
         )
 
+    last_good = LastGood()
+
     async def metrics(request: Request) -> Response:
         refusal = await denied(request)
         if refusal is not None:
             return refusal
-        snap = await snapshot()
+        extra: dict[str, str] = {}
+        try:
+            snap = await snapshot()
+            last_good.keep(snap)
+        except Exception as exc:  # e.g. the database is down: never a 500 with a traceback
+            log.error("/metrics: %s: %s", type(exc).__name__, exc)
+            if last_good.snapshot is None:
+                return PlainTextResponse("metrics unavailable: the store cannot be read\n", 503)
+            snap, extra = last_good.snapshot, {"X-Snapshot-Age": last_good.age()}
         out = metrics_body(
             lambda openmetrics: render(snap, openmetrics),
             request.headers.get("accept"),
             request.headers.get("accept-encoding"),
         )
-        return Response(out.body, headers=out.headers)
+        return Response(out.body, headers={**out.headers, **extra})
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n")
@@ -97,6 +110,23 @@ def create_app(
     return Starlette(routes=routes)
 
 
+class LastGood:
+    """The last snapshot read, served (with its age in a header) while a fresh one cannot be:
+    its last-success timestamps keep ageing, so Prometheus' stale rules still fire."""
+
+    def __init__(self) -> None:
+        self.snapshot: Snapshot | None = None
+        self.at = 0.0
+
+    def keep(self, snapshot: Snapshot) -> None:
+        """Remember `snapshot` as the latest good one."""
+        self.snapshot, self.at = snapshot, time.monotonic()
+
+    def age(self) -> str:
+        """Seconds since the kept snapshot was read, as a header value."""
+        return f"{time.monotonic() - self.at:.0f}"
+
+
 class _EmbeddedServer(uvicorn.Server):
     """uvicorn without its own signal handling: the daemon owns SIGTERM/SIGHUP."""
 
@@ -128,6 +158,7 @@ def build_server(
     """
     settings = settings or ServerSettings()
     ca = settings.tls_client_ca_file
+    max_open = conn.max_connections(conn.raise_fd_limit())
     config = uvicorn.Config(
         app,
         host=host,
@@ -142,5 +173,9 @@ def build_server(
         ssl_cert_reqs=ssl.CERT_NONE if ca is None else ssl.CERT_REQUIRED,
         ssl_ciphers=TLS_CIPHERS,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        http=conn.guarded_protocol(max_open),  # connection cap and request-head deadline
+        limit_concurrency=max_open,
+        timeout_keep_alive=conn.KEEP_ALIVE_TIMEOUT,
+        h11_max_incomplete_event_size=conn.MAX_REQUEST_HEAD,
     )
     return _EmbeddedServer(config)

@@ -13,6 +13,7 @@ from typing import Protocol
 from quota_watch.model import AlertState, MessageKind, OutboxMessage, Severity, Silence
 from quota_watch.notify.config import NotifierSettings, notifier_name
 from quota_watch.notify.deliver import BodyFormat, NotifyType, send
+from quota_watch.notify.message_id import message_id, with_message_id
 from quota_watch.notify.routing import is_silenced, route
 from quota_watch.notify.templates import render, render_digest_messages, render_test
 from quota_watch.store.models import StoredForecast
@@ -77,6 +78,12 @@ class OutboxStore(Protocol):
         self, id: int, now: datetime, error: str, next_attempt_at: datetime
     ) -> None:
         """Record a failed attempt (attempts += 1) and when to try again."""
+        ...
+
+    async def mark_in_flight(
+        self, ids: Sequence[int], now: datetime, next_attempt_at: datetime
+    ) -> None:
+        """Record that these messages are being sent now; not before `next_attempt_at` again."""
         ...
 
     async def list_silences(self, now: datetime, *, include_expired: bool = False) -> list[Silence]:
@@ -388,9 +395,16 @@ class OutboxWorker:
         now: datetime,
         stats: DeliveryStats,
     ) -> bool:
-        """Send one delivery covering `messages`; mark them sent, or failed with backoff."""
+        """Send one delivery covering `messages`; mark them sent, or failed with backoff.
+
+        They are marked in flight first: if the daemon dies during the send, the restart
+        resends them only after the retry delay, under the same message id (see
+        docs/notifications.md for when a receiver can see a message twice)."""
+        attempts = max(m.attempts for m in messages)
+        retry_at = now + retry_delay(attempts, *self._retry)
+        await self._store.mark_in_flight(_ids(messages), now, retry_at)
         ok, error = await self._sender(
-            settings.url.get_secret_value(),
+            with_message_id(settings.url.get_secret_value(), message_id(messages)),
             title,
             body,
             body_format,
@@ -410,10 +424,8 @@ class OutboxWorker:
             )
             return True
         error = error or "delivery failed"
-        attempts = max(m.attempts for m in messages)
-        retry_at = now + retry_delay(attempts, *self._retry)
-        for message_id in _ids(messages):
-            await self._store.mark_failed(message_id, now, error, retry_at)
+        for failed_id in _ids(messages):
+            await self._store.mark_failed(failed_id, now, error, retry_at)
         self.failed_total[name] += 1
         stats.failed[name] += 1
         log.warning(

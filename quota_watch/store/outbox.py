@@ -74,6 +74,26 @@ class OutboxMixin(StoreBase):
                         .values(sent_at=now, last_attempt_at=now)
                     )
 
+    async def mark_in_flight(
+        self, ids: Sequence[int], now: datetime, next_attempt_at: datetime
+    ) -> None:
+        """Record, before sending, that the unsent messages `ids` are being delivered at `now`:
+        last_attempt_at = now and the next attempt moved to `next_attempt_at`, so a crash
+        during the send does not resend them at once on restart (attempts is not changed)."""
+        require_aware("now", now)
+        require_aware("next_attempt_at", next_attempt_at)
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return
+        with self._errors("marking messages in flight"):
+            async with self._write() as conn:
+                for chunk in chunks(unique):
+                    await conn.execute(
+                        update(OUTBOX)
+                        .where(OUTBOX.c.id.in_(chunk), OUTBOX.c.sent_at.is_(None))
+                        .values(last_attempt_at=now, next_attempt_at=next_attempt_at)
+                    )
+
     async def mark_failed(
         self, id: int, now: datetime, error: str, next_attempt_at: datetime
     ) -> None:

@@ -19,9 +19,14 @@ _PG_SCHEMES = frozenset({"postgres", "postgresql", "postgresql+asyncpg"})
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^:/@\s]*):[^@\s]*@")
 
 
+_QUERY_SECRET = re.compile(r"(?i)([?&][^=&\s]*(?:pass|secret|token|key)[^=&\s]*=)[^&\s'\"]*")
+
+
 def mask_url_text(text: str) -> str:
-    """Replace the password of every URL in `text` with ***."""
-    return _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+    """Replace the password of every URL in `text` (user-info or a ?password= style query
+    value) with ***."""
+    text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+    return _QUERY_SECRET.sub(lambda m: f"{m.group(1)}***", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +58,8 @@ def parse_database_url(text: str) -> DatabaseURL:
     """
     try:
         url = make_url(text.strip())
-    except (ArgumentError, ValueError) as exc:
-        raise StoreError(f"not a database URL: {mask_url_text(text)!r}") from exc
+    except (ArgumentError, ValueError):  # not chained: the driver's message may hold the URL
+        raise StoreError(f"not a database URL: {mask_url_text(text)!r}") from None
     scheme = url.drivername.lower()
     if scheme in _SQLITE_SCHEMES:
         return _sqlite(url)
@@ -92,11 +97,18 @@ def _postgresql(url: URL) -> DatabaseURL:
     if "sslmode" in query:
         query["ssl"] = query.pop("sslmode")
     normalised = url.set(drivername="postgresql+asyncpg", query=query)
-    display = normalised.set(drivername="postgresql").render_as_string(hide_password=True)
+    display = mask_url_text(
+        normalised.set(drivername="postgresql").render_as_string(hide_password=True)
+    )
     return DatabaseURL(
         dialect="postgresql",
         url=normalised,
         display=display,
         sqlite_path=None,
-        password=url.password or None,
+        password=url.password or _query_password(query) or None,
     )
+
+
+def _query_password(query: dict[str, str | tuple[str, ...]]) -> str | None:
+    value = query.get("password")
+    return value if isinstance(value, str) else None

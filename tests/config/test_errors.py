@@ -179,12 +179,14 @@ def test_secret_values_never_shown() -> None:
 
 
 def test_extra_secret_keys() -> None:
-    """Callers can mark more keys secret, e.g. URLs that embed credentials."""
+    """Callers can mark more keys secret, e.g. URLs that embed credentials; a URL's password
+    is masked even where the key is not secret."""
     url = "mailto://user:pass1234@example.com"
     data = {"name": "n", "table": {"api_token": "x", "password": "longenough", "region": url}}
     plain = errors_of(data)
     hidden = errors_of(data, secret_keys=frozenset({"region"}))
-    assert plain == [f"table.region: must be 'eu' or 'us' (got {url!r})"]
+    masked = "mailto://user:***@example.com"
+    assert plain == [f"table.region: must be 'eu' or 'us' (got {masked!r})"]
     assert hidden == ["table.region: must be 'eu' or 'us'"]
 
 

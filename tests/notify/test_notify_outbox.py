@@ -100,6 +100,13 @@ class FakeStore:
             next_attempt_at=next_attempt_at,
         )
 
+    async def mark_in_flight(
+        self, ids: Sequence[int], now: datetime, next_attempt_at: datetime
+    ) -> None:
+        for id in ids:
+            if self.messages[id].sent_at is None:
+                self.messages[id] = replace(self.messages[id], next_attempt_at=next_attempt_at)
+
     async def list_silences(self, now: datetime, *, include_expired: bool = False) -> list[Silence]:
         return [s for s in self.silences if include_expired or s.ends_at > now]
 
