@@ -16,6 +16,7 @@ from quota_watch.cli.plan import app as plan_app
 from quota_watch.cli.report import app as report_app
 from quota_watch.cli.rules import app as rules_app
 from quota_watch.cli.run import app as run_app
+from quota_watch.cli.setvalue import app as setvalue_app
 from quota_watch.cli.silence import app as silence_app
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ app.add_typer(run_app)
 app.add_typer(collect_app)
 app.add_typer(report_app)
 app.add_typer(plan_app)
+app.add_typer(setvalue_app)
 app.add_typer(collectors_app, name="collectors")
 app.add_typer(notify_app, name="notify")
 app.add_typer(silence_app, name="silence")

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -51,11 +51,22 @@ class Poller:
         self.store = store
         self.clock = clock
 
-    async def poll(self, rt: AccountRuntime) -> PollResult:
-        """Poll `rt` once; never raises for a collector failure (the outcome says what happened)."""
+    async def poll(
+        self,
+        rt: AccountRuntime,
+        *,
+        amend_state: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> PollResult:
+        """Poll `rt` once; never raises for a collector failure (the outcome says what happened).
+
+        `amend_state` changes the account's state just before the collector sees it
+        (`quota-watch set` adds a value set by hand this way)."""
         account = rt.config.name
-        if rt.state is None:
+        # A settable collector's state is also written by `quota-watch set` in another process.
+        if rt.state is None or getattr(rt.collector, "settable", False):
             rt.state = await self.store.load_state(account)
+        if amend_state is not None:
+            rt.state = amend_state(dict(rt.state))
         started = self.clock()
         t0 = time.perf_counter()
         periods = {name: current_period(spec.period, started) for name, spec in rt.limits.items()}

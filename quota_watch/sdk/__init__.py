@@ -56,9 +56,16 @@ from quota_watch.sdk.limits import (
 )
 from quota_watch.sdk.paging import cursor_pages, link_pages, numbered_pages
 from quota_watch.sdk.parse import describe_problems, parse_adapter, parse_json, parse_model
+from quota_watch.sdk.setvalues import (
+    SET_VALUES_KEY,
+    SetValue,
+    set_values,
+    with_set_value,
+)
 
 __all__ = [
     "DEFAULT_MAX_BODY",
+    "SET_VALUES_KEY",
     "Answer",
     "AuthError",
     "CollectContext",
@@ -79,6 +86,7 @@ __all__ = [
     "RateLimited",
     "Reading",
     "Scope",
+    "SetValue",
     "UnexpectedResponse",
     "Unit",
     "anchored",
@@ -99,6 +107,8 @@ __all__ = [
     "read_bounded",
     "reset_time",
     "retry_after_seconds",
+    "set_values",
     "wait_from_headers",
     "wait_until_reset",
+    "with_set_value",
 ]

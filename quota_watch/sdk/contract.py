@@ -14,6 +14,7 @@ from pydantic import (
 )
 
 from quota_watch.sdk.limits import LimitSpec, Period
+from quota_watch.sdk.setvalues import SetValue
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,9 @@ class CollectorBase:
     name: ClassVar[str]
     Options: ClassVar[type[BaseModel]]
     uses_network: ClassVar[bool] = True
+    # True: limits can be set by hand (`quota-watch set`); the values reach collect() in
+    # ctx.state (see quota_watch.sdk.setvalues) and the poller re-reads the state every poll.
+    settable: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -133,3 +137,7 @@ class CollectorBase:
     def declared_limits(self) -> dict[str, LimitSpec] | None:
         """Limits come from the collector's limits.toml."""
         return None
+
+    def accept_set(self, value: SetValue) -> None:
+        """Check a value set by hand before it is stored; ValueError says why it is refused."""
+        raise ValueError(f"the {self.name} collector takes no values set by hand")

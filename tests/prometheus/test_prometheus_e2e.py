@@ -10,7 +10,6 @@ follows polling.interval = 1s).
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -21,7 +20,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import tomli_w
 from quota_watch_collectors.cloudflare.emulator import (
@@ -33,6 +31,7 @@ from quota_watch_collectors.cloudflare.emulator import (
 from quota_watch.sdk import Measure, Unit
 from quota_watch.testing.emulator import EmulatedAccount, EmulatedLimit, Emulator
 from tests.support.daemon_proc import DaemonProcess, free_port, isolated_env
+from tests.support.prometheus_server import Prometheus, prometheus_binary
 from tests.support.promtool import check_metrics
 
 pytestmark = pytest.mark.slow
@@ -46,16 +45,6 @@ _VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)")
 POOL = "edge"
 QUOTA_WATCH = (sys.executable, "-m", "quota_watch")
 TIMEOUT = 30.0
-
-
-def prometheus_binary() -> str:
-    """Path of the prometheus server; skip without it (fail when CI says it must be there)."""
-    path = shutil.which("prometheus")
-    if path is None:
-        if os.environ.get("QUOTA_WATCH_REQUIRE_PROMTOOL"):
-            pytest.fail("prometheus not found but QUOTA_WATCH_REQUIRE_PROMTOOL is set")
-        pytest.skip("prometheus not installed (Debian package: prometheus)")
-    return path
 
 
 def substitute(expr: str) -> str:
@@ -180,88 +169,6 @@ def export_rules(config: Path, tmp_path: Path) -> Path:
     text = path.read_text(encoding="utf-8").replace("- name: quota-watch\n", "- name: qw-1s\n")
     path.write_text(text, encoding="utf-8")
     return path
-
-
-class Prometheus:
-    """/usr/bin/prometheus on a free loopback port, its data in tmp_path."""
-
-    def __init__(self, tmp_path: Path, target: str, rule_files: list[Path]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(p) for p in rule_files],
-            "scrape_configs": [
-                {
-                    "job_name": "quota-watch",
-                    "scrape_interval": "1s",
-                    "scrape_timeout": "1s",
-                    "static_configs": [{"targets": [target]}],
-                }
-            ],
-        }
-        config_path = tmp_path / "prometheus.yml"
-        config_path.write_text(json.dumps(config), encoding="utf-8")  # JSON is YAML
-        self.log_path = tmp_path / "prometheus.log"
-        self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [
-                prometheus_binary(),
-                f"--config.file={config_path}",
-                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--log.level=warn",
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            cwd=tmp_path,
-        )
-        self.client = httpx.Client(base_url=self.url, timeout=10)
-
-    def close(self) -> None:
-        """Stop the server (TERM, then KILL) and close the log."""
-        self.client.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self._log.close()
-
-    def log(self) -> str:
-        """What the server printed."""
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def api(self, path: str, **params: str) -> Any:
-        """GET an /api/v1 endpoint; its `data` (fails on an error status)."""
-        response = self.client.get(f"/api/v1/{path}", params=params)
-        body = response.json()
-        assert body.get("status") == "success", (path, params, body)
-        return body["data"]
-
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        """An instant query's result (a vector or a scalar as a one-element list)."""
-        data = self.api("query", query=expr)
-        if data["resultType"] in ("scalar", "string"):
-            return [{"value": data["result"]}]
-        return list(data["result"])
-
-    def wait_ready(self) -> None:
-        """Until /-/ready answers 200."""
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"prometheus exited:\n{self.log()}")
-            try:
-                if self.client.get("/-/ready").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"prometheus not ready:\n{self.log()}")
 
 
 def wait_until(what: str, check: Any, diagnostics: Any) -> None:

@@ -1,0 +1,1 @@
+"""Command collector: usage read from the output of a configured command."""

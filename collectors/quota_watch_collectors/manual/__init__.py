@@ -1,0 +1,1 @@
+"""Manual collector: usage declared in the config or set with `quota-watch set`."""

@@ -1,0 +1,1 @@
+"""Prometheus collector: PromQL instant queries against any Prometheus-compatible API."""
