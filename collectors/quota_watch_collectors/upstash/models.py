@@ -1,4 +1,4 @@
-"""Upstash Developer API payloads (openapi.yml: Database, DatabaseStats, QStashUser, QStashStats)."""
+"""Upstash Developer API payloads (openapi.yml: Database, DatabaseStats, QStash*)."""
 
 from __future__ import annotations
 
