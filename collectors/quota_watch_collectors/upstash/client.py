@@ -76,6 +76,9 @@ class UpstashApi:
         return parse_adapter(_QSTASH_USERS, answer.json(), answer.where)
 
     async def qstash_stats(self, user_id: str) -> QStashStats:
-        """One QStash user's statistics; `daily_requests` spans the month at any period."""
-        answer = await self.http.get(f"/qstash/stats/{user_id}", params={"period": "1d"})
-        return answer.model(QStashStats)
+        """One QStash user's statistics; `daily_requests` spans the calendar month.
+
+        No `period` is sent: the default answers with the month's daily series, and a
+        recorded session saw `period=30d` refused with HTTP 400.
+        """
+        return (await self.http.get(f"/qstash/stats/{user_id}")).model(QStashStats)

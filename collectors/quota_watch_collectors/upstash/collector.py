@@ -23,8 +23,6 @@ __all__ = ["UpstashCollector", "messages_today"]
 
 log = logging.getLogger(__name__)
 
-FREE = "free"
-
 
 def messages_today(stats: QStashStats, ctx: CollectContext) -> float | None:
     """The `daily_requests` point of today (UTC), or None when the series has none."""
@@ -36,7 +34,7 @@ def messages_today(stats: QStashStats, ctx: CollectContext) -> float | None:
 def redis_readings(db: Database, stats: DatabaseStats, monthly_cap: bool) -> list[Reading]:
     """One database's readings; caps only where the API states them."""
     name = db.database_id
-    request_cap = db.db_request_limit if monthly_cap and db.type == FREE else None
+    request_cap = db.db_request_limit if monthly_cap and db.is_free else None
     return [
         Reading("redis_commands_monthly", stats.total_monthly_requests, name, request_cap),
         Reading("redis_commands_daily", stats.daily_net_commands, name),
@@ -76,10 +74,10 @@ class UpstashCollector(CollectorBase):
     def _chosen(self, databases: list[Database]) -> list[Database]:
         wanted = self.options.database_ids
         if wanted is None:
-            skipped = [db.database_id for db in databases if db.type != FREE]
+            skipped = [db.database_id for db in databases if not db.is_free]
             if skipped:
                 log.debug("not on the free plan, not read: %s", ", ".join(skipped))
-            return [db for db in databases if db.type == FREE]
+            return [db for db in databases if db.is_free]
         known = {db.database_id: db for db in databases}
         missing = [item for item in wanted if item not in known]
         if missing:
@@ -91,7 +89,7 @@ class UpstashCollector(CollectorBase):
 
     async def _redis(self, api: UpstashApi) -> list[Reading]:
         databases = await api.databases()
-        free = sum(1 for db in databases if db.type == FREE)
+        free = sum(1 for db in databases if db.is_free)
         readings = [Reading("redis_free_databases", float(free))]
         for db in self._chosen(databases):
             stats = await api.redis_stats(db.database_id)

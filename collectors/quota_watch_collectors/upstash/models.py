@@ -59,10 +59,22 @@ class Database(_Model):
 
     database_id: str
     database_name: str
-    type: str
+    type: str | None = None
+    database_type: str | None = None
     state: str | None = None
     db_disk_threshold: Count | None = None
     db_request_limit: Count | None = None
+
+    @property
+    def is_free(self) -> bool:
+        """On the free plan: `type` "free" (spec), or a `database_type` naming Free.
+
+        A recorded live answer had `type: "paid"` with `database_type: "Pay as You Go"`
+        where the spec's enum says `payg`, so both fields are consulted.
+        """
+        if (self.type or "").casefold() == "free":
+            return True
+        return "free" in (self.database_type or "").casefold()
 
 
 class DatabaseStats(_Model):
