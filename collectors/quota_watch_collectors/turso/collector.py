@@ -48,7 +48,7 @@ class TursoCollector(CollectorBase):
         """Usage, then the plan's quotas (the subscription's plan, or the `plan` option)."""
         api = TursoApi(self.client, self.options, ctx.now)
         usage = (await api.usage()).organization.usage
-        name = self.options.plan or (await api.subscription()).subscription.plan
+        name = self.options.plan or (await api.subscription()).plan_name
         plan = (await api.plans()).named(name)
         if plan is None:
             log.warning(

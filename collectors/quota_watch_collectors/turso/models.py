@@ -67,6 +67,18 @@ class _Subscription(_Model):
 
 
 class Subscription(_Model):
-    """`GET /v1/organizations/{slug}/subscription`: `subscription.plan` names the plan."""
+    """`GET /v1/organizations/{slug}/subscription`: `subscription.plan` names the plan.
 
-    subscription: _Subscription
+    The spec nests `{name, overages, plan, timeline}` under `subscription`; a third-party
+    SDK reads a flat `{subscription: "<name>", plan, overages, timeline}`: both are read.
+    """
+
+    subscription: _Subscription | str
+    plan: str | None = None
+
+    @property
+    def plan_name(self) -> str:
+        """The name of the organization's plan."""
+        if isinstance(self.subscription, _Subscription):
+            return self.subscription.plan
+        return self.plan or self.subscription
