@@ -1,0 +1,1 @@
+"""Grafana Cloud: active series, logs and traces against the free allowance."""

@@ -1,0 +1,1 @@
+"""Turso: rows read and written, storage, databases and syncs against the plan quotas."""

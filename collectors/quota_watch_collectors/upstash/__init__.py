@@ -1,0 +1,1 @@
+"""Upstash: Redis databases (commands, data size, bandwidth) and QStash messages per day."""
