@@ -66,10 +66,11 @@ class AxiomCollector(CollectorBase):
             seen = await api.probe_ingest(self.options.probe_dataset)
         else:
             seen = api.seen_ingest_limit
-        ingest = self._ingest(seen, license_)
+        current = _current_start(license_, ctx.now)
+        ingest = self._ingest(seen, license_, current)
         if ingest is not None:
             readings.append(ingest)
-            self._check_anchor(ctx, license_)
+            self._check_anchor(ctx, current)
         if not readings:
             raise NoData(
                 f"axiom org {self.options.org_id!r}: no answer carried X-IngestLimit-* headers "
@@ -77,7 +78,9 @@ class AxiomCollector(CollectorBase):
             )
         return readings
 
-    def _ingest(self, seen: IngestLimit | None, license_: License) -> Reading | None:
+    def _ingest(
+        self, seen: IngestLimit | None, license_: License, start: datetime | None
+    ) -> Reading | None:
         if seen is None:
             log.info(
                 "axiom org %r: no X-IngestLimit-* headers seen; ingest left out as unknown "
@@ -102,11 +105,10 @@ class AxiomCollector(CollectorBase):
             "ingest",
             seen.limit - seen.remaining,
             cap=seen.limit,
-            period_start=license_.billingPeriodStart,
+            period_start=start,
         )
 
-    def _check_anchor(self, ctx: CollectContext, license_: License) -> None:
-        start = license_.billingPeriodStart
+    def _check_anchor(self, ctx: CollectContext, start: datetime | None) -> None:
         period = ctx.periods.get("ingest")
         if start is None or period is None or period.start is None or start == period.start:
             return
@@ -119,3 +121,13 @@ class AxiomCollector(CollectorBase):
             period.start.isoformat(),
             day,
         )
+
+
+def _current_start(license_: License, now: datetime) -> datetime | None:
+    """The license's billing-period start, unless the license says that period has ended
+    (a license not yet refreshed: the live headers still count, the stated start does not)."""
+    end = license_.billingPeriodEnd
+    if end is not None and end <= now:
+        log.info("axiom: the license's billing period ended %s; its start is not used", end)
+        return None
+    return license_.billingPeriodStart

@@ -36,7 +36,9 @@ class _PostHogQuirks(Quirks):
 class PostHogApi:
     """GET /api/billing/ under `api_base` with the personal API key."""
 
-    def __init__(self, client: httpx.AsyncClient, options: PostHogOptions, *, now: datetime) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, options: PostHogOptions, *, now: datetime
+    ) -> None:
         token = options.token.get_secret_value()
         self._http = ProviderHttp(
             client,

@@ -54,7 +54,14 @@ class PostHogCollector(CollectorBase):
     async def collect(self, ctx: CollectContext) -> list[Reading]:
         """One poll: GET /api/billing/."""
         billing = await PostHogApi(self.client, self.options, now=ctx.now).billing()
-        start = billing.billing_period.current_period_start if billing.billing_period else None
+        period = billing.billing_period
+        if period is not None and period.current_period_end <= ctx.now:
+            raise NoData(
+                "posthog: GET /api/billing/ still reports the billing period that ended "
+                f"{period.current_period_end.isoformat()} (cached by PostHog's billing "
+                "service); usage left out until the new period appears"
+            )
+        start = period.current_period_start if period is not None else None
         readings: list[Reading] = []
         unknown: list[str] = []
         for limit, key in USAGE_KEYS.items():
@@ -64,9 +71,7 @@ class PostHogCollector(CollectorBase):
             else:
                 readings.append(reading)
         if unknown:
-            log.info(
-                "posthog: no usage reported for %s; left out as unknown", ", ".join(unknown)
-            )
+            log.info("posthog: no usage reported for %s; left out as unknown", ", ".join(unknown))
         if not readings:
             raise NoData(
                 "posthog: GET /api/billing/ reported no usage for events, recordings or "
@@ -76,9 +81,7 @@ class PostHogCollector(CollectorBase):
         return readings
 
     @staticmethod
-    def _reading(
-        billing: Billing, limit: str, key: str, start: datetime | None
-    ) -> Reading | None:
+    def _reading(billing: Billing, limit: str, key: str, start: datetime | None) -> Reading | None:
         for product in billing.products or []:
             if product.usage_key == key and product.current_usage is not None:
                 # The free allocation is the free-tier cap; usage_limit (a billing limit on

@@ -19,7 +19,7 @@ class Account(_Payload):
     """`account`: the plan's monitor limit and shortest interval, and monitors by state."""
 
     monitor_limit: Count
-    monitor_interval: Annotated[int, Field(gt=0)]
+    monitor_interval: Annotated[float, Field(gt=0, allow_inf_nan=False)]
     up_monitors: Count
     down_monitors: Count
     paused_monitors: Count

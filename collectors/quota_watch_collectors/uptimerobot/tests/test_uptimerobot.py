@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -69,3 +70,24 @@ async def test_refused_key_is_masked_in_the_error() -> None:
     with pytest.raises(AuthError) as raised:
         await _collect(httpx.Response(200, json=body))
     assert KEY not in str(raised.value)
+
+
+async def test_an_interval_change_is_logged_and_saved(caplog: pytest.LogCaptureFixture) -> None:
+    account = {
+        "monitor_limit": 50,
+        "monitor_interval": 5,
+        "up_monitors": 1,
+        "down_monitors": 0,
+        "paused_monitors": 0,
+    }
+    options = UptimeRobotOptions.model_validate({"api_key": KEY})
+    ctx = CollectContext(account="t", now=NOW, periods={}, state={"min_interval_seconds": 60})
+    transport = httpx.MockTransport(
+        lambda r: httpx.Response(200, json={"stat": "ok", "account": account})
+    )
+    async with httpx.AsyncClient(transport=transport) as client:
+        collector = UptimeRobotCollector(options, client, catalogue_limits(UptimeRobotCollector))
+        with caplog.at_level(logging.WARNING):
+            await collector.collect(ctx)
+    assert "from 60 s to 300 s" in caplog.text
+    assert ctx.state["min_interval_seconds"] == 300
