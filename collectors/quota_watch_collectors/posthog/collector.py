@@ -10,7 +10,14 @@ from typing import ClassVar
 
 from pydantic import BaseModel
 
-from quota_watch.sdk import CollectContext, CollectorBase, NoData, PeriodKind, Reading
+from quota_watch.sdk import (
+    CollectContext,
+    CollectorBase,
+    NoData,
+    PeriodKind,
+    Reading,
+    parse_model,
+)
 from quota_watch_collectors.posthog.client import PostHogApi
 from quota_watch_collectors.posthog.models import Billing, UsageSummary
 from quota_watch_collectors.posthog.options import PostHogOptions
@@ -88,8 +95,11 @@ class PostHogCollector(CollectorBase):
                 # paid plans, equal to it on free) only when no allocation is stated.
                 cap = _positive(product.free_allocation) or _positive(product.usage_limit)
                 return Reading(limit, product.current_usage, cap=cap, period_start=start)
-        summary = (billing.usage_summary or {}).get(key)
-        if isinstance(summary, UsageSummary) and summary.usage is not None:
+        raw = (billing.usage_summary or {}).get(key)
+        if raw is None:
+            return None
+        summary = parse_model(UsageSummary, raw, f"GET /api/billing/: usage_summary.{key}")
+        if summary.usage is not None:
             return Reading(limit, summary.usage, cap=_positive(summary.limit), period_start=start)
         return None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -47,4 +47,5 @@ class Billing(_Payload):
     subscription_level: str | None = None
     billing_period: BillingPeriod | None = None
     products: list[Product] | None = None
-    usage_summary: dict[str, UsageSummary | list[str] | None] | None = None
+    # Values vary by key ("period" is a list); each wanted key is validated on its own.
+    usage_summary: dict[str, Any] | None = None

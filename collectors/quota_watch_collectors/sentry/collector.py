@@ -102,6 +102,11 @@ class SentryCollector(CollectorBase):
         # filtered (grouped by category instead), so one request per kind suffices.
         events = await api.stats(window)
         attachments = await api.stats({**window, "category": _ATTACHMENTS[1]})
+        for stats in (events, attachments):
+            if stats.groups and not any("category" in group.by for group in stats.groups):
+                raise UnexpectedResponse(
+                    f"{where}: no group names its category (the payload changed)"
+                )
         found = {limit: _accepted(events, category, where) for limit, category in wanted.items()}
         found[_ATTACHMENTS[0]] = _accepted(attachments, _ATTACHMENTS[1], where)
         if not events.groups and not attachments.groups and not self.options.absent_is_zero:
