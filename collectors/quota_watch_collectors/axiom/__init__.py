@@ -1,0 +1,1 @@
+"""The `axiom` collector: data loaded this billing period against the org's license."""

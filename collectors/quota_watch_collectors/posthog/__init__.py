@@ -1,0 +1,1 @@
+"""The `posthog` collector: events, recordings and flag requests this billing period."""

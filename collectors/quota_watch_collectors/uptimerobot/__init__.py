@@ -1,0 +1,1 @@
+"""The `uptimerobot` collector: monitors in use against the plan's monitor limit."""
