@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("quota_watch.poller")
 
+MAX_READINGS_PER_POLL = 10_000
+"""More readings than this from one poll is a runaway payload (or collector), not usage: each
+becomes a stored series and /metrics lines, on a 1 GB VM."""
+
 
 @dataclass(frozen=True)
 class PollResult:
@@ -172,6 +176,11 @@ class Poller:
         periods: Mapping[str, Period],
         now: datetime,
     ) -> list[StoredReading]:
+        if len(readings) > MAX_READINGS_PER_POLL:
+            raise UnexpectedResponse(
+                f"collector {rt.provider} produced {len(readings)} readings in one poll, "
+                f"more than {MAX_READINGS_PER_POLL}"
+            )
         undeclared = sorted({r.limit for r in readings} - set(rt.limits))
         if undeclared:
             raise UnexpectedResponse(

@@ -123,6 +123,9 @@ class Emulator(ServedInThread):
         }
         self._rngs = {name: random.Random(f"{seed}:{name}") for name in self.accounts}
         self._stats: dict[str, Counter[str]] = {name: Counter() for name in self.accounts}
+        self._in_flight = 0
+        self.peak_in_flight = 0
+        """The most usage requests the server was answering at one time (since start)."""
         self._lock = threading.Lock()
         self.app = Starlette(
             routes=[
@@ -239,7 +242,14 @@ class Emulator(ServedInThread):
             return JSONResponse({"error": "no such account"}, status_code=404)
         outcome, faults, delay = self._decide(name, request.headers.get("authorization", ""))
         if delay:
-            await asyncio.sleep(delay)
+            with self._lock:
+                self._in_flight += 1
+                self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+            try:
+                await asyncio.sleep(delay)
+            finally:
+                with self._lock:
+                    self._in_flight -= 1
         if outcome == "auth_failed":
             return JSONResponse(
                 {"error": "invalid or missing token"},

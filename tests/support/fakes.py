@@ -56,6 +56,7 @@ class FakeCollector(CollectorBase):
     script: ClassVar[list[Any]] = []
     active = 0
     peak = 0
+    delay = 0.01  # seconds each poll takes
 
     async def collect(self, ctx: CollectContext) -> list[Reading]:
         """Pop the next scripted step: return its readings or raise its exception."""
@@ -63,7 +64,7 @@ class FakeCollector(CollectorBase):
         cls.active += 1
         cls.peak = max(cls.peak, cls.active)
         try:
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(cls.delay)
             step = cls.script.pop(0) if cls.script else [Reading("requests", 1.0)]
             ctx.state["polls"] = ctx.state.get("polls", 0) + 1
             if isinstance(step, Exception):

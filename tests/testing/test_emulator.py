@@ -203,7 +203,7 @@ async def test_500_concurrent_requests_do_not_block_each_other() -> None:
     # One httpx pool with hundreds of waiting requests is itself slow (httpcore scans its
     # queue per request), so the load is spread over 50 clients of 10 connections each.
     context = ssl.create_default_context()
-    with Emulator(accounts, faults=Faults(latency=0.1)) as emulator:
+    with Emulator(accounts, faults=Faults(latency=1.0)) as emulator:
 
         async def batch(index: int) -> list[int]:
             account = accounts[index % len(accounts)]
@@ -217,11 +217,12 @@ async def test_500_concurrent_requests_do_not_block_each_other() -> None:
                 )
             return [r.status_code for r in responses]
 
-        began = time.monotonic()
         results = await asyncio.gather(*(batch(i) for i in range(50)))
-        elapsed = time.monotonic() - began
     assert [s for batch_ in results for s in batch_] == [200] * 500
-    assert elapsed < 5.0, f"500 requests at 100 ms took {elapsed:.1f}s: the server blocks"
+    # A server that blocks answers one slow request at a time; this one had many in its sleep
+    # at once (a count, not a clock: the test holds on a loaded machine).
+    # (A blocking server peaks at 1; 10 leaves room for slow TLS handshakes under load.)
+    assert emulator.peak_in_flight >= 10, emulator.peak_in_flight
     assert sum(sum(per.values()) for per in emulator.stats.values()) == 500
 
 

@@ -133,6 +133,14 @@ class _Mapper:
         items = self.search(limit.for_each, document, "for_each", None)
         if not isinstance(items, list):
             self.fail("for_each", limit.for_each.expression, f"{_kind(items)}, expected a list")
+        if len(items) > self._options.max_elements:
+            # One reading, one series and one /metrics line per element: a runaway list must
+            # not grow the store and the exposition without bound.
+            self.fail(
+                "for_each",
+                limit.for_each.expression,
+                f"{len(items)} elements, more than max_elements = {self._options.max_elements}",
+            )
         readings = [self.reading(item, index) for index, item in enumerate(items)]
         seen: set[str | None] = set()
         for reading in readings:

@@ -122,6 +122,12 @@ class HttpJsonOptions(BaseModel):
     max_response_size: Annotated[int, BeforeValidator(_byte_size)] = Field(
         default=16 * 2**20, gt=0, description="larger responses are refused (bytes or '16 MiB')"
     )
+    max_elements: int = Field(
+        default=1000,
+        gt=0,
+        le=100_000,
+        description="a for_each list longer than this is refused (one reading per element)",
+    )
     limits: dict[str, DeclaredLimit] = Field(
         min_length=1, description="one table per limit read from the response"
     )

@@ -207,6 +207,20 @@ async def test_for_each_not_a_list_is_unexpected() -> None:
     assert "for_each 'projects' returned an object, expected a list" in str(error)
 
 
+async def test_a_for_each_list_longer_than_max_elements_is_refused() -> None:
+    limit = {**requests_limit(), "for_each": "projects", "resource": "name", "value": "n"}
+    projects = [{"name": f"p{i}", "n": i} for i in range(4)]
+    error = await collect_error(
+        options(limits={"requests": limit}, max_elements=3), json_response({"projects": projects})
+    )
+    assert isinstance(error, UnexpectedResponse)
+    assert "4 elements, more than max_elements = 3" in str(error)
+    fits = await collect(
+        options(limits={"requests": limit}, max_elements=4), json_response({"projects": projects})
+    )
+    assert len(fits) == 4
+
+
 @pytest.mark.parametrize(
     ("projects", "message"),
     [
