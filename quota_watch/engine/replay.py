@@ -43,7 +43,7 @@ from quota_watch.engine.rulepack import RuleOverride, RulePack, effective_rules
 from quota_watch.engine.signals import CALENDAR_PERIODS, SeriesView, Signal
 from quota_watch.engine.state import Transition, evaluate_account
 from quota_watch.model import AlertState
-from quota_watch.sdk import LimitSpec, Measure, PeriodSpec, Unit
+from quota_watch.sdk import LimitSpec, Measure, PeriodKind, PeriodSpec, Unit
 
 __all__ = [
     "ReplayResult",
@@ -262,7 +262,8 @@ def replay(
     errors: list[str] = []
     history: deque[tuple[datetime, float]] = deque()
     forecast: Signal | None = None
-    calendar = spec.period.kind in CALENDAR_PERIODS
+    # A daily cap keeps its earlier days (the within-day model compares the same hours).
+    calendar = spec.period.kind in CALENDAR_PERIODS and spec.period.kind is not PeriodKind.DAILY
     for ts, value in series.points:
         period = current_period(spec.period, ts)
         history.append((ts, value))

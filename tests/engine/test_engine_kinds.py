@@ -235,7 +235,7 @@ def test_projection_on_linear_data_is_exact(
     start = MONTH_START + day * DAY
     points = linear(start, timedelta(minutes=step_minutes), count, first, rate)
     now = points[-1][0]
-    signal = forecast_signal(view(points, now, cap=None), rules())
+    signal = forecast_signal(view(points, now, cap=None), rules(forecast_min_span="3m"))
     hours_left = (MONTH_END - now) / HOUR
     assert signal.forecast_value == pytest.approx(points[-1][1] + rate * hours_left, rel=1e-9)
 
@@ -266,7 +266,8 @@ def test_forecast_last_hour_of_the_day_extrapolates_its_rate() -> None:
     points = linear(start, timedelta(minutes=10), 5, 70_000.0, 1200.0)
     now = points[-1][0]  # 23:40
     signal = forecast_signal(
-        view(points, now, cap=100_000.0, kind=PeriodKind.DAILY, period=day), rules()
+        view(points, now, cap=100_000.0, kind=PeriodKind.DAILY, period=day),
+        rules(forecast_min_span="30m"),
     )
     assert signal.forecast_value == pytest.approx(70_800.0 + 1200.0 * 20 / 60)
     assert not signal.active
@@ -288,7 +289,7 @@ def test_forecast_fires_when_projected_over_cap_and_above_floor() -> None:
 
 def test_forecast_below_floor_reports_figures_but_does_not_fire() -> None:
     start = MONTH_START + 10 * DAY
-    points = linear(start, HOUR, 6, 300.0, 20.0)  # 400 now, floor 500
+    points = linear(start, HOUR, 6, 200.0, 20.0)  # 300 now, floor 400
     now = points[-1][0]
     signal = forecast_signal(view(points, now), rules())
     assert not signal.active
@@ -312,10 +313,12 @@ def test_forecast_needs_min_points_in_the_lookback() -> None:
     assert not signal.active
     assert signal.forecast_value is None and signal.exhausts_at is None
     assert signal.notes == ("too few points",)
-    # the same 3 points suffice with min_points = 3
-    assert forecast_signal(view(points, now), rules(forecast_min_points=3)).active
+    # the same 3 points suffice with min_points = 3 (and a min_span of their 2 hours)
+    assert forecast_signal(
+        view(points, now), rules(forecast_min_points=3, forecast_min_span="2h")
+    ).active
     # points older than the lookback do not count
-    old = linear(start - 2 * DAY, HOUR, 5, 100.0, 1.0)
+    old = linear(start - 4 * DAY, HOUR, 5, 100.0, 1.0)
     assert not forecast_signal(view([*old, *points], now), rules()).active
 
 
@@ -405,10 +408,10 @@ def test_level_time_to_full_from_the_trend() -> None:
 
 def test_level_beyond_horizon_does_not_fire() -> None:
     start = datetime(2026, 3, 10, tzinfo=UTC)
-    points = linear(start, HOUR, 10, 600.0, 1.0)  # 609 now: 391 h to full > 168 h
+    points = linear(start, HOUR, 20, 600.0, 1.0)  # 619 now: 381 h to full > 168 h
     now = points[-1][0]
     signal = forecast_signal(level_view(points, now), rules())
-    assert close(signal.exhausts_at, now + timedelta(hours=391))
+    assert close(signal.exhausts_at, now + timedelta(hours=381))
     assert not signal.active
     assert forecast_signal(level_view(points, now), rules(forecast_horizon="20d")).active
 
