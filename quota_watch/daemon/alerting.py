@@ -127,6 +127,7 @@ class Alerting:
                 now,
                 delete=evaluation.deletions,
                 forecasts=batch,
+                horizon=self.pack.forecast.horizon,
             )
         except BaseException:
             self._keep_unsaved(batch, now)

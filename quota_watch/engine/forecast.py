@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from itertools import pairwise
 from statistics import median
 
 from quota_watch.engine.rulepack import EffectiveRules
@@ -151,7 +152,7 @@ def _interpolate(points: Sequence[tuple[datetime, float]], moment: datetime) -> 
     """The series' value at `moment` (linear between the points around it; None outside)."""
     if not points or moment < points[0][0] or moment > points[-1][0]:
         return None
-    for (t0, v0), (t1, v1) in zip(points, points[1:], strict=False):
+    for (t0, v0), (t1, v1) in pairwise(points):
         if t0 <= moment <= t1:
             return v0 if t1 == t0 else v0 + (v1 - v0) * ((moment - t0) / (t1 - t0))
     return points[-1][1]

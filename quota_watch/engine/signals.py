@@ -45,10 +45,8 @@ def settle(points: Sequence[tuple[datetime, float]]) -> list[tuple[datetime, flo
         if index + 1 == len(points) or not _below(points[index + 1][1], kept[-1][1]):
             continue  # unconfirmed, or back up at once
         previous = kept[-1][1]
-        if value < previous / 2:
-            kept = []
-        else:
-            kept = [(t, v - (previous - value)) for t, v in kept]
+        # a reset restarts the trusted points; a revision shifts them onto the new level
+        kept = [] if value < previous / 2 else [(t, v - (previous - value)) for t, v in kept]
         kept.append((ts, value))
     return kept
 

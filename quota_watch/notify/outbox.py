@@ -164,8 +164,10 @@ def build_messages(
     now: datetime,
     *,
     resets_at: Callable[[AlertState], datetime | None] = _period_end,
+    horizon: timedelta | None = None,
 ) -> list[OutboxMessage]:
-    """One outbox row per (transition, routed notifier), due when routing says."""
+    """One outbox row per (transition, routed notifier), due when routing says; `horizon`:
+    the forecast horizon a level's forecast is worded with (templates.render)."""
     silences = list(silences)
     messages = []
     for transition in transitions:
@@ -176,7 +178,7 @@ def build_messages(
         routes = route(alert, kind, notifiers, silences, now)
         if not routes:
             continue
-        rendered = render(kind, alert, now, resets_at=resets_at(alert))
+        rendered = render(kind, alert, now, resets_at=resets_at(alert), horizon=horizon)
         messages += [
             _message(
                 r.notifier,
@@ -213,11 +215,14 @@ async def enqueue(
     delete: Sequence[str] = (),
     resets_at: Callable[[AlertState], datetime | None] = _period_end,
     forecasts: Sequence[StoredForecast] = (),
+    horizon: timedelta | None = None,
 ) -> list[OutboxMessage]:
     """Save `states`, the messages for `transitions` and the series' latest `forecasts` in one
     transaction; the stored messages."""
     silences = await store.list_silences(now)
-    messages = build_messages(transitions, notifiers, silences, now, resets_at=resets_at)
+    messages = build_messages(
+        transitions, notifiers, silences, now, resets_at=resets_at, horizon=horizon
+    )
     if forecasts:
         return await store.save_alerts(states, messages, delete, forecasts=forecasts)
     return await store.save_alerts(states, messages, delete)

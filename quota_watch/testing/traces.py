@@ -23,10 +23,12 @@ from quota_watch.engine.replay import ReplaySeries
 from quota_watch.sdk import LimitSpec, Measure, PeriodSpec, Unit
 
 __all__ = [
+    "Faults",
     "Trace",
     "daily_cap_trace",
     "level_trace",
     "monthly_cap_trace",
+    "sawtooth",
     "standard_traces",
 ]
 
@@ -109,7 +111,7 @@ def _cumulative(
 
 
 @dataclass(frozen=True, slots=True)
-class _Faults:
+class Faults:
     """What goes wrong in the reports of a trace."""
 
     noise: float = 0.0  # relative read noise of a level
@@ -119,11 +121,14 @@ class _Faults:
     reset_day: int | None = None  # the day of the period on which the counter restarts
 
 
+_NO_FAULTS = Faults()
+
+
 def _observe(
     rng: random.Random,
     times: list[datetime],
     truth: list[float],
-    faults: _Faults,
+    faults: Faults,
     cumulative: bool,
 ) -> tuple[list[tuple[datetime, float]], list[float], frozenset[int]]:
     """(observed points, truth at those polls, bad indexes) of a true series under `faults`."""
@@ -149,7 +154,9 @@ def _observe(
     for index in rng.sample(candidates, min(faults.zero_glitches, len(candidates))):
         observed[index] = 0.0
         bad.add(index)
-    points, kept_truth, kept_bad = [], [], set()
+    points: list[tuple[datetime, float]] = []
+    kept_truth: list[float] = []
+    kept_bad: set[int] = set()
     for i, ts in enumerate(times):
         if keep[i] or i == 0:
             if i in bad:
@@ -169,7 +176,7 @@ def monthly_cap_trace(
     weekday_ci: bool = True,
     surge: tuple[int, float] | None = None,
     period: PeriodSpec | None = None,
-    faults: _Faults = _Faults(),
+    faults: Faults = _NO_FAULTS,
     every: timedelta = timedelta(minutes=30),
 ) -> Trace:
     """A calendar month of cumulative usage ending near `total` x cap: weekday CI (work hours,
@@ -221,7 +228,7 @@ def daily_cap_trace(
     cap: float = 100_000.0,
     peak: float = 15.0,
     spike: tuple[float, float] | None = None,
-    faults: _Faults = _Faults(),
+    faults: Faults = _NO_FAULTS,
     every: timedelta = timedelta(minutes=5),
 ) -> Trace:
     """len(totals) days of a daily cap (UTC days) with a diurnal curve peaking at `peak`
@@ -258,7 +265,7 @@ def level_trace(
     days: int,
     value: Callable[[float], float],
     cap: float = 500e6,
-    faults: _Faults = _Faults(),
+    faults: Faults = _NO_FAULTS,
     every: timedelta = timedelta(minutes=15),
 ) -> Trace:
     """A level (a database size) over `days`: value(t) as a share of the cap, t in days."""
@@ -275,7 +282,8 @@ def level_trace(
     )
 
 
-def _sawtooth(t: float) -> float:
+def sawtooth(t: float) -> float:
+    """A database of daily partitions: 60 % -> 88 % of the cap each day (t in days)."""
     return 0.6 + 0.28 * (t % 1)  # partitions fill during the day, the oldest dropped nightly
 
 
@@ -310,10 +318,10 @@ def standard_traces(seed: int = 12) -> list[Trace]:
             weekday_ci=False,
             surge=(18, 6.0),
         ),
-        monthly_cap_trace("gha-revised-nightly", s(), total=1.1, faults=_Faults(revise_down=0.1)),
-        monthly_cap_trace("gha-counter-reset", s(), total=1.6, faults=_Faults(reset_day=14)),
-        monthly_cap_trace("gha-zero-glitches", s(), total=1.15, faults=_Faults(zero_glitches=4)),
-        monthly_cap_trace("gha-missed-polls", s(), total=1.25, faults=_Faults(missed_polls=0.1)),
+        monthly_cap_trace("gha-revised-nightly", s(), total=1.1, faults=Faults(revise_down=0.1)),
+        monthly_cap_trace("gha-counter-reset", s(), total=1.6, faults=Faults(reset_day=14)),
+        monthly_cap_trace("gha-zero-glitches", s(), total=1.15, faults=Faults(zero_glitches=4)),
+        monthly_cap_trace("gha-missed-polls", s(), total=1.25, faults=Faults(missed_polls=0.1)),
         monthly_cap_trace("gha-quiet-85", s(), total=0.85, weekday_ci=False),
         daily_cap_trace("workers-diurnal", s(), totals=daily),
         daily_cap_trace("workers-busy", s(), totals=[1.1, 1.25, 0.9, 1.3, 1.05, 0.75, 1.2]),
@@ -324,27 +332,27 @@ def standard_traces(seed: int = 12) -> list[Trace]:
             "workers-zero-glitches",
             s(),
             totals=[1.2, 1.1, 1.3, 0.8],
-            faults=_Faults(zero_glitches=6),
+            faults=Faults(zero_glitches=6),
         ),
         daily_cap_trace(
             "workers-missed-polls",
             s(),
             totals=[1.15, 0.85, 1.25, 1.1],
-            faults=_Faults(missed_polls=0.08),
+            faults=Faults(missed_polls=0.08),
         ),
         daily_cap_trace(
-            "workers-revised", s(), totals=[0.95, 1.2, 0.9, 1.15], faults=_Faults(revise_down=0.08)
+            "workers-revised", s(), totals=[0.95, 1.2, 0.9, 1.15], faults=Faults(revise_down=0.08)
         ),
         level_trace("db-linear", s(), days=14, value=lambda t: 0.5 + 0.045 * t),
-        level_trace("db-sawtooth", s(), days=14, value=_sawtooth),
-        level_trace("db-flat-85", s(), days=5, value=lambda t: 0.85, faults=_Faults(noise=0.002)),
-        level_trace("db-jitter-80", s(), days=3, value=lambda t: 0.8, faults=_Faults(noise=0.1)),
+        level_trace("db-sawtooth", s(), days=14, value=sawtooth),
+        level_trace("db-flat-85", s(), days=5, value=lambda t: 0.85, faults=Faults(noise=0.002)),
+        level_trace("db-jitter-80", s(), days=3, value=lambda t: 0.8, faults=Faults(noise=0.1)),
         level_trace(
             "db-linear-glitch",
             s(),
             days=10,
             value=lambda t: 0.7 + 0.04 * t,
-            faults=_Faults(zero_glitches=3),
+            faults=Faults(zero_glitches=3),
         ),
         level_trace("db-slow-growth", s(), days=10, value=lambda t: 0.55 + 0.01 * t),
     ]

@@ -220,7 +220,11 @@ def test_rules_test_shows_forecast_lead(config: Path) -> None:
     result = runner.invoke(app, ["rules", "test", str(example), "--no-messages"])
     assert result.exit_code == 0, result.output
     assert "firing       [WARNING] example/example-main api_requests projected" in result.output
-    assert "forecast lead over the threshold warning: 7 days, 12:00:00" in result.output
+    # one line per period, in human units (never a raw timedelta such as "-1 day, 5:00:00")
+    assert (
+        "forecast warning (period from 2026-03-01 00:00 UTC): 9d 15h before the threshold warning"
+        in result.output
+    )
 
 
 def test_rules_test_bad_file(tmp_path: Path) -> None:

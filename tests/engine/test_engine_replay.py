@@ -89,9 +89,7 @@ def test_example_month_full_lifecycle() -> None:
     # out with the next 3-hourly poll; the warning continues that schedule (daily by then)
     forecast = [t for t in transitions if t.state.kind == "forecast"]
     gaps = [b.at - a.at for a, b in pairwise(forecast)]
-    assert gaps[:4] == [timedelta(hours=6), timedelta(hours=9), timedelta(hours=18)] + [
-        timedelta(hours=24)
-    ]
+    assert gaps[:4] == [timedelta(hours=h) for h in (6, 9, 18, 24)]
     threshold = [t for t in transitions if t.state.kind == "threshold"]
     assert threshold[1].at - threshold[0].at >= timedelta(hours=18)
     assert result.final_states and all(s.status == "resolved" for s in result.final_states)
