@@ -176,6 +176,8 @@ class Signal:
     rate: float | None = None  # the forecast's trend, units per second
     unit: str = ""
     points_used: int = 0
-    span_seconds: float = 0.0  # the time the fitted points cover (the forecast's confidence)
-    noise: float = 0.0  # the series' read noise, in its unit (widens the clearing band)
+    # Diagnostics of the fit, not stored with a forecast (so not compared either): the time
+    # the fitted points cover, and the series' noise in its unit (widens the clearing band).
+    span_seconds: float = field(default=0.0, compare=False)
+    noise: float = field(default=0.0, compare=False)
     notes: tuple[str, ...] = field(default=())

@@ -38,6 +38,8 @@ JSON_KEYS = (
     "resets_at",
     "as_of",
     "sparkline",
+    "forecast_points",
+    "forecast_note",
 )
 """The keys of a JSON object and the CSV columns, in order."""
 

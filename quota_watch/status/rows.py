@@ -40,6 +40,9 @@ class Row:
     exhausts_at: datetime | None
     resets_at: datetime | None
     as_of: datetime
+    # how much history the forecast rests on (points fitted), and why there is none yet
+    forecast_points: int | None = None
+    forecast_note: str | None = None
 
 
 COLLECT_KEYS = (
@@ -110,7 +113,19 @@ def make_row(
         exhausts_at=forecast.exhausts_at if forecast else None,
         resets_at=reading.period_end if reading.measure == "cumulative" else None,
         as_of=reading.ts,
+        forecast_points=forecast.points_used if forecast else None,
+        forecast_note=_forecast_note(forecast),
     )
+
+
+_NOT_YET = ("too few points", "too short a history", "no earlier day to compare with yet")
+
+
+def _forecast_note(forecast: Signal | None) -> str | None:
+    """Why a series has no projection yet (too little history), else None."""
+    if forecast is None:
+        return None
+    return next((note for note in forecast.notes if note in _NOT_YET), None)
 
 
 async def gather_rows(
