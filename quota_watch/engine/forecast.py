@@ -192,8 +192,8 @@ def _period_end_value(
     half-window runs at the recent half-window's robust rate (an afternoon peak shows at
     once), weighed equally against what the same hours brought on earlier days (scaled to
     today's usage so far); the rest of the day brings what it brought on earlier days, or,
-    without that history, the day's average rate so far. Otherwise the window's robust rate
-    carries the whole rest of the period. A daily cap without an earlier day to compare with
+    without that history, runs at the window's robust rate. Otherwise the window's robust
+    rate carries the whole rest of the period. A daily cap without an earlier day to compare with
     is trusted only as far ahead as its window reaches back (a morning peak alone says little
     about the evening).
     """
@@ -210,8 +210,6 @@ def _period_end_value(
         recent_fit = fit_trend(recent) if len(recent) >= 2 else None
         if recent_fit is not None:
             near_rate = max(recent_fit.rate, 0.0)
-        elapsed = (fit.at - start).total_seconds()
-        rate = max(value, 0.0) / elapsed if elapsed > 0 else near_rate
         days = view.earlier_days(PROFILE_DAYS)
         split = fit.at + timedelta(seconds=near)
         near_share = _profile_share(days, start, fit.at, split)
