@@ -64,6 +64,7 @@ class ShardSeries:
     rate: float | None = None  # the trend, units per second
     exhausts_at: datetime | None = None
     stale: bool = False
+    forecast_points: int | None = None  # the points the forecast was fitted on (its confidence)
 
 
 def recommended_shards(projected_peak: float, cap_per_shard: float, target: float) -> int:
@@ -119,6 +120,7 @@ class PoolLimit:
     act_by: datetime | None  # when the pool passes target utilization of its capacity
     period_start: datetime | None
     period_end: datetime | None
+    forecast_points: int | None = None  # the fewest points any shard's forecast rests on
 
     @property
     def utilization(self) -> float:
@@ -287,6 +289,9 @@ def _pool_limit(
         act_by=act_by,
         period_start=max((s.period_start for s in series if s.period_start), default=None),
         period_end=max((s.period_end for s in series if s.period_end), default=None),
+        forecast_points=min(
+            (s.forecast_points for s in series if s.forecast_points is not None), default=None
+        ),
     )
 
 

@@ -69,6 +69,7 @@ def shard_series(
                 rate=f.rate if f else None,
                 exhausts_at=f.exhausts_at if f else None,
                 stale=p.stale,
+                forecast_points=f.points_used if f else None,
             )
         )
     return found
