@@ -183,7 +183,11 @@ def _profile_share(
 
 
 def _period_end_value(
-    view: SeriesView, rules: EffectiveRules, fit: Fit, window: Sequence[tuple[datetime, float]]
+    view: SeriesView,
+    rules: EffectiveRules,
+    fit: Fit,
+    window: Sequence[tuple[datetime, float]],
+    today: Sequence[tuple[datetime, float]],
 ) -> tuple[float, Callable[[float], datetime | None], bool]:
     """(value at the period end, when a target is reached, whether the projection is trusted)
     of a cumulative calendar limit.
@@ -192,10 +196,10 @@ def _period_end_value(
     half-window runs at the recent half-window's robust rate (an afternoon peak shows at
     once), weighed equally against what the same hours brought on earlier days (scaled to
     today's usage so far); the rest of the day brings what it brought on earlier days, or,
-    without that history, runs at the window's robust rate. Otherwise the window's robust
-    rate carries the whole rest of the period. A daily cap without an earlier day to compare with
-    is trusted only as far ahead as its window reaches back (a morning peak alone says little
-    about the evening).
+    without that history, runs at the day's average rate since its first point (`today`).
+    Otherwise the window's robust rate carries the whole rest of the period. A daily cap
+    without an earlier day to compare with is trusted only as far ahead as its window reaches
+    back (a morning peak alone says little about the evening).
     """
     assert view.period.end is not None
     trusted = True
@@ -216,6 +220,9 @@ def _period_end_value(
         tail_share = _profile_share(days, start, split, view.period.end)
         if near_share is None or tail_share is None:
             trusted = remaining <= (fit.at - window[0][0]).total_seconds()
+            seen = (fit.at - today[0][0]).total_seconds()
+            if seen > 0:
+                rate = max(value - today[0][1], 0.0) / seen
         else:
             # usage so far times the earlier days' after/before ratios, as rates per second
             used = max(value, 0.0)
@@ -259,7 +266,7 @@ def _project(
     exhausts_at: datetime | None = None
     trusted = True
     if projected_to_end:
-        forecast_value, reaches, trusted = _period_end_value(view, rules, fit, window)
+        forecast_value, reaches, trusted = _period_end_value(view, rules, fit, window, points)
         if cap is not None and cap > 0:
             exhausts_at = _reached_at(points, cap) if value >= cap else reaches(cap)
     else:

@@ -199,11 +199,16 @@ def step(
     - new condition: pending; fires after for_runs consecutive active polls (a critical
       threshold and for_runs = 1 at once); a pending alert whose condition fails is dropped
       (None) without a message.
-    - firing threshold: hysteresis via threshold.held_severity (escalation at the plain
-      critical ratio notifies at once as `escalated` and restarts reminders; de-escalation
-      below critical - hysteresis only changes severity/alertname; clearing below
-      warning - hysteresis resolves). Other kinds resolve when signal.sustained (the
-      forecast's condition with its clearing band; else signal.active) fails.
+    - firing threshold: hysteresis via threshold.held_severity with the band of
+      forecast.clearing_band (clear_hysteresis, wider on a noisy series): escalation at the
+      plain critical ratio notifies at once as `escalated` and restarts reminders;
+      de-escalation below critical - band only changes severity/alertname; clearing below
+      warning - band resolves. Other kinds clear when signal.sustained (the forecast's
+      condition with its clearing band; else signal.active) fails.
+    - hold on clearing (keep_firing_for): a firing alert resolves only after for_runs clear
+      polls in a row (pending_runs counts them while firing); the polls in between change
+      nothing, so one bad reading neither resolves it nor shows in its figures. A disabled
+      rule resolves at once.
     - reminders: at the first poll at/after next_reminder_at; the interval grows by
       reminder_factor up to reminder_max.
     - `prev` from an earlier period of the same series (another fingerprint): a firing one is
@@ -415,7 +420,10 @@ def evaluate_account(
     """Run every rule of one account after a poll and step each alert once.
 
     `series`: the account's series with their current-period points (after a failed poll the
-    caller may pass none: their alerts are then left as they are). `health`: the account's
+    caller may pass none: their alerts are then left as they are). Per series the threshold
+    alert steps first; while it fires it inhibits the series' forecast alert (which ends
+    without a message, its reminder schedule taken over by a warning that fires now), and a
+    period end sends one `period_reset` per series. `health`: the account's
     poll health (None: stale/auth are not evaluated). `prior`: the account's stored alerts
     (resolved ones may be included). `series_complete`: the poll succeeded and `series` is all
     the account has, so alerts of series no longer reported are resolved.
