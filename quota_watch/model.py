@@ -83,7 +83,9 @@ class AlertState:
     period_end: datetime | None
     status: AlertStatus
     severity: Severity
-    pending_runs: int  # consecutive polls the condition held while pending
+    # pending: consecutive polls the condition held; firing: consecutive polls it has been
+    # clear (the hold on clearing: it resolves after for_runs of them)
+    pending_runs: int
     started_at: datetime  # first poll the condition held
     fired_at: datetime | None
     resolved_at: datetime | None

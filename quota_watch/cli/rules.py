@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,7 +21,9 @@ app = typer.Typer(help="The alert rules.", no_args_is_help=True)
     "test",
     epilog="Examples:\n\n"
     "  quota-watch rules test rules/examples/month_daily.toml\n\n"
-    "  quota-watch rules test usage.csv --unit bytes --measure level --cap '500 MB'",
+    "  quota-watch rules test usage.csv --unit bytes --measure level --cap '500 MB'\n\n"
+    "  quota-watch rules test bw.csv --unit bytes --measure cumulative --cap '100 GB' "
+    "--period billing_cycle --anchor-day 17 --tz America/Los_Angeles",
 )
 def rules_test(
     path: Annotated[Path, typer.Argument(help="Series file: TOML, or CSV with ts,value.")],
@@ -28,6 +31,12 @@ def rules_test(
     measure: Annotated[str | None, typer.Option(help="CSV: cumulative or level.")] = None,
     period: Annotated[str | None, typer.Option(help="CSV: daily, calendar_month, ...")] = None,
     cap: Annotated[str | None, typer.Option(help="CSV: the cap, e.g. '500 MB'.")] = None,
+    anchor_day: Annotated[
+        int | None, typer.Option(help="CSV: the billing cycle's anchor day (1-31).")
+    ] = None,
+    tz: Annotated[
+        str | None, typer.Option(help="CSV: the period's time zone, e.g. America/Los_Angeles.")
+    ] = None,
     messages: Annotated[
         bool, typer.Option("--messages/--no-messages", help="Print each message's text.")
     ] = True,
@@ -39,31 +48,39 @@ def rules_test(
     from quota_watch.engine.rulepack import load_rule_pack
 
     cfg = load_optional(config)
-    given = {"unit": unit, "measure": measure, "period": period, "cap": cap}
+    given: dict[str, object] = {"unit": unit, "measure": measure, "period": period, "cap": cap}
+    if anchor_day is not None or tz is not None:
+        where = {"kind": period, "anchor_day": anchor_day, "tz": tz}
+        given["period"] = {k: v for k, v in where.items() if v is not None}
     meta = {k: v for k, v in given.items() if v is not None}
     try:
         series = load_series(path, **meta)
         pack = load_rule_pack(cfg.settings.alerts.rule_pack if cfg else None)
     except ConfigError as exc:
         fail(["cannot replay:", *(f"  {e}" for e in exc.errors)], 2)
-    _print_replay(replay(series, pack, cfg.settings.rules if cfg else ()), messages=messages)
+    result = replay(series, pack, cfg.settings.rules if cfg else ())
+    _print_replay(result, messages=messages, horizon=pack.forecast.horizon)
 
 
-def _print_replay(result: ReplayResult, *, messages: bool) -> None:
-    from quota_watch.engine.replay import forecast_lead
+def _print_replay(result: ReplayResult, *, messages: bool, horizon: timedelta) -> None:
+    from quota_watch.engine.replay import forecast_leads
     from quota_watch.notify.templates import render
+    from quota_watch.units import exact_span
 
     for error in result.errors:
         typer.echo(f"rules: {error}", err=True)
     for t in result.transitions:
-        title, text, _ = render(t.kind, t.state, t.at, resets_at=t.state.period_end)
+        title, text, _ = render(
+            t.kind, t.state, t.at, resets_at=t.state.period_end, horizon=horizon
+        )
         typer.echo(f"{t.at.isoformat(timespec='minutes')}  {t.kind:<12} {title}")
         if messages:
             typer.echo("".join(f"    {line}\n" for line in text.splitlines()))
     typer.echo(f"{len(result.transitions)} transitions")
-    lead = forecast_lead(result.transitions)
-    if lead is not None:
-        typer.echo(f"forecast lead over the threshold warning: {lead}")
+    for start, lead in forecast_leads(result.transitions):
+        period = "" if start is None else f" (period from {start:%Y-%m-%d %H:%M %Z})"
+        said = f"{exact_span(lead)} {'before' if lead >= timedelta() else 'after'}"
+        typer.echo(f"forecast warning{period}: {said} the threshold warning")
 
 
 @app.command(

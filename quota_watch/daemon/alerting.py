@@ -137,6 +137,7 @@ class Alerting:
                 delete=evaluation.deletions,
                 forecasts=batch,
                 display_unit=partial(display_unit_of, rt.limits),
+                horizon=self.pack.forecast.horizon,
             )
         except BaseException:
             self._keep_unsaved(batch, now)

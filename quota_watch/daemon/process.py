@@ -108,7 +108,7 @@ class Daemon:
             if alert.account in names:
                 firing[alert.severity] = firing.get(alert.severity, 0) + 1
         forecasts = {
-            key: ForecastFacts(signal.forecast_utilization, signal.exhausts_at)
+            key: ForecastFacts(signal.forecast_utilization, signal.exhausts_at, signal.span_seconds)
             for key, signal in self.alerting.forecasts.items()
         }
         worker = self.alerting.worker

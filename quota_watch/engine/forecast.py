@@ -9,16 +9,42 @@ fires only with enough points and when the current value is above a floor share 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from itertools import pairwise
 from statistics import median
 
 from quota_watch.engine.rulepack import EffectiveRules
-from quota_watch.engine.signals import SeriesView, Signal, utilization
-from quota_watch.sdk import Measure
+from quota_watch.engine.signals import SeriesView, Signal, noise_of, utilization
+from quota_watch.sdk import Measure, PeriodKind
 
-__all__ = ["MAX_FIT_POINTS", "Fit", "fit_trend", "forecast_signal", "theil_sen"]
+__all__ = [
+    "MAX_BAND",
+    "MAX_EXTRAPOLATION",
+    "MAX_FIT_POINTS",
+    "PROFILE_DAYS",
+    "SIGNIFICANCE",
+    "Fit",
+    "clearing_band",
+    "fit_trend",
+    "forecast_signal",
+    "lookback_of",
+    "theil_sen",
+]
+
+MAX_BAND = 0.2
+"""The widest clearing band read noise may give a series (a ratio of its cap)."""
+
+PROFILE_DAYS = 3
+"""Earlier days a daily cap's within-day model compares the same hours with."""
+
+MAX_EXTRAPOLATION = 30.0
+"""A level's trend is not projected further ahead than this many times the span it covers."""
+
+SIGNIFICANCE = 2.0
+"""A level's trend counts only when it rises more over its span than this many times the
+series' noise (a flat series with jitter has a small, meaningless slope)."""
 
 MAX_FIT_POINTS = 120
 """At most this many points enter a fit (evenly thinned), bounding its O(n^2) pair count."""
@@ -105,32 +131,144 @@ def _reached_at(points: Sequence[tuple[datetime, float]], cap: float) -> datetim
     return points[0][0]
 
 
+def clearing_band(rules: EffectiveRules, noise: float, cap: float | None) -> float:
+    """The clearing band of a series: clear_hysteresis, widened to three standard deviations
+    of its read noise (at most MAX_BAND), so jitter around a threshold does not flap."""
+    if cap is None or cap <= 0:
+        return rules.clear_hysteresis
+    return max(rules.clear_hysteresis, min(MAX_BAND, 3 * noise / cap))
+
+
+def lookback_of(view: SeriesView, rules: EffectiveRules) -> timedelta:
+    """How far back the fit looks: lookback_daily for daily caps, lookback for the rest."""
+    return (
+        rules.forecast_lookback_daily
+        if view.period_kind is PeriodKind.DAILY
+        else (rules.forecast_lookback)
+    )
+
+
+def _interpolate(points: Sequence[tuple[datetime, float]], moment: datetime) -> float | None:
+    """The series' value at `moment` (linear between the points around it; None outside)."""
+    if not points or moment < points[0][0] or moment > points[-1][0]:
+        return None
+    for (t0, v0), (t1, v1) in pairwise(points):
+        if t0 <= moment <= t1:
+            return v0 if t1 == t0 else v0 + (v1 - v0) * ((moment - t0) / (t1 - t0))
+    return points[-1][1]
+
+
+def _profile_share(
+    days: Sequence[Sequence[tuple[datetime, float]]],
+    start: datetime,
+    now: datetime,
+    until: datetime,
+) -> float | None:
+    """The median, over earlier days, of (usage from now's hour to until's) / (usage from the
+    day's start to now's hour): how much more a day like those still brings. None when no
+    earlier day covers the hours (each day's points are shifted onto today's times)."""
+    shares = []
+    for points in days:
+        if not points or points[0][0] - start > timedelta(hours=1):
+            continue
+        at_start = _interpolate(points, max(start, points[0][0]))
+        at_now = _interpolate(points, now)
+        at_until = _interpolate(points, min(until, points[-1][0]))
+        if points[-1][0] < until - timedelta(hours=1):
+            continue  # that day was not seen to its end
+        if at_start is None or at_now is None or at_until is None or at_now - at_start <= 0:
+            continue
+        shares.append(max(at_until - at_now, 0.0) / (at_now - at_start))
+    return median(shares) if shares else None
+
+
+def _period_end_value(
+    view: SeriesView,
+    rules: EffectiveRules,
+    fit: Fit,
+    window: Sequence[tuple[datetime, float]],
+    today: Sequence[tuple[datetime, float]],
+) -> tuple[float, Callable[[float], datetime | None], bool]:
+    """(value at the period end, when a target is reached, whether the projection is trusted)
+    of a cumulative calendar limit.
+
+    Starts from the newest trusted value. On a daily cap the within-day model: the next
+    half-window runs at the recent half-window's robust rate (an afternoon peak shows at
+    once), weighed equally against what the same hours brought on earlier days (scaled to
+    today's usage so far); the rest of the day brings what it brought on earlier days, or,
+    without that history, runs at the day's average rate since its first point (`today`).
+    Otherwise the window's robust rate carries the whole rest of the period. A daily cap
+    without an earlier day to compare with is trusted only as far ahead as its window reaches
+    back (a morning peak alone says little about the evening).
+    """
+    assert view.period.end is not None
+    trusted = True
+    value = window[-1][1]
+    near_rate = rate = max(fit.rate, 0.0)
+    near = 0.0
+    start = view.period.start
+    remaining = max((view.period.end - fit.at).total_seconds(), 0.0)
+    if view.period_kind is PeriodKind.DAILY and start is not None:
+        near = min(lookback_of(view, rules).total_seconds() / 2, remaining)
+        recent = [p for p in window if p[0] >= fit.at - timedelta(seconds=near)]
+        recent_fit = fit_trend(recent) if len(recent) >= 2 else None
+        if recent_fit is not None:
+            near_rate = max(recent_fit.rate, 0.0)
+        days = view.earlier_days(PROFILE_DAYS)
+        split = fit.at + timedelta(seconds=near)
+        near_share = _profile_share(days, start, fit.at, split)
+        tail_share = _profile_share(days, start, split, view.period.end)
+        if near_share is None or tail_share is None:
+            trusted = remaining <= (fit.at - window[0][0]).total_seconds()
+            seen = (fit.at - today[0][0]).total_seconds()
+            if seen > 0:
+                rate = max(value - today[0][1], 0.0) / seen
+        else:
+            # usage so far times the earlier days' after/before ratios, as rates per second
+            used = max(value, 0.0)
+            if near > 0:
+                near_rate = (near_rate + used * near_share / near) / 2
+            tail = remaining - near
+            if tail > 0:
+                # tail_share is relative to usage up to `split`: today's projected by then
+                rate = (used + near_rate * near) * tail_share / tail
+    first = min(near, remaining)
+    forecast_value = value + near_rate * first + rate * (remaining - first)
+
+    def reaches(target: float) -> datetime | None:
+        if value >= target:
+            return fit.at
+        missing = target - value
+        if near_rate * first >= missing:
+            return fit.at + timedelta(seconds=missing / near_rate)
+        if rate <= 0:
+            return None
+        seconds = first + (missing - near_rate * first) / rate
+        return fit.at + timedelta(seconds=seconds) if seconds < remaining else None
+
+    return forecast_value, reaches, trusted
+
+
 def _project(
     view: SeriesView,
     rules: EffectiveRules,
     fit: Fit,
     points: Sequence[tuple[datetime, float]],
-) -> tuple[float, datetime | None, bool]:
-    """(forecast_value, exhausts_at, projected to the period end) of a fitted series."""
+    window: Sequence[tuple[datetime, float]],
+) -> tuple[float, datetime | None, bool, bool]:
+    """(forecast_value, exhausts_at, projected to the period end, trusted) of a fitted
+    series."""
     value = points[-1][1]
     cap = view.cap
-    period_end = view.period.end
     projected_to_end = (
-        view.measure is Measure.CUMULATIVE and view.calendar and period_end is not None
+        view.measure is Measure.CUMULATIVE and view.calendar and view.period.end is not None
     )
     exhausts_at: datetime | None = None
+    trusted = True
     if projected_to_end:
-        assert period_end is not None
-        # A cumulative value never falls within its period: start from the observed value
-        # when the robust line runs below it.
-        start = max(value, fit.level)
-        forecast_value = start + max(fit.rate, 0.0) * (period_end - fit.at).total_seconds()
+        forecast_value, reaches, trusted = _period_end_value(view, rules, fit, window, points)
         if cap is not None and cap > 0:
-            if value >= cap:
-                exhausts_at = _reached_at(points, cap)
-            else:
-                crossing = fit.crossing(cap, start)
-                exhausts_at = crossing if crossing is not None and crossing < period_end else None
+            exhausts_at = _reached_at(points, cap) if value >= cap else reaches(cap)
     else:
         forecast_value = max(fit.value_at(view.now + rules.forecast_horizon), 0.0)
         if cap is not None and cap > 0:
@@ -139,7 +277,7 @@ def _project(
             else:
                 crossing = fit.crossing(cap, fit.level)
                 exhausts_at = None if crossing is None else max(crossing, view.now)
-    return forecast_value, exhausts_at, projected_to_end
+    return forecast_value, exhausts_at, projected_to_end, trusted
 
 
 def _verdict(
@@ -149,12 +287,15 @@ def _verdict(
     forecast_value: float,
     exhausts_at: datetime | None,
     projected_to_end: bool,
+    band: float,
+    span: float,
+    rate: float,
+    noise: float,
 ) -> tuple[bool, bool, tuple[str, ...]]:
     """(active, sustained, notes) of a projection under the rule's guards."""
     cap = view.cap
     # The clearing band: a firing alert stays until the projection is clearly below the cap
-    # (by clear_hysteresis), so a quieter weekend does not resolve and re-fire it.
-    band = rules.clear_hysteresis
+    # (by the band), so a quieter weekend does not resolve and re-fire it.
     deadline = view.now + rules.forecast_horizon
     projected = held = False
     if cap is not None and cap > 0:
@@ -162,7 +303,10 @@ def _verdict(
             projected = forecast_value >= cap
             held = forecast_value >= cap * (1 - band)
         elif exhausts_at is not None:
-            projected = exhausts_at <= deadline
+            # A trend is not run further ahead than MAX_EXTRAPOLATION times the time it covers.
+            reach = view.now + timedelta(seconds=span * MAX_EXTRAPOLATION)
+            rising = exhausts_at <= view.now or rate * span > SIGNIFICANCE * noise
+            projected = rising and exhausts_at <= min(deadline, reach)
             held = exhausts_at <= view.now + rules.forecast_horizon * (1 + band)
         floor = rules.forecast_floor * cap
         held = held and value >= floor - band * cap
@@ -181,23 +325,29 @@ def _verdict(
 
 
 def forecast_signal(view: SeriesView, rules: EffectiveRules) -> Signal:
-    """The forecast of one series: figures whenever min_points points are in the lookback
-    window (even when not firing, or with the rule disabled), active when the guards pass.
+    """The forecast of one series: figures whenever min_points points spanning min_span are in
+    the lookback window (even when not firing, or with the rule disabled), active when the
+    guards pass.
 
-    cumulative + calendar period: forecast_value = the value at period end; active when it is
-    >= cap. Otherwise: forecast_value = the trend at now + horizon; active when exhausts_at is
-    within the horizon. Both also need value >= floor * cap. exhausts_at is when the trend
-    reaches the cap (None if it never does, or, for cumulative limits, not before the period
-    resets); for a series already at/above the cap, when it got there as far as the points
-    show (the crossing between two points, else the first point). `sustained` (what keeps a
-    FIRING alert firing) applies clear_hysteresis h: the projection may fall to (1 - h) * cap,
-    the horizon stretch by (1 + h), the floor drop by h.
+    cumulative + calendar period: forecast_value = the value at period end, from the newest
+    trusted value (SeriesView.trusted_points: glitches dropped, a fall confirmed before it
+    counts, the fit restarted after a reset); active when it is >= cap. Otherwise:
+    forecast_value = the trend at now + horizon; active when exhausts_at is within the horizon
+    (and within MAX_EXTRAPOLATION times the fitted span). Both also need value >= floor * cap.
+    exhausts_at is when the projection reaches the cap (None if it never does, or, for
+    cumulative limits, not before the period resets); for a series already at/above the cap,
+    when it got there as far as the points show. `sustained` (what keeps a FIRING alert
+    firing) applies the clearing band h (clearing_band: clear_hysteresis or the noise): the
+    projection may fall to (1 - h) * cap, the horizon stretch by (1 + h), the floor drop by h.
     """
-    points = view.points_in_period()
+    points = view.trusted_points()
     if not points:
         return Signal(kind="forecast", active=False, cap=view.cap, unit=view.unit)
     value = points[-1][1]
     cap = view.cap
+    window = [p for p in points if p[0] >= view.now - lookback_of(view, rules)]
+    noise = 0.0
+    span = (window[-1][0] - window[0][0]).total_seconds() if window else 0.0
     base = Signal(
         kind="forecast",
         active=False,
@@ -205,42 +355,36 @@ def forecast_signal(view: SeriesView, rules: EffectiveRules) -> Signal:
         cap=cap,
         ratio=utilization(value, cap),
         unit=view.unit,
+        points_used=len(window),
+        span_seconds=span,
+        noise=noise,
     )
-    window = [p for p in points if p[0] >= view.now - rules.forecast_lookback]
     if len(window) < rules.forecast_min_points:
-        return _with(base, points_used=len(window), note="too few points")
+        return replace(base, notes=("too few points",))
+    if span < rules.forecast_min_span.total_seconds():
+        return replace(base, notes=("too short a history",))
     fit = fit_trend(window)
     if fit is None:
-        return _with(base, points_used=len(window), note="no distinct timestamps")
+        return replace(base, notes=("no distinct timestamps",))
 
-    forecast_value, exhausts_at, to_end = _project(view, rules, fit, points)
-    active, held, notes = _verdict(view, rules, value, forecast_value, exhausts_at, to_end)
-    return Signal(
-        kind="forecast",
+    noise = noise_of(window, fit.value_at)
+    forecast_value, exhausts_at, to_end, trusted = _project(view, rules, fit, points, window)
+    band = clearing_band(rules, noise, cap)
+    active, held, notes = _verdict(
+        view, rules, value, forecast_value, exhausts_at, to_end, band, span, fit.rate, noise
+    )
+    if not trusted:
+        active = False
+        notes = (*notes, "no earlier day to compare with yet")
+    return replace(
+        base,
         active=active,
         sustained=held,
-        severity="warning",
-        value=value,
-        cap=cap,
-        ratio=base.ratio,
         forecast_value=forecast_value,
         forecast_utilization=utilization(forecast_value, cap),
         exhausts_at=exhausts_at,
         rate=fit.rate,
-        unit=view.unit,
         points_used=fit.points,
+        noise=noise,
         notes=notes,
-    )
-
-
-def _with(signal: Signal, *, points_used: int, note: str) -> Signal:
-    return Signal(
-        kind=signal.kind,
-        active=False,
-        value=signal.value,
-        cap=signal.cap,
-        ratio=signal.ratio,
-        unit=signal.unit,
-        points_used=points_used,
-        notes=(note,),
     )

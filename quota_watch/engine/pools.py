@@ -66,6 +66,7 @@ class ShardSeries:
     stale: bool = False
     provider_forecast: float | None = None  # the provider's own value at period end
     display_unit: str | None = None  # the provider's unit for people (limits.toml)
+    forecast_points: int | None = None  # the points the forecast was fitted on (its confidence)
 
 
 def recommended_shards(projected_peak: float, cap_per_shard: float, target: float) -> int:
@@ -123,6 +124,7 @@ class PoolLimit:
     period_start: datetime | None
     period_end: datetime | None
     display_unit: str | None = None
+    forecast_points: int | None = None  # the fewest points any shard's forecast rests on
 
     @property
     def utilization(self) -> float:
@@ -294,6 +296,9 @@ def _pool_limit(
         act_by=act_by,
         period_start=max((s.period_start for s in series if s.period_start), default=None),
         period_end=max((s.period_end for s in series if s.period_end), default=None),
+        forecast_points=min(
+            (s.forecast_points for s in series if s.forecast_points is not None), default=None
+        ),
     )
 
 

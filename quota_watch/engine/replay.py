@@ -18,7 +18,8 @@ A series file is TOML::
     value = 1234
 
 or CSV with a header naming `ts` and `value` (ts in ISO 8601 with an offset, or Unix seconds),
-the limit's metadata given as keyword arguments.
+the limit's metadata given as keyword arguments (`period` may be a dict with `kind`,
+`anchor_day` and `tz`, as in TOML).
 """
 
 from __future__ import annotations
@@ -43,13 +44,14 @@ from quota_watch.engine.rulepack import RuleOverride, RulePack, effective_rules
 from quota_watch.engine.signals import CALENDAR_PERIODS, SeriesView, Signal
 from quota_watch.engine.state import Transition, evaluate_account
 from quota_watch.model import AlertState
-from quota_watch.sdk import LimitSpec, Measure, PeriodSpec, Unit
+from quota_watch.sdk import LimitSpec, Measure, PeriodKind, PeriodSpec, Unit
 
 __all__ = [
     "ReplayResult",
     "ReplaySeries",
     "SeriesFileError",
     "forecast_lead",
+    "forecast_leads",
     "load_series",
     "parse_series_csv",
     "parse_series_toml",
@@ -262,7 +264,8 @@ def replay(
     errors: list[str] = []
     history: deque[tuple[datetime, float]] = deque()
     forecast: Signal | None = None
-    calendar = spec.period.kind in CALENDAR_PERIODS
+    # A daily cap keeps its earlier days (the within-day model compares the same hours).
+    calendar = spec.period.kind in CALENDAR_PERIODS and spec.period.kind is not PeriodKind.DAILY
     for ts, value in series.points:
         period = current_period(spec.period, ts)
         history.append((ts, value))
@@ -315,7 +318,8 @@ def replay(
 
 def forecast_lead(transitions: Sequence[Transition]) -> timedelta | None:
     """How long before the threshold warning (QuotaAlmostFull) the forecast warning
-    (QuotaPredictedFull) first fired; None unless both fired."""
+    (QuotaPredictedFull) first fired, over the whole replay; None unless both fired.
+    `forecast_leads` tells the periods apart."""
     firsts: dict[str, datetime] = {}
     for t in transitions:
         if t.kind in ("firing", "escalated"):
@@ -323,3 +327,21 @@ def forecast_lead(transitions: Sequence[Transition]) -> timedelta | None:
     if "QuotaPredictedFull" in firsts and "QuotaAlmostFull" in firsts:
         return firsts["QuotaAlmostFull"] - firsts["QuotaPredictedFull"]
     return None
+
+
+def forecast_leads(transitions: Sequence[Transition]) -> list[tuple[datetime | None, timedelta]]:
+    """Per alert period (its start; None for levels), how long before the threshold warning
+    (QuotaAlmostFull) the forecast warning first fired in that same period (negative: after
+    it); periods where only one of them fired are left out."""
+    firsts: dict[tuple[datetime | None, str], datetime] = {}
+    for t in transitions:
+        if t.kind in ("firing", "escalated"):
+            firsts.setdefault((t.state.period_start, t.state.alertname), t.at)
+    periods = dict.fromkeys(start for start, _ in firsts)
+    leads = []
+    for start in periods:
+        forecast = firsts.get((start, "QuotaPredictedFull"))
+        warning = firsts.get((start, "QuotaAlmostFull"))
+        if forecast is not None and warning is not None:
+            leads.append((start, warning - forecast))
+    return leads

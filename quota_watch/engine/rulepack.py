@@ -147,9 +147,11 @@ class ForecastRule(_Section):
 
     enabled: bool = True
     min_points: int = Field(4, ge=2, le=10_000)
-    floor: float = Field(0.5, ge=0, le=MAX_RATIO)
+    floor: float = Field(0.4, ge=0, le=MAX_RATIO)
     horizon: Duration = timedelta(days=7)
-    lookback: Duration = timedelta(hours=24)
+    lookback: Duration = timedelta(days=3)
+    lookback_daily: Duration = timedelta(hours=6)
+    min_span: Duration = timedelta(hours=3)
     for_runs: int = Field(2, ge=1, le=10_000)
 
 
@@ -248,6 +250,8 @@ class RuleOverride(_Section):
     forecast_floor: float | None = Field(None, ge=0, le=MAX_RATIO)
     forecast_horizon: Duration | None = None
     forecast_lookback: Duration | None = None
+    forecast_lookback_daily: Duration | None = None
+    forecast_min_span: Duration | None = None
     forecast_for_runs: int | None = Field(None, ge=1, le=10_000)
     stale: bool | None = Field(None, description="enable or disable the stale rule")
     stale_after_runs: int | None = Field(None, ge=1, le=10_000)
@@ -283,6 +287,8 @@ class EffectiveRules:
     forecast_floor: float
     forecast_horizon: timedelta
     forecast_lookback: timedelta
+    forecast_lookback_daily: timedelta
+    forecast_min_span: timedelta
     forecast_for_runs: int
     stale_enabled: bool
     stale_after_runs: int
@@ -365,6 +371,8 @@ def effective_rules(
         "forecast_floor": pack.forecast.floor,
         "forecast_horizon": pack.forecast.horizon,
         "forecast_lookback": pack.forecast.lookback,
+        "forecast_lookback_daily": pack.forecast.lookback_daily,
+        "forecast_min_span": pack.forecast.min_span,
         "forecast_for_runs": pack.forecast.for_runs,
         "stale_enabled": pack.stale.enabled,
         "stale_after_runs": pack.stale.after_runs,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from statistics import median
 
 from quota_watch.model import Severity
 from quota_watch.sdk import Measure, Period, PeriodKind
 
-__all__ = ["CALENDAR_PERIODS", "SeriesView", "Signal", "utilization"]
+__all__ = ["CALENDAR_PERIODS", "SeriesView", "Signal", "noise_of", "settle", "utilization"]
 
 CALENDAR_PERIODS = frozenset(
     {PeriodKind.DAILY, PeriodKind.CALENDAR_MONTH, PeriodKind.BILLING_CYCLE}
@@ -20,6 +21,44 @@ CALENDAR_PERIODS = frozenset(
 def utilization(value: float, cap: float | None) -> float | None:
     """value / cap, or None without a positive cap."""
     return value / cap if cap is not None and cap > 0 else None
+
+
+def _below(value: float, reference: float) -> bool:
+    return value < reference - 1e-9 * max(1.0, abs(reference))
+
+
+def settle(points: Sequence[tuple[datetime, float]]) -> list[tuple[datetime, float]]:
+    """A cumulative series' points as the rules trust them: a reading that falls and is back
+    at/above the previous level on the next poll is dropped (a glitch), so is one that stood
+    above both its neighbours (a stray reading upwards), and a newest reading
+    that fell (suspect until the next poll confirms it); a confirmed fall re-bases the earlier
+    points onto the newest level (a revision), or, when it loses more than half the value,
+    restarts from it (a counter reset)."""
+    kept: list[tuple[datetime, float]] = []
+    for index, (ts, value) in enumerate(points):
+        if not kept or not _below(value, kept[-1][1]):
+            kept.append((ts, value))
+            continue
+        if len(kept) >= 2 and not _below(value, kept[-2][1]):
+            kept[-1] = (ts, value)  # the previous reading was a stray one upwards
+            continue
+        if index + 1 == len(points) or not _below(points[index + 1][1], kept[-1][1]):
+            continue  # unconfirmed, or back up at once
+        previous = kept[-1][1]
+        # a reset restarts the trusted points; a revision shifts them onto the new level
+        kept = [] if value < previous / 2 else [(t, v - (previous - value)) for t, v in kept]
+        kept.append((ts, value))
+    return kept
+
+
+def noise_of(points: Sequence[tuple[datetime, float]], trend: Callable[[datetime], float]) -> float:
+    """How far a series strays from its `trend` (a robust standard deviation, in its unit):
+    read noise, jitter, or a sawtooth's swing around its mean."""
+    if len(points) < 4:
+        return 0.0
+    residuals = [value - trend(ts) for ts, value in points]
+    middle = median(residuals)
+    return 1.4826 * median(abs(r - middle) for r in residuals)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +111,31 @@ class SeriesView:
             return self.period
         return Period(None, None)
 
+    def earlier_days(self, days: int) -> list[list[tuple[datetime, float]]]:
+        """The points of each of up to `days` earlier periods of a daily limit (newest first;
+        empty lists where the view holds none), shifted forward to the current period's times,
+        settled like the current one. Empty for other period kinds."""
+        start, end = self.period.start, self.period.end
+        if self.period_kind is not PeriodKind.DAILY or start is None or end is None:
+            return []
+        length = end - start
+        found: list[list[tuple[datetime, float]]] = []
+        for back in range(1, days + 1):
+            first = start - back * length
+            shifted = [
+                (ts + back * length, v) for ts, v in self.points if first <= ts < first + length
+            ]
+            found.append(settle(sorted(shifted)) if self.measure is Measure.CUMULATIVE else shifted)
+        return found
+
+    def trusted_points(self) -> list[tuple[datetime, float]]:
+        """The points in the period, settled (see `settle`) for a cumulative calendar limit,
+        whose value may not fall within its period; as they are for the others."""
+        points = self.points_in_period()
+        if self.measure is Measure.CUMULATIVE and self.calendar:
+            return settle(points)
+        return points
+
     def points_in_period(self) -> list[tuple[datetime, float]]:
         """The points not after `now`, and for calendar periods inside the current one.
 
@@ -113,4 +177,8 @@ class Signal:
     rate: float | None = None  # the forecast's trend, units per second
     unit: str = ""
     points_used: int = 0
+    # Diagnostics of the fit, not stored with a forecast (so not compared either): the time
+    # the fitted points cover, and the series' noise in its unit (widens the clearing band).
+    span_seconds: float = field(default=0.0, compare=False)
+    noise: float = field(default=0.0, compare=False)
     notes: tuple[str, ...] = field(default=())

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from quota_watch.engine.forecast import forecast_signal
+from quota_watch.engine.forecast import clearing_band, forecast_signal
 from quota_watch.engine.health import AccountHealth, auth_signal, stale_signal
 from quota_watch.engine.provider_forecast import with_provider_forecast
 from quota_watch.engine.rulepack import EffectiveRules, RuleOverride, RulePack
@@ -174,6 +174,7 @@ def _fire(state: AlertState, rules: EffectiveRules, now: datetime) -> AlertState
     return replace(
         state,
         status="firing",
+        pending_runs=0,
         fired_at=now,
         last_notified_at=now,
         reminder_interval_seconds=rules.reminder_initial.total_seconds(),
@@ -199,11 +200,16 @@ def step(
     - new condition: pending; fires after for_runs consecutive active polls (a critical
       threshold and for_runs = 1 at once); a pending alert whose condition fails is dropped
       (None) without a message.
-    - firing threshold: hysteresis via threshold.held_severity (escalation at the plain
-      critical ratio notifies at once as `escalated` and restarts reminders; de-escalation
-      below critical - hysteresis only changes severity/alertname; clearing below
-      warning - hysteresis resolves). Other kinds resolve when signal.sustained (the
-      forecast's condition with its clearing band; else signal.active) fails.
+    - firing threshold: hysteresis via threshold.held_severity with the band of
+      forecast.clearing_band (clear_hysteresis, wider on a noisy series): escalation at the
+      plain critical ratio notifies at once as `escalated` and restarts reminders;
+      de-escalation below critical - band only changes severity/alertname; clearing below
+      warning - band resolves. Other kinds clear when signal.sustained (the forecast's
+      condition with its clearing band; else signal.active) fails.
+    - hold on clearing (keep_firing_for): a firing alert resolves only after for_runs clear
+      polls in a row (pending_runs counts them while firing); the polls in between change
+      nothing, so one bad reading neither resolves it nor shows in its figures. A disabled
+      rule resolves at once.
     - reminders: at the first poll at/after next_reminder_at; the interval grows by
       reminder_factor up to reminder_max.
     - `prev` from an earlier period of the same series (another fingerprint): a firing one is
@@ -284,7 +290,8 @@ def _held(prev: AlertState, signal: Signal, rules: EffectiveRules) -> Severity |
     """The severity a firing alert keeps (None: its condition cleared)."""
     kind = signal.kind
     if kind == "threshold":
-        return held_severity(signal.ratio, prev.severity, rules)
+        band = clearing_band(rules, signal.noise, signal.cap)
+        return held_severity(signal.ratio, prev.severity, rules, band)
     holds = signal.active if signal.sustained is None else signal.sustained
     return signal.severity if holds and rules.enabled(kind) else None
 
@@ -296,8 +303,14 @@ def _step_firing(
     now: datetime,
     figures: dict[str, Any],
 ) -> tuple[AlertState, list[Transition]]:
-    """Step a firing alert: resolve, escalate, change severity quietly, or remind."""
+    """Step a firing alert: resolve (after for_runs clear polls in a row: one bad reading
+    never resolves it), escalate, change severity quietly, or remind."""
     held = _held(prev, signal, rules)
+    holding = rules.enabled(signal.kind) and prev.pending_runs + 1 < rules.for_runs_of(signal.kind)
+    if held is None and holding:
+        # Held through a clear poll: the figures stay those of the last poll it held on, so
+        # a reminder in the meantime does not report a glitch.
+        return replace(prev, pending_runs=prev.pending_runs + 1, updated_at=now), []
     if held is None:
         state = replace(
             prev,
@@ -308,7 +321,9 @@ def _step_firing(
             **figures,
         )
         return state, [Transition("resolved", state)]
-    state = replace(prev, severity=held, alertname=alertname(signal.kind, held), **figures)
+    state = replace(
+        prev, severity=held, alertname=alertname(signal.kind, held), pending_runs=0, **figures
+    )
     if _RANK[held] > _RANK[prev.severity]:
         state = replace(
             state,
@@ -374,6 +389,7 @@ def _with_forecast(signal: Signal, forecast: Signal) -> Signal:
         forecast_value=forecast.forecast_value,
         forecast_utilization=forecast.forecast_utilization,
         exhausts_at=forecast.exhausts_at,
+        noise=forecast.noise,
     )
 
 
@@ -405,7 +421,10 @@ def evaluate_account(
     """Run every rule of one account after a poll and step each alert once.
 
     `series`: the account's series with their current-period points (after a failed poll the
-    caller may pass none: their alerts are then left as they are). `health`: the account's
+    caller may pass none: their alerts are then left as they are). Per series the threshold
+    alert steps first; while it fires it inhibits the series' forecast alert (which ends
+    without a message, its reminder schedule taken over by a warning that fires now), and a
+    period end sends one `period_reset` per series. `health`: the account's
     poll health (None: stale/auth are not evaluated). `prior`: the account's stored alerts
     (resolved ones may be included). `series_complete`: the poll succeeded and `series` is all
     the account has, so alerts of series no longer reported are resolved.
@@ -415,7 +434,9 @@ def evaluate_account(
     forecasts: dict[tuple[str, str | None], Signal] = {}
     by_key = _by_series(prior, account)
 
-    def advance(kind: str, signal: Signal, subject: AlertSubject, rules: EffectiveRules) -> None:
+    def advance(
+        kind: str, signal: Signal, subject: AlertSubject, rules: EffectiveRules
+    ) -> AlertState | None:
         fp = subject.fingerprint(kind)
         candidates = by_key.pop((kind, subject.limit, subject.resource), [])
         current = next((c for c in candidates if c.fingerprint == fp), None)
@@ -424,6 +445,7 @@ def evaluate_account(
                 out.add(old, None, _retire(old, signal, now))
         state, transitions = step(current, signal, subject, rules, now)
         out.add(current, state, transitions)
+        return state
 
     seen: set[tuple[str, str | None]] = set()
     for view in series:
@@ -436,10 +458,17 @@ def evaluate_account(
         forecast = with_provider_forecast(forecast_signal(view, rules), view, rules)
         forecasts[(view.limit, view.resource)] = forecast
         subject = AlertSubject.of_series(view)
-        advance(
+        first = len(out.transitions)
+        threshold = advance(
             "threshold", _with_forecast(threshold_signal(view, rules), forecast), subject, rules
         )
-        advance("forecast", forecast, subject, rules)
+        if threshold is not None and threshold.status == "firing":
+            forecasts_of = by_key.pop(("forecast", view.limit, view.resource), [])
+            _continue_schedule(threshold, forecasts_of, out, first)
+            _inhibit(forecasts_of, out, now)
+        else:
+            advance("forecast", forecast, subject, rules)
+        _one_reset(out.transitions, first)
 
     if health is not None:
         account_subject = AlertSubject(provider=provider, account=account, group=group)
@@ -463,6 +492,52 @@ def evaluate_account(
         forecasts=forecasts,
         errors=errors,
     )
+
+
+def _inhibit(alerts: Sequence[AlertState], out: _Collector, now: datetime) -> None:
+    """The threshold alert of the series fires: its forecast alert ends without a message
+    (the threshold's messages carry the forecast), so a limit speaks with one voice and one
+    reminder schedule."""
+    for alert in alerts:
+        if alert.status == "resolved":
+            continue
+        if alert.status == "pending":
+            out.add(alert, None, [])
+            continue
+        quiet = replace(
+            alert, status="resolved", resolved_at=now, next_reminder_at=None, updated_at=now
+        )
+        out.add(alert, quiet, [])
+
+
+def _continue_schedule(
+    threshold: AlertState, forecasts: Sequence[AlertState], out: _Collector, first: int
+) -> None:
+    """A threshold warning that fires while the forecast of its limit fires takes over the
+    forecast's reminder schedule (one schedule per limit) instead of starting a new one."""
+    live = next((f for f in forecasts if f.status == "firing"), None)
+    if (
+        live is None
+        or threshold.fired_at != threshold.updated_at
+        or threshold.severity != "warning"
+    ):
+        return
+    taken = replace(
+        threshold,
+        reminder_interval_seconds=live.reminder_interval_seconds,
+        next_reminder_at=live.next_reminder_at,
+    )
+    out.upserts[taken.fingerprint] = taken
+    for index in range(first, len(out.transitions)):
+        if out.transitions[index].state.fingerprint == taken.fingerprint:
+            out.transitions[index] = replace(out.transitions[index], state=taken)
+
+
+def _one_reset(transitions: list[Transition], first: int) -> None:
+    """Keep one period_reset message per series and poll (the threshold's, stepped first)."""
+    resets = [i for i in range(first, len(transitions)) if transitions[i].kind == "period_reset"]
+    for index in reversed(resets[1:]):
+        del transitions[index]
 
 
 def _gone(prev: AlertState, now: datetime) -> tuple[AlertState | None, list[Transition]]:

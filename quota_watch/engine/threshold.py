@@ -21,10 +21,11 @@ def raw_severity(ratio: float | None, rules: EffectiveRules) -> Severity | None:
 
 
 def held_severity(
-    ratio: float | None, previous: Severity, rules: EffectiveRules
+    ratio: float | None, previous: Severity, rules: EffectiveRules, band: float | None = None
 ) -> Severity | None:
     """The severity a FIRING threshold alert keeps: escalation at the plain threshold, but
-    de-escalation and clearing only below threshold - clear_hysteresis.
+    de-escalation and clearing only below threshold - band (default: clear_hysteresis; the
+    state machine passes forecast.clearing_band, which widens it for a noisy series).
 
     The state machine (state.py) calls this for firing alerts only; pending ones use the raw
     condition, like Prometheus' `for`.
@@ -32,7 +33,7 @@ def held_severity(
     raw = raw_severity(ratio, rules)
     if raw == "critical" or ratio is None or not rules.threshold_enabled:
         return raw
-    band = rules.clear_hysteresis
+    band = rules.clear_hysteresis if band is None else band
     if previous == "critical" and rules.critical is not None and ratio >= rules.critical - band:
         return "critical"
     if rules.warning is not None and ratio >= rules.warning - band:
@@ -41,8 +42,9 @@ def held_severity(
 
 
 def threshold_signal(view: SeriesView, rules: EffectiveRules) -> Signal:
-    """The raw threshold condition on the newest point (inactive without a cap or points)."""
-    points = view.points_in_period()
+    """The raw threshold condition on the newest trusted point (inactive without a cap or
+    points): a cumulative value that fell within its period counts once confirmed."""
+    points = view.trusted_points()
     if not points:
         return Signal(kind="threshold", active=False, cap=view.cap, unit=view.unit)
     value = points[-1][1]

@@ -177,9 +177,11 @@ def build_messages(
     *,
     resets_at: Callable[[AlertState], datetime | None] = _period_end,
     display_unit: Callable[[AlertState], str | None] = _base_unit,
+    horizon: timedelta | None = None,
 ) -> list[OutboxMessage]:
     """One outbox row per (transition, routed notifier), due when routing says; amounts in
-    the limit's `display_unit` (limits.toml) when it has one."""
+    the limit's `display_unit` (limits.toml) when it has one; `horizon`: the forecast horizon a
+    level's forecast is worded with (templates.render)."""
     silences = list(silences)
     messages = []
     for transition in transitions:
@@ -191,7 +193,12 @@ def build_messages(
         if not routes:
             continue
         rendered = render(
-            kind, alert, now, resets_at=resets_at(alert), display_unit=display_unit(alert)
+            kind,
+            alert,
+            now,
+            resets_at=resets_at(alert),
+            display_unit=display_unit(alert),
+            horizon=horizon,
         )
         messages += [
             _message(
@@ -230,12 +237,19 @@ async def enqueue(
     resets_at: Callable[[AlertState], datetime | None] = _period_end,
     forecasts: Sequence[StoredForecast] = (),
     display_unit: Callable[[AlertState], str | None] = _base_unit,
+    horizon: timedelta | None = None,
 ) -> list[OutboxMessage]:
     """Save `states`, the messages for `transitions` and the series' latest `forecasts` in one
     transaction; the stored messages."""
     silences = await store.list_silences(now)
     messages = build_messages(
-        transitions, notifiers, silences, now, resets_at=resets_at, display_unit=display_unit
+        transitions,
+        notifiers,
+        silences,
+        now,
+        resets_at=resets_at,
+        display_unit=display_unit,
+        horizon=horizon,
     )
     if forecasts:
         return await store.save_alerts(states, messages, delete, forecasts=forecasts)

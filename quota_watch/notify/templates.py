@@ -72,18 +72,31 @@ def _usage(alert: AlertState) -> str:
     return f"at {_amount(alert.value, alert)}"
 
 
-def _forecast_phrase(alert: AlertState, now: datetime) -> str | None:
+def _when(alert: AlertState, horizon: timedelta | None, *, by: str) -> str:
+    """When a forecast value applies: the period's end, or (a level, which has no period) the
+    forecast horizon ahead: "in 7d"."""
+    if alert.period_end is not None:
+        return f"{by} period end"
+    return f"in {exact_span(horizon)}" if horizon else "at the forecast horizon"
+
+
+def _forecast_phrase(
+    alert: AlertState, now: datetime, horizon: timedelta | None = None
+) -> str | None:
     if alert.forecast_value is not None:
+        when = _when(alert, horizon, by="by")
         if alert.cap:
             share = percent(alert.forecast_value / alert.cap)
-            return f"projected at {share} of {_amount(alert.cap, alert)} by period end"
-        return f"projected at {_amount(alert.forecast_value, alert)} by period end"
+            return f"projected at {share} of {_amount(alert.cap, alert)} {when}"
+        return f"projected at {_amount(alert.forecast_value, alert)} {when}"
     if alert.exhausts_at is not None:
         return f"projected full {_relative(alert.exhausts_at, now)}"
     return None
 
 
-def _condition(kind: MessageKind, alert: AlertState, now: datetime) -> str:
+def _condition(
+    kind: MessageKind, alert: AlertState, now: datetime, horizon: timedelta | None = None
+) -> str:
     """The title's statement after the subject."""
     if alert.kind == "stale":
         if kind == "resolved":
@@ -99,13 +112,18 @@ def _condition(kind: MessageKind, alert: AlertState, now: datetime) -> str:
         phrase = _forecast_phrase(alert, now) or _usage(alert)
         return f"needs more shards: {phrase}"
     if kind == "period_reset":
-        return f"{_usage(alert)} in the new period"
+        cleared = {"critical": "full", "warning": "almost full"}.get(alert.severity, "alert")
+        if alert.kind == "forecast":
+            cleared = "predicted full"
+        return f"{cleared} cleared, {_usage(alert)} in the new period"
     if alert.kind == "forecast":
-        return _forecast_phrase(alert, now) or _usage(alert)
+        return _forecast_phrase(alert, now, horizon) or _usage(alert)
     return _usage(alert)
 
 
-def _title(kind: MessageKind, alert: AlertState, now: datetime) -> str:
+def _title(
+    kind: MessageKind, alert: AlertState, now: datetime, horizon: timedelta | None = None
+) -> str:
     severity = alert.severity.upper()
     prefix = {
         "firing": f"[{severity}]",
@@ -114,14 +132,15 @@ def _title(kind: MessageKind, alert: AlertState, now: datetime) -> str:
         "resolved": "[RESOLVED]",
         "period_reset": "[RESET]",
     }.get(kind, f"[{severity}]")
-    return f"{prefix} {_subject(alert)} {_condition(kind, alert, now)}"
+    return f"{prefix} {_subject(alert)} {_condition(kind, alert, now, horizon)}"
 
 
-def _forecast_line(alert: AlertState, now: datetime) -> str:
+def _forecast_line(alert: AlertState, now: datetime, horizon: timedelta | None = None) -> str:
     parts = []
     if alert.forecast_value is not None:
         share = f" ({percent(alert.forecast_value / alert.cap, 1)} of cap)" if alert.cap else ""
-        parts.append(f"{_amount(alert.forecast_value, alert)} at period end{share}")
+        when = _when(alert, horizon, by="at")
+        parts.append(f"{_amount(alert.forecast_value, alert)} {when}{share}")
     if alert.exhausts_at is not None:
         parts.append(f"full {_relative(alert.exhausts_at, now)} ({utc_minute(alert.exhausts_at)})")
     return "; ".join(parts) or "none (not enough data, or no cap to run out of)"
@@ -138,7 +157,11 @@ def _status_line(kind: MessageKind, alert: AlertState, now: datetime) -> str:
 
 
 def _fields(
-    kind: MessageKind, alert: AlertState, now: datetime, resets_at: datetime | None
+    kind: MessageKind,
+    alert: AlertState,
+    now: datetime,
+    resets_at: datetime | None,
+    horizon: timedelta | None = None,
 ) -> list[tuple[str, str]]:
     fields = [("Provider", alert.provider), ("Account", alert.account)]
     if alert.group:
@@ -154,7 +177,7 @@ def _fields(
         else:
             value += " (no known cap)"
         fields.append(("Value", value))
-        fields.append(("Forecast", _forecast_line(alert, now)))
+        fields.append(("Forecast", _forecast_line(alert, now, horizon)))
         resets = f"{_relative(resets_at, now)} ({utc_minute(resets_at)})" if resets_at else "-"
         fields.append(("Resets", resets))
     elif alert.kind == "stale" and alert.unit == "seconds" and alert.value > 0:
@@ -171,8 +194,11 @@ def _fields(
     return fields
 
 
-def _headline(kind: MessageKind, alert: AlertState, now: datetime) -> str:
-    return f"{_HEADLINES.get(kind, kind)}: {_subject(alert)} {_condition(kind, alert, now)}."
+def _headline(
+    kind: MessageKind, alert: AlertState, now: datetime, horizon: timedelta | None = None
+) -> str:
+    condition = _condition(kind, alert, now, horizon)
+    return f"{_HEADLINES.get(kind, kind)}: {_subject(alert)} {condition}."
 
 
 def _text(headline: str, fields: Sequence[tuple[str, str]]) -> str:
@@ -195,16 +221,21 @@ def render(
     *,
     resets_at: datetime | None,
     display_unit: str | None = None,
+    horizon: timedelta | None = None,
 ) -> Rendered:
     """(title, text, markdown) of a firing/escalated/reminder/resolved/period_reset message;
-    amounts in the limit's `display_unit` (limits.toml) when it has one."""
+    amounts in the limit's `display_unit` (limits.toml) when it has one.
+
+    `horizon`: the forecast horizon, which is when a level's (periodless) forecast applies
+    ("projected at 130% of 8 GB in 7d"); without it, "at the forecast horizon"."""
     if kind in ("test", "digest"):
         raise ValueError(f"{kind} messages are rendered by render_{kind}")
     token = _DISPLAY_UNIT.set(display_unit)
     try:
-        fields = _fields(kind, alert, now, resets_at)
-        headline = _headline(kind, alert, now)
-        return _title(kind, alert, now), _text(headline, fields), _markdown(headline, fields)
+        fields = _fields(kind, alert, now, resets_at, horizon)
+        headline = _headline(kind, alert, now, horizon)
+        title = _title(kind, alert, now, horizon)
+        return title, _text(headline, fields), _markdown(headline, fields)
     finally:
         _DISPLAY_UNIT.reset(token)
 

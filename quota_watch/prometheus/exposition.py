@@ -49,6 +49,7 @@ class ForecastFacts:
 
     utilization: float | None
     exhausts_at: datetime | None
+    history_seconds: float | None = None  # the time the fitted points cover (its confidence)
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,8 @@ METRIC_HELP: dict[str, str] = {
     names.COLLECTOR_FAILURES: "Failed polls of the account since its first one.",
     names.FORECAST_UTILIZATION_RATIO: "Projected usage at period end (or trend) / cap.",
     names.FORECAST_EXHAUSTION: "When the trend reaches the cap.",
+    names.FORECAST_HISTORY: "Time the forecast's fitted points cover (its confidence; no "
+    "projection is made below the rule's min_span).",
     names.POOL_SHARDS: "Accounts in the shard pool (accounts sharing a group).",
     names.POOL_SHARDS_RECOMMENDED: "Shards the pool needs for this limit at the target "
     "utilization (the binding limit needs the most).",
@@ -265,6 +268,8 @@ def _add_series(out: _Exposition, snapshot: Snapshot) -> None:
             out.add(names.FORECAST_UTILIZATION_RATIO, labels, forecast.utilization)
         if forecast is not None and forecast.exhausts_at is not None:
             out.add(names.FORECAST_EXHAUSTION, labels, _ts(forecast.exhausts_at))
+        if forecast is not None and forecast.history_seconds is not None:
+            out.add(names.FORECAST_HISTORY, labels, forecast.history_seconds)
 
 
 def _add_collectors(out: _Exposition, snapshot: Snapshot) -> None:

@@ -90,6 +90,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     names.PERIOD_END: ("Unix seconds", "A*Sp"),
     names.FORECAST_UTILIZATION_RATIO: ("ratio", "A*S"),
     names.FORECAST_EXHAUSTION: ("Unix seconds", "A*S"),
+    names.FORECAST_HISTORY: ("seconds", "A*S"),
     names.COLLECTOR_SUCCESS: ("boolean", "A"),
     names.COLLECTOR_AUTH_FAILED: ("boolean", "A"),
     names.COLLECTOR_DURATION: ("seconds", "A"),
@@ -151,7 +152,7 @@ def sizing_snapshot() -> Snapshot:
                 )
             )
             forecasts[(name, spec.name, spec.resource)] = ForecastFacts(
-                0.9, NOW + timedelta(days=3)
+                0.9, NOW + timedelta(days=3), timedelta(days=3).total_seconds()
             )
         statuses.append(
             AccountStatus(

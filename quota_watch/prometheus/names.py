@@ -41,6 +41,7 @@ PERIOD_START = f"{PREFIX}period_start_timestamp_seconds"
 PERIOD_END = f"{PREFIX}period_end_timestamp_seconds"
 FORECAST_UTILIZATION_RATIO = f"{PREFIX}forecast_utilization_ratio"
 FORECAST_EXHAUSTION = f"{PREFIX}forecast_exhaustion_timestamp_seconds"
+FORECAST_HISTORY = f"{PREFIX}forecast_history_seconds"
 
 # Per account (provider, account).
 COLLECTOR_SUCCESS = f"{PREFIX}collector_success"

@@ -46,6 +46,8 @@ JSON_KEYS = (
     "provider_forecast",
     "display_unit",
     "silenced",
+    "forecast_points",
+    "forecast_note",
 )
 """The keys of a JSON object and the CSV columns, in order."""
 

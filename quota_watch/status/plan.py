@@ -71,6 +71,7 @@ def shard_series(
                 exhausts_at=f.exhausts_at if f else None,
                 stale=p.stale,
                 provider_forecast=r.forecast,
+                forecast_points=f.points_used if f else None,
             )
         )
     return found

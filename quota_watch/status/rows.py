@@ -44,6 +44,9 @@ class Row:
     provider_forecast: float | None = None  # the provider's own value at period end
     display_unit: str | None = None  # how people read the unit (limits.toml); None: the base unit
     silenced: bool = False  # a silence matches the series
+    # how much history the forecast rests on (points fitted), and why there is none yet
+    forecast_points: int | None = None
+    forecast_note: str | None = None
 
 
 COLLECT_KEYS = (
@@ -120,7 +123,19 @@ def make_row(
         provider_forecast=reading.forecast,
         display_unit=display_unit,
         silenced=silenced,
+        forecast_points=forecast.points_used if forecast else None,
+        forecast_note=_forecast_note(forecast),
     )
+
+
+_NOT_YET = ("too few points", "too short a history", "no earlier day to compare with yet")
+
+
+def _forecast_note(forecast: Signal | None) -> str | None:
+    """Why a series has no projection yet (too little history), else None."""
+    if forecast is None:
+        return None
+    return next((note for note in forecast.notes if note in _NOT_YET), None)
 
 
 async def gather_rows(

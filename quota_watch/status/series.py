@@ -15,11 +15,18 @@ if TYPE_CHECKING:
     from quota_watch.store.sqlite_reader import ReadStore
 
 
+_DAILY_AT_MOST = timedelta(hours=25)
+"""A calendar period this short is a day (23-25 h across a DST change)."""
+
+
 def fetch_since(reading: StoredReading, now: datetime, lookback: timedelta) -> datetime:
-    """Oldest sample the rules need: the forecast's lookback, never before the period start."""
+    """Oldest sample the rules need: the forecast's lookback, never before the period start,
+    except for a daily cap, whose within-day model compares earlier days' same hours."""
     since = now - lookback
-    if reading.period_start is not None and reading.measure == Measure.CUMULATIVE.value:
-        since = max(since, reading.period_start)
+    start, end = reading.period_start, reading.period_end
+    daily = start is not None and end is not None and end - start <= _DAILY_AT_MOST
+    if start is not None and reading.measure == Measure.CUMULATIVE.value and not daily:
+        since = max(since, start)
     return since
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -225,7 +226,11 @@ def test_rules_test_shows_forecast_lead(config: Path) -> None:
     result = runner.invoke(app, ["rules", "test", str(example), "--no-messages"])
     assert result.exit_code == 0, result.output
     assert "firing       [WARNING] example/example-main api_requests projected" in result.output
-    assert "forecast lead over the threshold warning: 7 days, 12:00:00" in result.output
+    # one line per period, in human units (never a raw timedelta such as "-1 day, 5:00:00")
+    assert (
+        "forecast warning (period from 2026-03-01 00:00 UTC): 9d 15h before the threshold warning"
+        in result.output
+    )
 
 
 def test_rules_test_bad_file(tmp_path: Path) -> None:
@@ -281,3 +286,29 @@ def test_a_sqlite_url_with_options_is_a_clear_error(tmp_path: Path, argv: list[s
     assert result.exit_code == 2, result.output
     assert "store.url: SQLite URL options are not supported: ['timeout']" in result.output
     assert "Traceback" not in result.output
+
+
+def test_rules_test_csv_billing_cycle_with_anchor_and_zone(tmp_path: Path) -> None:
+    # two Los Angeles billing cycles (anchor day 17): 0.2 GB an hour from each cycle's start
+    start = datetime(2026, 3, 17, 7, tzinfo=UTC)  # 00:00 in Los Angeles (PDT)
+    rows = ["ts,value"]
+    for hour in range(0, 24 * 35, 3):
+        ts = start + timedelta(hours=hour)
+        cycle = 0 if ts < datetime(2026, 4, 17, 7, tzinfo=UTC) else 1
+        since = ts - (start if cycle == 0 else datetime(2026, 4, 17, 7, tzinfo=UTC))
+        rows.append(f"{ts.isoformat()},{since.total_seconds() / 3600 * 0.2e9:.0f}")
+    path = tmp_path / "bandwidth.csv"
+    path.write_text("\n".join(rows) + "\n")
+    args = ["rules", "test", str(path), "--no-messages", "--unit", "bytes"]
+    args += ["--measure", "cumulative", "--cap", "100 GB", "--period", "billing_cycle"]
+    result = runner.invoke(app, [*args, "--anchor-day", "17", "--tz", "America/Los_Angeles"])
+    assert result.exit_code == 0, result.output
+    assert "period_reset" in result.output
+    # the cycle starts at midnight in Los Angeles (07:00 UTC), the lead is in human units
+    leads = [line for line in result.output.splitlines() if line.startswith("forecast warning")]
+    assert leads and all(" day" not in line and ":00:00" not in line for line in leads)
+    assert "period from 2026-03-17 07:00 UTC" in leads[0]
+    assert leads[0].endswith("before the threshold warning")
+    bad = runner.invoke(app, [*args, "--anchor-day", "17", "--tz", "Mars/Olympus"])
+    assert bad.exit_code == 2
+    assert "unknown time zone" in bad.output

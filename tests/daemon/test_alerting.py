@@ -73,7 +73,12 @@ async def test_one_message_per_incident_across_restarts(store: Store) -> None:
     await poll(restarted, poller, clock, 160_000)
     assert [m.kind for m in await store.pending_messages("ops")] == ["firing"]
 
-    await poll(restarted, poller, clock, 1_000)  # back under the cap minus hysteresis
+    # back under the cap minus hysteresis: a cumulative value that fell counts once the next
+    # poll confirms it, and a firing alert resolves after for_runs (2) clear polls
+    for _ in range(2):
+        await poll(restarted, poller, clock, 1_000)
+        assert [m.kind for m in await store.pending_messages("ops")] == ["firing"]
+    await poll(restarted, poller, clock, 1_000)
     kinds = [m.kind for m in await store.pending_messages("ops")]
     assert kinds == ["firing", "resolved"]
     assert await restarted.firing() == []
@@ -105,18 +110,23 @@ async def test_report_status_and_forecast_come_from_the_engine(store: Store) -> 
     cfg = config(store.display_url, notifiers=False)
     poller = Poller(store, clock)
     alerting = Alerting(store, cfg, clock)
-    for step in range(6):  # a steady climb: 10k per 10 minutes in a daily period
-        await poll(alerting, poller, clock, 10_000 * (step + 1))
+    # A steady climb in a daily period: 2.5k per 10 minutes from 17:00 to 21:00. On a first
+    # day (no earlier day to compare with) the projection is trusted once its window reaches
+    # back as far as the day has left, and needs min_span (3 h) of history.
+    clock.now = START.replace(hour=17)
+    for step in range(25):
+        await poll(alerting, poller, clock, 2_500 * (step + 1))
     forecast = alerting.forecasts[("a1", "requests", None)]
     assert forecast.forecast_value is not None and forecast.forecast_value > 100_000
     assert forecast.exhausts_at is not None
 
     rows = await gather_rows(store, {"a1": runtime(account())}, RulePack(), (), clock.now)
     (row,) = rows
-    # 60% of the cap, but the forecast alert fires: the report shows the engine's verdict
+    # 62.5% of the cap, but the forecast alert fires: the report shows the engine's verdict
     assert [a.alertname for a in await alerting.firing()] == ["QuotaPredictedFull"]
     assert row.status == "warning"
-    assert row.utilization == pytest.approx(0.6)
+    assert row.utilization == pytest.approx(0.625)
+    assert row.forecast_points == 25 and row.forecast_note is None
     assert row.forecast_value == pytest.approx(forecast.forecast_value, rel=0.05)
     assert row.exhausts_at is not None
     assert row.resets_at == datetime(2026, 11, 23, tzinfo=UTC)

@@ -35,6 +35,8 @@ def config(store_url: str) -> Config:
     return validate_config(
         {
             "store": {"url": store_url},
+            # the pool plan projects from an hour of polls: forecast figures from 30 minutes
+            "rules": [{"forecast_min_span": "30m"}],
             "notifiers": [
                 {
                     "name": "chat",
@@ -172,7 +174,13 @@ async def test_disabled_shard_rule_plans_but_does_not_alert(store: Store, tmp_pa
     pack = tmp_path / "rules.toml"
     pack.write_text("[shard]\nenabled = false\n", encoding="utf-8")
     cfg = validate_config(
-        {"store": {"url": store.display_url}, "alerts": {"rule_pack": str(pack)}}, None, {}
+        {
+            "store": {"url": store.display_url},
+            "alerts": {"rule_pack": str(pack)},
+            "rules": [{"forecast_min_span": "30m"}],  # as config() above
+        },
+        None,
+        {},
     )
     clock = Clock()
     alerting = Alerting(store, cfg, clock)

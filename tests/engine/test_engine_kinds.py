@@ -28,6 +28,7 @@ from quota_watch.engine import (
     theil_sen,
     threshold_signal,
 )
+from quota_watch.engine.signals import settle
 from quota_watch.model import AccountStatus
 from quota_watch.sdk import Measure, Period, PeriodKind, PeriodSpec
 
@@ -235,7 +236,7 @@ def test_projection_on_linear_data_is_exact(
     start = MONTH_START + day * DAY
     points = linear(start, timedelta(minutes=step_minutes), count, first, rate)
     now = points[-1][0]
-    signal = forecast_signal(view(points, now, cap=None), rules())
+    signal = forecast_signal(view(points, now, cap=None), rules(forecast_min_span="3m"))
     hours_left = (MONTH_END - now) / HOUR
     assert signal.forecast_value == pytest.approx(points[-1][1] + rate * hours_left, rel=1e-9)
 
@@ -266,7 +267,8 @@ def test_forecast_last_hour_of_the_day_extrapolates_its_rate() -> None:
     points = linear(start, timedelta(minutes=10), 5, 70_000.0, 1200.0)
     now = points[-1][0]  # 23:40
     signal = forecast_signal(
-        view(points, now, cap=100_000.0, kind=PeriodKind.DAILY, period=day), rules()
+        view(points, now, cap=100_000.0, kind=PeriodKind.DAILY, period=day),
+        rules(forecast_min_span="30m"),
     )
     assert signal.forecast_value == pytest.approx(70_800.0 + 1200.0 * 20 / 60)
     assert not signal.active
@@ -288,7 +290,7 @@ def test_forecast_fires_when_projected_over_cap_and_above_floor() -> None:
 
 def test_forecast_below_floor_reports_figures_but_does_not_fire() -> None:
     start = MONTH_START + 10 * DAY
-    points = linear(start, HOUR, 6, 300.0, 20.0)  # 400 now, floor 500
+    points = linear(start, HOUR, 6, 200.0, 20.0)  # 300 now, floor 400
     now = points[-1][0]
     signal = forecast_signal(view(points, now), rules())
     assert not signal.active
@@ -312,10 +314,12 @@ def test_forecast_needs_min_points_in_the_lookback() -> None:
     assert not signal.active
     assert signal.forecast_value is None and signal.exhausts_at is None
     assert signal.notes == ("too few points",)
-    # the same 3 points suffice with min_points = 3
-    assert forecast_signal(view(points, now), rules(forecast_min_points=3)).active
+    # the same 3 points suffice with min_points = 3 (and a min_span of their 2 hours)
+    assert forecast_signal(
+        view(points, now), rules(forecast_min_points=3, forecast_min_span="2h")
+    ).active
     # points older than the lookback do not count
-    old = linear(start - 2 * DAY, HOUR, 5, 100.0, 1.0)
+    old = linear(start - 4 * DAY, HOUR, 5, 100.0, 1.0)
     assert not forecast_signal(view([*old, *points], now), rules()).active
 
 
@@ -405,10 +409,10 @@ def test_level_time_to_full_from_the_trend() -> None:
 
 def test_level_beyond_horizon_does_not_fire() -> None:
     start = datetime(2026, 3, 10, tzinfo=UTC)
-    points = linear(start, HOUR, 10, 600.0, 1.0)  # 609 now: 391 h to full > 168 h
+    points = linear(start, HOUR, 20, 600.0, 1.0)  # 619 now: 381 h to full > 168 h
     now = points[-1][0]
     signal = forecast_signal(level_view(points, now), rules())
-    assert close(signal.exhausts_at, now + timedelta(hours=391))
+    assert close(signal.exhausts_at, now + timedelta(hours=381))
     assert not signal.active
     assert forecast_signal(level_view(points, now), rules(forecast_horizon="20d")).active
 
@@ -559,3 +563,52 @@ def test_series_view_accepts_stored_strings() -> None:
         dataclasses.replace(stored, measure="sometimes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="timezone-aware"):
         dataclasses.replace(stored, now=datetime(2026, 3, 2))
+
+
+# --- settled cumulative readings ----------------------------------------------------------------
+
+
+def test_settle_drops_a_glitch_and_an_unconfirmed_fall() -> None:
+    t = [MONTH_START + i * HOUR for i in range(6)]
+    glitch = [(t[0], 10.0), (t[1], 20.0), (t[2], 0.0), (t[3], 30.0), (t[4], 40.0)]
+    assert settle(glitch) == [glitch[0], glitch[1], glitch[3], glitch[4]]
+    stray_up = [(t[0], 10.0), (t[1], 900.0), (t[2], 30.0), (t[3], 40.0)]
+    assert settle(stray_up) == [stray_up[0], stray_up[2], stray_up[3]]
+    unconfirmed = [(t[0], 10.0), (t[1], 20.0), (t[2], 5.0)]
+    assert settle(unconfirmed) == unconfirmed[:2]
+
+
+def test_settle_rebases_a_revision_and_restarts_after_a_reset() -> None:
+    t = [MONTH_START + i * HOUR for i in range(6)]
+    revised = [(t[0], 100.0), (t[1], 110.0), (t[2], 95.0), (t[3], 97.0)]
+    # the earlier points move down by the 15 lost, keeping their rate
+    assert settle(revised) == [(t[0], 85.0), (t[1], 95.0), (t[2], 95.0), (t[3], 97.0)]
+    # a fall that stays above the reading before the last one: that last one was stray
+    small = [(t[0], 100.0), (t[1], 110.0), (t[2], 105.0), (t[3], 107.0)]
+    assert settle(small) == [small[0], small[2], small[3]]
+    reset = [(t[0], 100.0), (t[1], 110.0), (t[2], 3.0), (t[3], 4.0)]
+    assert settle(reset) == [(t[2], 3.0), (t[3], 4.0)]
+
+
+def test_forecast_after_a_counter_reset_starts_from_the_new_level() -> None:
+    # bug 1: "projected 120 %" for hours on a counter that restarted
+    start = MONTH_START + 10 * DAY
+    before = linear(start, HOUR, 8, 500.0, 40.0)  # 780 at 7 h
+    after = linear(start + 8 * HOUR, HOUR, 4, 0.0, 0.0)  # reset, then stopped
+    now = after[-1][0]
+    signal = forecast_signal(view([*before, *after], now), rules(forecast_min_span="3h"))
+    assert signal.value == 0.0
+    assert signal.forecast_value == pytest.approx(0.0)
+    assert not signal.active
+
+
+def test_forecast_needs_min_span_as_well_as_min_points() -> None:
+    # bug 3: 45 minutes of a flat 85 % level extrapolated 7 days ahead
+    start = datetime(2026, 3, 10, tzinfo=UTC)
+    points = linear(start, timedelta(minutes=5), 10, 850.0, 0.6)
+    now = points[-1][0]
+    signal = forecast_signal(level_view(points, now), rules())
+    assert signal.forecast_value is None and not signal.active
+    assert signal.notes == ("too short a history",)
+    assert signal.points_used == 10
+    assert signal.span_seconds == pytest.approx(45 * 60)

@@ -70,7 +70,7 @@ def test_default_file_states_every_key() -> None:
 
 
 def test_changing_a_default_in_the_file_breaks_the_pin() -> None:
-    text = DEFAULT_FILE.read_text().replace("floor = 0.5", "floor = 0.6")
+    text = DEFAULT_FILE.read_text().replace("floor = 0.4", "floor = 0.6")
     assert parse_rule_pack(text) != RulePack()
 
 
@@ -83,9 +83,12 @@ def test_builtin_defaults_are_the_issue_numbers() -> None:
     pack = RulePack()
     assert (pack.threshold.warning, pack.threshold.critical) == (0.8, 1.0)
     assert (pack.threshold.for_runs, pack.threshold.clear_hysteresis) == (2, 0.05)
-    assert (pack.forecast.floor, pack.forecast.min_points) == (0.5, 4)
+    assert (pack.forecast.floor, pack.forecast.min_points) == (0.4, 4)
     assert pack.forecast.horizon == timedelta(days=7)
-    assert pack.forecast.lookback == timedelta(hours=24)
+    # issue #12: 3 d for monthly/cycle/level limits, 6 h on daily caps; >= 3 h of history
+    assert pack.forecast.lookback == timedelta(days=3)
+    assert pack.forecast.lookback_daily == timedelta(hours=6)
+    assert pack.forecast.min_span == timedelta(hours=3)
     assert pack.stale.after_runs == 3
     assert pack.reminders.initial == timedelta(hours=4)
     assert pack.reminders.factor == 2.0

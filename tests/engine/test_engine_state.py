@@ -167,7 +167,7 @@ def test_warning_fires_after_for_runs_polls() -> None:
         "warning",
         "QuotaAlmostFull",
     )
-    assert state.pending_runs == 2
+    assert state.pending_runs == 0  # while firing: the polls it has been clear
     assert state.started_at == T0
     assert state.fired_at == state.last_notified_at == T0 + POLL
     assert state.next_reminder_at == T0 + POLL + 4 * HOUR
@@ -199,7 +199,7 @@ def test_critical_fires_at_once() -> None:
     (firing,) = run.poll(1.0, T0)
     assert firing.kind == "firing"
     assert (firing.state.severity, firing.state.alertname) == ("critical", "QuotaFullyUsed")
-    assert firing.state.pending_runs == 1
+    assert firing.state.pending_runs == 0  # while firing: the polls it has been clear
 
 
 def test_pending_warning_jumping_to_critical_fires_once_as_critical() -> None:
@@ -245,24 +245,39 @@ def test_clearing_needs_hysteresis() -> None:
     assert run.poll(0.75, T0 + 3 * POLL) == []
     assert run.state is not None and run.state.status == "firing"
     assert run.state.value == 750.0  # figures follow every poll
-    (resolved,) = run.poll(0.74, T0 + 4 * POLL)
+    # held through one clear poll (keep_firing_for: for_runs clear polls resolve it) ...
+    assert run.poll(0.74, T0 + 4 * POLL) == []
+    assert run.state.status == "firing" and run.state.pending_runs == 1
+    assert run.state.value == 750.0  # ... keeping the figures it last held on
+    (resolved,) = run.poll(0.73, T0 + 5 * POLL)
     assert resolved.kind == "resolved"
     state = resolved.state
     assert state == run.state
     assert (state.status, state.resolved_at, state.next_reminder_at) == (
         "resolved",
-        T0 + 4 * POLL,
+        T0 + 5 * POLL,
         None,
     )
-    assert state.value == 740.0
-    assert state.ratio == pytest.approx(0.74)
+    assert state.value == 730.0  # the current figures
+    assert state.ratio == pytest.approx(0.73)
     assert state.fired_at == T0 + POLL  # history kept
 
 
 def test_hysteresis_override() -> None:
     run = fired(rules({"clear_hysteresis": 0.2}))
     assert run.poll(0.61, T0 + 2 * POLL) == []
-    assert kinds(run.poll(0.59, T0 + 3 * POLL)) == ["resolved"]
+    assert run.poll(0.59, T0 + 3 * POLL) == []
+    assert kinds(run.poll(0.58, T0 + 4 * POLL)) == ["resolved"]
+
+
+def test_a_single_bad_reading_never_resolves_a_firing_alert() -> None:
+    run = fired(ratio=1.1)
+    assert run.poll(0.0, T0 + 2 * POLL) == []  # a zero glitch
+    assert run.state is not None and run.state.status == "firing"
+    assert run.poll(1.1, T0 + 3 * POLL) == []  # back: still the same episode, no message
+    assert run.state.pending_runs == 0
+    assert run.poll(0.0, T0 + 4 * POLL) == []
+    assert kinds(run.poll(0.0, T0 + 5 * POLL)) == ["resolved"]  # confirmed by a second poll
 
 
 def test_escalation_notifies_at_once_and_restarts_reminders() -> None:
@@ -436,18 +451,19 @@ def test_same_poll_evaluated_twice_changes_nothing() -> None:
 def test_resolved_alert_starts_a_new_episode() -> None:
     run = fired()
     run.poll(0.5, T0 + 2 * POLL)
+    run.poll(0.5, T0 + 3 * POLL)
     assert run.state is not None and run.state.status == "resolved"
-    assert run.poll(0.9, T0 + 3 * POLL) == []
+    assert run.poll(0.9, T0 + 4 * POLL) == []
     assert run.state is not None
     assert (run.state.status, run.state.pending_runs, run.state.fired_at) == ("pending", 1, None)
-    assert kinds(run.poll(0.9, T0 + 4 * POLL)) == ["firing"]
-    assert run.state.started_at == T0 + 3 * POLL
+    assert kinds(run.poll(0.9, T0 + 5 * POLL)) == ["firing"]
+    assert run.state.started_at == T0 + 4 * POLL
 
 
 def test_disabling_the_rule_resolves_a_firing_alert() -> None:
     run = fired()
     run.rules = rules({"threshold": False})
-    assert kinds(run.poll(0.95, T0 + 2 * POLL)) == ["resolved"]
+    assert kinds(run.poll(0.95, T0 + 2 * POLL)) == ["resolved"]  # no hold: a deliberate change
 
 
 # --- other kinds ------------------------------------------------------------------------------
@@ -476,6 +492,10 @@ def test_forecast_waits_for_for_runs_and_clears_when_not_sustained() -> None:
     assert out == [] and state is not None and state.status == "firing"
     state, out = step(
         state, signal("forecast", False, sustained=False, **fc), ACCOUNT, r, T0 + 3 * POLL
+    )
+    assert out == [] and state is not None and state.status == "firing"  # held one poll
+    state, out = step(
+        state, signal("forecast", False, sustained=False, **fc), ACCOUNT, r, T0 + 4 * POLL
     )
     assert kinds(out) == ["resolved"]
 
@@ -621,10 +641,33 @@ def test_threshold_alerts_carry_the_forecast() -> None:
     now = points[-1][0]
     view = dataclasses.replace(series(0, now), points=points)
     evaluation = evaluate([view], [], now, entries=[{"for_runs": 1, "forecast_for_runs": 1}])
+    # the threshold alert inhibits the forecast alert of its series: one message, which
+    # carries the forecast's figures
     by_name = {t.state.alertname: t.state for t in evaluation.transitions}
-    assert set(by_name) == {"QuotaAlmostFull", "QuotaPredictedFull"}
-    assert by_name["QuotaAlmostFull"].forecast_value == by_name["QuotaPredictedFull"].forecast_value
+    assert set(by_name) == {"QuotaAlmostFull"}
+    forecast = evaluation.forecasts[("kv_writes", None)]
+    assert forecast.active
+    assert by_name["QuotaAlmostFull"].forecast_value == forecast.forecast_value
     assert by_name["QuotaAlmostFull"].exhausts_at == now + timedelta(hours=6)
+
+
+def test_a_firing_forecast_ends_quietly_when_the_threshold_fires() -> None:
+    db = Store()
+    entries = [{"forecast_for_runs": 1}]
+    at = T0
+    for i in range(12):  # 40 per hour from 600: projected over the cap, under 80 % for 5 h
+        points = [(T0 + j * HOUR, 600.0 + 40.0 * j) for j in range(i + 1)]
+        at = points[-1][0]
+        view = dataclasses.replace(series(0, at), points=points)
+        db.apply(evaluate([view], list(db.alerts.values()), at, entries=entries))
+    sent = [(t.kind, t.state.alertname, (t.at - T0) / HOUR) for t in db.sent]
+    assert sent == [
+        ("firing", "QuotaPredictedFull", 3),  # 4 points over 3 h (min_span)
+        ("firing", "QuotaAlmostFull", 6),  # 800 at 5 h, for_runs 2
+        ("reminder", "QuotaAlmostFull", 7),  # the forecast's schedule: 4 h after 3 h
+        ("escalated", "QuotaFullyUsed", 10),
+    ]
+    assert db.live() == {"QuotaFullyUsed": "firing"}
 
 
 def test_evaluate_account_override_errors_do_not_stop_evaluation() -> None:

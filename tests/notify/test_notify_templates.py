@@ -149,10 +149,12 @@ def test_resolved_carries_the_current_value_and_needs_no_action() -> None:
 def test_period_reset() -> None:
     reset = alert(value=1_200.0, ratio=0.012, forecast_value=None, status="resolved")
     title, text, _ = render("period_reset", reset, NOW, resets_at=DAY_END)
-    assert title == "[RESET] cloudflare/cf-main workers_requests at 1% of 100k in the new period"
+    assert title == (
+        "[RESET] cloudflare/cf-main workers_requests full cleared, at 1% of 100k in the new period"
+    )
     assert text.splitlines()[0] == (
-        "Period reset, alert cleared: cloudflare/cf-main workers_requests at 1% of 100k "
-        "in the new period."
+        "Period reset, alert cleared: cloudflare/cf-main workers_requests full cleared, "
+        "at 1% of 100k in the new period."
     )
     assert text.endswith(
         "Alert:    QuotaFullyUsed, critical, fired 2026-11-22 09:40 UTC, "
@@ -338,3 +340,20 @@ def test_render_digest_messages_orders_changes_oldest_first_and_handles_none_ope
     assert render_digest_messages([earlier], [], NOW)[0] == (
         "[DIGEST] quota-watch: 1 change, 0 still open"
     )
+
+
+def test_level_forecast_says_the_horizon_not_the_period_end() -> None:
+    level = alert(
+        kind="forecast",
+        alertname="QuotaPredictedFull",
+        severity="warning",
+        period_start=None,
+        period_end=None,
+        forecast_value=130_000.0,
+    )
+    title, text, _ = render("firing", level, NOW, resets_at=None, horizon=timedelta(days=7))
+    assert title.endswith("projected at 130% of 100k in 7d")
+    assert "Forecast: 130k in 7d (130.0% of cap)" in text
+    assert "period end" not in text + title
+    title, _, _ = render("firing", level, NOW, resets_at=None)
+    assert title.endswith("projected at 130% of 100k at the forecast horizon")

@@ -67,7 +67,9 @@ def snapshot() -> Snapshot:
         accounts=[AccountFacts("host", "vm", None, 60.0)],
         alerts_firing={"critical": 2},
         forecasts={
-            ("vm", "network_egress", None): ForecastFacts(0.9, datetime(2026, 11, 28, tzinfo=UTC))
+            ("vm", "network_egress", None): ForecastFacts(
+                0.9, datetime(2026, 11, 28, tzinfo=UTC), 3 * 3600.0
+            )
         },
         notifications_sent={"ops": 3},
         notifications_failed={"ops": 1},
@@ -114,6 +116,7 @@ def test_names_units_and_labels() -> None:
     assert (egress, 0.9) in got["quota_watch_forecast_utilization_ratio"]
     exhaustion = datetime(2026, 11, 28, tzinfo=UTC).timestamp()
     assert (egress, exhaustion) in got["quota_watch_forecast_exhaustion_timestamp_seconds"]
+    assert (egress, 3 * 3600.0) in got["quota_watch_forecast_history_seconds"]
     assert ({"notifier": "ops"}, 3) in got["quota_watch_notifications_total"]
     assert ({"notifier": "ops"}, 1) in got["quota_watch_notification_failures_total"]
     assert ({"notifier": "ops"}, 2) in got["quota_watch_outbox_messages"]

@@ -176,7 +176,7 @@ def test_promtool_unit_tests_pass() -> None:
         "[threshold]\nwarning = 0.81\n",  # the 0.8 boundary case
         "[threshold]\ncritical = 0.9999\n",  # the warning/critical boundary
         "[threshold]\nfor_runs = 3\n",  # pending for longer
-        "[forecast]\nfloor = 0.4\n",  # the floor guard
+        "[forecast]\nfloor = 0.3\n",  # the floor guard
         "[forecast]\nfor_runs = 1\n",
         "[stale]\nafter_runs = 4\n",
         "[auth]\nenabled = false\n",  # the stale alert then covers rejected accounts too

@@ -131,6 +131,7 @@ def test_plan_json_and_markdown(filled: Path) -> None:
     assert limit["hottest"] == "b-3" and limit["binding"] is True
     assert limit["projected_from"] == "horizon"
     assert limit["projected_peak"] == pytest.approx(1582.5 * MB, rel=1e-6)
+    assert isinstance(limit["forecast_points"], int) and limit["forecast_points"] >= 4
     assert pool["advice"]["kind"] == "split" and pool["advice"]["act_by"].endswith("Z")
     assert [a["account"] for a in document["advice"]] == ["solo"]
     markdown = runner.invoke(app, ["plan", "-c", str(filled), "-f", "markdown"])

@@ -52,7 +52,9 @@ def entry(forecast: float | None) -> Entry:
 
 
 def test_json_and_csv_carry_the_new_keys_after_the_old_ones() -> None:
-    assert JSON_KEYS[-4:-2] == ("period_zone", "provider_forecast")
+    at = JSON_KEYS.index("period_zone")
+    assert JSON_KEYS[at : at + 2] == ("period_zone", "provider_forecast")
+    assert at > JSON_KEYS.index("sparkline")  # appended after the keys that were there
     [record] = json.loads(to_json([entry(1200.0)]))
     assert (record["period_zone"], record["provider_forecast"]) == ("UTC", 1200.0)
     [plain] = json.loads(to_json([entry(None)]))
