@@ -1,0 +1,1 @@
+"""Neon: per-project compute time, active time, storage and egress on the Free plan."""

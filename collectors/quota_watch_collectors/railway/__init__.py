@@ -1,0 +1,1 @@
+"""Railway: usage and estimated usage this billing cycle, in dollars, against the plan credit."""
