@@ -56,6 +56,7 @@ from quota_watch.sdk.limits import (
     parse_duration,
     parse_quantity,
 )
+from quota_watch.sdk.options import ApiBase, check_api_base
 from quota_watch.sdk.paging import cursor_pages, link_pages, numbered_pages
 from quota_watch.sdk.parse import describe_problems, parse_adapter, parse_json, parse_model
 from quota_watch.sdk.setvalues import (
@@ -69,6 +70,7 @@ __all__ = [
     "DEFAULT_MAX_BODY",
     "SET_VALUES_KEY",
     "Answer",
+    "ApiBase",
     "AuthError",
     "CollectContext",
     "Collector",
@@ -92,6 +94,7 @@ __all__ = [
     "UnexpectedResponse",
     "Unit",
     "anchored",
+    "check_api_base",
     "cursor_pages",
     "describe_problems",
     "display_factor",

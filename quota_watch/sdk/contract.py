@@ -14,7 +14,7 @@ from pydantic import (
     BaseModel,
 )
 
-from quota_watch.sdk.limits import LimitSpec, Period
+from quota_watch.sdk.limits import LimitSpec, Period, PeriodKind
 from quota_watch.sdk.setvalues import SetValue
 
 
@@ -152,6 +152,14 @@ class CollectorBase:
         """Billing-cycle anchor day per limit, from this account's options (e.g. a configured
         `billing_anchor_day`); the core counts those limits over a cycle starting that day."""
         return {}
+
+    def billing_cycle_anchors(self, day: int | None) -> dict[str, int]:
+        """Every billing-cycle limit of the catalogue on anchor `day` (none when `day` is None):
+        what `period_anchors` returns for a `billing_anchor_day` option."""
+        if day is None:
+            return {}
+        cycle = PeriodKind.BILLING_CYCLE
+        return {name: day for name, spec in self.catalogue.items() if spec.period.kind is cycle}
 
     async def probe(self) -> None:
         """By default a collector has no cheaper check than a poll."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -17,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from quota_watch.sdk import parse_duration
+from quota_watch.sdk import ApiBase, parse_duration
 
 __all__ = [
     "CN_API_BASE",
@@ -43,15 +42,6 @@ def _check_region(value: str) -> str:
             f"{value!r}: the Free Tier API is only known in the aws and aws-cn partitions"
         )
     return value
-
-
-def _check_api_base(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{value!r}: must be an http(s) URL such as {DEFAULT_API_BASE!r}")
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise ValueError("api_base must not carry user info, a query string or a fragment")
-    return value.rstrip("/")
 
 
 def _duration(value: Any) -> Any:
@@ -82,9 +72,7 @@ class AwsOptions(BaseModel):
         default="us-east-1",
         description="a region of the account's partition; cn-* selects the aws-cn endpoint",
     )
-    api_base: Annotated[str, AfterValidator(_check_api_base)] = Field(
-        default=DEFAULT_API_BASE, description="the Free Tier API root"
-    )
+    api_base: ApiBase = Field(default=DEFAULT_API_BASE, description="the Free Tier API root")
     page_size: int = Field(default=1000, ge=1, le=1000, description="maxResults per page")
     max_pages: int = Field(default=50, ge=1, le=1000, description="refuse longer pagination")
     account_plan: bool = Field(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from quota_watch.sdk import ApiBase
 
 __all__ = ["DEFAULT_API_BASE", "AxiomOptions"]
 
@@ -20,7 +21,7 @@ class AxiomOptions(BaseModel):
 
     token: SecretStr = Field(description="API token (or personal access token) of the org")
     org_id: str = Field(description="the organization's id (Settings > General), e.g. acme-ab1c")
-    api_base: str = Field(default=DEFAULT_API_BASE, description="API root (tests, proxies)")
+    api_base: ApiBase = Field(default=DEFAULT_API_BASE, description="API root (tests, proxies)")
     probe_dataset: str | None = Field(
         default=None,
         description="dataset to send an empty ingest ([]) to, whose answer carries the "
@@ -46,13 +47,3 @@ class AxiomOptions(BaseModel):
         if value is not None and not _NAME.match(value):
             raise ValueError(f"{value!r} is not an Axiom id (letters, digits, '.', '_', '-')")
         return value
-
-    @field_validator("api_base")
-    @classmethod
-    def _check_api_base(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("api_base must be an http(s) URL with a host")
-        if parts.username or parts.password or parts.query or parts.fragment:
-            raise ValueError("api_base must not carry credentials, a query string or a fragment")
-        return value.rstrip("/")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from quota_watch.sdk import ApiBase
 
 __all__ = ["DEFAULT_API_BASE", "CloudflareOptions"]
 
@@ -21,7 +22,7 @@ class CloudflareOptions(BaseModel):
         pattern=r"^[0-9a-fA-F]{32}$", description="the account ID (32 hex digits, the accountTag)"
     )
     token: SecretStr = Field(description="API token (Account Analytics: Read; see README)")
-    api_base: str = Field(default=DEFAULT_API_BASE, description="REST and GraphQL API root")
+    api_base: ApiBase = Field(default=DEFAULT_API_BASE, description="REST and GraphQL API root")
     token_kind: Literal["user", "account"] = Field(
         default="user",
         description="whether the token is a user token or an account-owned token (probe endpoint)",
@@ -66,16 +67,3 @@ class CloudflareOptions(BaseModel):
         if any(ch in secret for ch in "\r\n\0"):
             raise ValueError("the token contains a line break or NUL")
         return value
-
-    @field_validator("api_base")
-    @classmethod
-    def _check_api_base(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL:
-            raise ValueError("api_base is not a valid URL") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("api_base must be an http(s) URL")
-        if url.username or url.password or url.query or url.fragment:
-            raise ValueError("api_base must not carry user info, a query string or a fragment")
-        return value.rstrip("/")

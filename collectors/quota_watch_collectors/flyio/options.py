@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from quota_watch.sdk import ApiBase
 
 __all__ = ["DEFAULT_API_BASE", "FlyioOptions"]
 
@@ -32,7 +33,7 @@ class FlyioOptions(BaseModel):
         "20 GB of volumes), 'legacy_hobby' (pre-2024 allowances: 3 running shared VMs, 3 GB of "
         "volumes) or 'none' (counts only)",
     )
-    api_base: str = Field(default=DEFAULT_API_BASE, description="Machines API root (tests)")
+    api_base: ApiBase = Field(default=DEFAULT_API_BASE, description="Machines API root (tests)")
 
     @field_validator("org_slug")
     @classmethod
@@ -48,13 +49,3 @@ class FlyioOptions(BaseModel):
             if not _NAME.match(name):
                 raise ValueError(f"{name!r} is not a Fly.io app name (a-z, 0-9, '-')")
         return value
-
-    @field_validator("api_base")
-    @classmethod
-    def _check_api_base(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("api_base must be an http(s) URL with a host")
-        if parts.username or parts.password or parts.query or parts.fragment:
-            raise ValueError("api_base must not carry credentials, a query string or a fragment")
-        return value.rstrip("/")

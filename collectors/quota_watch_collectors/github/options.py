@@ -6,9 +6,9 @@ import math
 import re
 from typing import Any
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from quota_watch.sdk import ApiBase
 from quota_watch_collectors.github.billing import (
     DEFAULT_MINUTE_MULTIPLIERS,
     DEFAULT_STORAGE_SKUS,
@@ -39,7 +39,7 @@ class GitHubOptions(BaseModel):
         default="free",
         description="the account's plan: free or pro (personal), free, team or enterprise (org)",
     )
-    api_base: str = Field(default=GITHUB_API, description="root of the REST API")
+    api_base: ApiBase = Field(default=GITHUB_API, description="root of the REST API")
     api_version: str = Field(
         default=API_VERSION, pattern=r"^\d{4}-\d{2}-\d{2}$", description="X-GitHub-Api-Version"
     )
@@ -81,19 +81,6 @@ class GitHubOptions(BaseModel):
                 "at most 39 characters)"
             )
         return value
-
-    @field_validator("api_base")
-    @classmethod
-    def _check_api_base(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL:
-            raise ValueError("api_base is not a valid URL") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("api_base must be an http(s) URL, e.g. https://api.github.com")
-        if url.query or url.fragment or url.userinfo:
-            raise ValueError("api_base must not carry user info, a query string or a fragment")
-        return value.rstrip("/")
 
     @field_validator("minute_multipliers", mode="before")
     @classmethod

@@ -6,10 +6,9 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
 
-from quota_watch.sdk import Unit, parse_duration, parse_quantity
+from quota_watch.sdk import ApiBase, Unit, parse_duration, parse_quantity
 
 __all__ = ["USAGE_DATASOURCE_UID", "GrafanaCloudOptions"]
 
@@ -43,7 +42,7 @@ class GrafanaCloudOptions(BaseModel):
         description="service account token (glsa_...) of the stack, role Viewer; "
         "`token_file` in the config"
     )
-    api_base: str = Field(
+    api_base: ApiBase = Field(
         description="the stack's Grafana URL, e.g. https://my-stack.grafana.net (no path)"
     )
     datasource_uid: str = Field(
@@ -92,19 +91,6 @@ class GrafanaCloudOptions(BaseModel):
         description="bytes in the GB the usage metrics report (decimal unless Grafana says "
         "otherwise; 1073741824 for GiB)",
     )
-
-    @field_validator("api_base")
-    @classmethod
-    def _check_api_base(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL as exc:
-            raise ValueError(f"not a URL: {exc}") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("expected an http:// or https:// URL such as https://x.grafana.net")
-        if url.username or url.password or url.query or url.fragment:
-            raise ValueError("must not carry user info, a query string or a fragment")
-        return value.rstrip("/")
 
     @field_validator("datasource_uid")
     @classmethod

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from typing import Self
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from quota_watch.sdk import ApiBase
 
 __all__ = ["DEFAULT_API_BASE", "MongodbAtlasOptions"]
 
@@ -38,7 +39,7 @@ class MongodbAtlasOptions(BaseModel):
     )
     granularity: str = Field(default="PT1H", description="measurement granularity (ISO 8601)")
     period: str = Field(default="P1D", description="measurement window back from now (ISO 8601)")
-    api_base: str = Field(default=DEFAULT_API_BASE, description="Atlas root (tests, proxies)")
+    api_base: ApiBase = Field(default=DEFAULT_API_BASE, description="Atlas root (tests, proxies)")
     items_per_page: int = Field(default=500, ge=1, le=500, description="processes per page")
     max_pages: int = Field(default=10, ge=1, le=1000, description="most process pages read")
 
@@ -64,16 +65,6 @@ class MongodbAtlasOptions(BaseModel):
             if not host or not port.isdigit() or "/" in host:
                 raise ValueError(f"{item!r} is not a process id of the form host:port")
         return value
-
-    @field_validator("api_base")
-    @classmethod
-    def _check_api_base(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("api_base must be an http(s) URL with a host")
-        if parts.username or parts.password or parts.query or parts.fragment:
-            raise ValueError("api_base must not carry credentials, a query string or a fragment")
-        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _one_credential(self) -> Self:

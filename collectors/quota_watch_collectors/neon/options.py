@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from quota_watch.sdk import ApiBase
 
 __all__ = ["DEFAULT_API_BASE", "NeonOptions"]
 
 DEFAULT_API_BASE = "https://console.neon.tech/api/v2"
 # Neon ids are URL path segments ("spring-example-302709", "org-cool-breeze-12345678").
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
-
-
-def check_api_base(value: str) -> str:
-    """An http(s) URL with a host and no credentials, query or fragment; trailing / dropped."""
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("api_base must be an http(s) URL with a host")
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise ValueError("api_base must not carry credentials, a query string or a fragment")
-    return value.rstrip("/")
 
 
 class NeonOptions(BaseModel):
@@ -42,7 +33,7 @@ class NeonOptions(BaseModel):
         default=(),
         description="read only these projects (no listing; required for a project-scoped key)",
     )
-    api_base: str = Field(default=DEFAULT_API_BASE, description="API root (tests, proxies)")
+    api_base: ApiBase = Field(default=DEFAULT_API_BASE, description="API root (tests, proxies)")
     page_size: int = Field(default=100, ge=1, le=400, description="projects per listing page")
     max_pages: int = Field(
         default=10, ge=1, le=1000, description="most pages of GET /projects followed per poll"
@@ -64,8 +55,3 @@ class NeonOptions(BaseModel):
         if len(set(value)) != len(value):
             raise ValueError("a project is listed twice")
         return value
-
-    @field_validator("api_base")
-    @classmethod
-    def _check_api_base(cls, value: str) -> str:
-        return check_api_base(value)

@@ -16,7 +16,6 @@ from quota_watch.sdk import (
     CollectContext,
     CollectorBase,
     NoData,
-    PeriodKind,
     Reading,
     UnexpectedResponse,
     parse_model,
@@ -56,11 +55,7 @@ class NetlifyCollector(CollectorBase):
 
     def period_anchors(self) -> Mapping[str, int]:
         """Every billing-cycle limit on `billing_anchor_day`, when it is set."""
-        day = self.options.billing_anchor_day
-        if day is None:
-            return {}
-        cycles = PeriodKind.BILLING_CYCLE
-        return {name: day for name, spec in self.catalogue.items() if spec.period.kind is cycles}
+        return self.billing_cycle_anchors(self.options.billing_anchor_day)
 
     async def probe(self) -> None:
         """The token works and its user belongs to the team (GET /accounts, paginated)."""

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from quota_watch.sdk import ApiBase
 
 __all__ = ["DEFAULT_API_BASE", "NetlifyOptions"]
 
@@ -25,7 +26,7 @@ class NetlifyOptions(BaseModel):
         description="the team's slug (Team settings > General > Team details), as in "
         "app.netlify.com/teams/<slug>"
     )
-    api_base: str = Field(default=DEFAULT_API_BASE, description="API root (tests, proxies)")
+    api_base: ApiBase = Field(default=DEFAULT_API_BASE, description="API root (tests, proxies)")
     bandwidth_endpoint: bool = Field(
         default=True,
         description="read bandwidth from the undocumented /accounts/{slug}/bandwidth endpoint "
@@ -55,13 +56,3 @@ class NetlifyOptions(BaseModel):
                 f"{value!r} is not a Netlify team slug (letters, digits, '.', '_', '-')"
             )
         return value
-
-    @field_validator("api_base")
-    @classmethod
-    def _check_api_base(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("api_base must be an http(s) URL with a host")
-        if parts.username or parts.password or parts.query or parts.fragment:
-            raise ValueError("api_base must not carry credentials, a query string or a fragment")
-        return value.rstrip("/")

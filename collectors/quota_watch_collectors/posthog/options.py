@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from quota_watch.sdk import ApiBase
 
 __all__ = ["DEFAULT_API_BASE", "PostHogOptions"]
 
@@ -19,7 +19,7 @@ class PostHogOptions(BaseModel):
     token: SecretStr = Field(
         description="personal API key (phx_...) with billing:read, of an organization owner"
     )
-    api_base: str = Field(
+    api_base: ApiBase = Field(
         default=DEFAULT_API_BASE,
         description="PostHog host: https://us.posthog.com or https://eu.posthog.com",
     )
@@ -30,13 +30,3 @@ class PostHogOptions(BaseModel):
         description="day of the month (UTC) the billing period starts; default: the "
         "catalogue's (the 1st); the collector logs the right day when the API disagrees",
     )
-
-    @field_validator("api_base")
-    @classmethod
-    def _check_api_base(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("api_base must be an http(s) URL with a host")
-        if parts.username or parts.password or parts.query or parts.fragment:
-            raise ValueError("api_base must not carry credentials, a query string or a fragment")
-        return value.rstrip("/")

@@ -6,7 +6,6 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-import httpx
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -17,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from quota_watch.sdk import LimitSpec, Scope, Unit, parse_duration, parse_quantity
+from quota_watch.sdk import ApiBase, LimitSpec, Scope, Unit, parse_duration, parse_quantity
 
 __all__ = ["PrometheusOptions", "QueriedLimit"]
 
@@ -104,7 +103,7 @@ class PrometheusOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    api_base: str = Field(
+    api_base: ApiBase = Field(
         description="root of the Prometheus HTTP API, without /api/v1 (e.g. "
         "http://127.0.0.1:9090 or a Grafana data-source proxy URL)"
     )
@@ -124,21 +123,6 @@ class PrometheusOptions(BaseModel):
     limits: dict[str, QueriedLimit] = Field(
         min_length=1, description="one table per limit, each with its query or constant"
     )
-
-    @field_validator("api_base")
-    @classmethod
-    def _check_api_base(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL as exc:
-            raise ValueError(f"not a URL: {exc}") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("expected an http:// or https:// URL")
-        if url.username or url.password:
-            raise ValueError("put credentials in username/password, not in the URL")
-        if url.query:
-            raise ValueError("api_base takes no query string")
-        return value.rstrip("/")
 
     @field_validator("limits")
     @classmethod

@@ -14,7 +14,6 @@ from quota_watch.sdk import (
     CollectorBase,
     LimitSpec,
     NoData,
-    PeriodKind,
     Reading,
 )
 from quota_watch_collectors.railway.client import MEASUREMENTS, RailwayApi
@@ -49,11 +48,7 @@ class RailwayCollector(CollectorBase):
 
     def period_anchors(self) -> Mapping[str, int]:
         """Every billing-cycle limit on `billing_anchor_day`, when it is set."""
-        day = self.options.billing_anchor_day
-        if day is None:
-            return {}
-        cycles = PeriodKind.BILLING_CYCLE
-        return {name: day for name, spec in self.catalogue.items() if spec.period.kind is cycles}
+        return self.billing_cycle_anchors(self.options.billing_anchor_day)
 
     async def probe(self) -> None:
         """The token reads the workspace's usage (the last hour)."""

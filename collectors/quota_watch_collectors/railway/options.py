@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, SecretStr, field_validator
+
+from quota_watch.sdk import ApiBase
 
 __all__ = ["DEFAULT_API_URL", "PLAN_CREDIT_USD", "Prices", "RailwayOptions"]
 
@@ -74,7 +75,7 @@ class RailwayOptions(BaseModel):
         default=None, ge=1, le=31, description="day of the month the billing cycle starts"
     )
     prices: Prices = Field(default_factory=Prices, description="$ per unit of usage")
-    api_base: str = Field(
+    api_base: ApiBase = Field(
         default=DEFAULT_API_URL, description="the GraphQL endpoint's URL (tests, proxies)"
     )
 
@@ -89,13 +90,3 @@ class RailwayOptions(BaseModel):
         if not _ID.match(value):
             raise ValueError(f"{value!r} is not a Railway workspace id (letters, digits, '-')")
         return value
-
-    @field_validator("api_base")
-    @classmethod
-    def _check_api_base(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("api_base must be an http(s) URL with a host")
-        if parts.username or parts.password or parts.query or parts.fragment:
-            raise ValueError("api_base must not carry credentials, a query string or a fragment")
-        return value.rstrip("/")

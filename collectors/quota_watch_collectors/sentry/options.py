@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from quota_watch.sdk import ApiBase
 
 __all__ = ["DEFAULT_API_BASE", "SentryOptions"]
 
@@ -21,7 +22,7 @@ class SentryOptions(BaseModel):
 
     token: SecretStr = Field(description="organization auth token, or a user token with org:read")
     organization: str = Field(description="the organization's slug (or numeric id)")
-    api_base: str = Field(
+    api_base: ApiBase = Field(
         default=DEFAULT_API_BASE,
         description="API root: https://sentry.io/api/0 (US), https://de.sentry.io/api/0 (EU), "
         "or a self-hosted https://host/api/0",
@@ -50,13 +51,3 @@ class SentryOptions(BaseModel):
         if not _SLUG.match(value):
             raise ValueError(f"{value!r} is not a Sentry organization slug or id")
         return value
-
-    @field_validator("api_base")
-    @classmethod
-    def _check_api_base(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("api_base must be an http(s) URL with a host")
-        if parts.username or parts.password or parts.query or parts.fragment:
-            raise ValueError("api_base must not carry credentials, a query string or a fragment")
-        return value.rstrip("/")

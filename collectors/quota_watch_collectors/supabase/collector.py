@@ -16,7 +16,6 @@ from quota_watch.sdk import (
     CollectContext,
     CollectorBase,
     LimitSpec,
-    PeriodKind,
     Reading,
     UnexpectedResponse,
     parse_adapter,
@@ -124,11 +123,7 @@ class SupabaseCollector(CollectorBase):
 
     def period_anchors(self) -> Mapping[str, int]:
         """Every billing-cycle limit on `billing_anchor_day`, when it is set."""
-        day = self.options.billing_anchor_day
-        if day is None:
-            return {}
-        cycles = PeriodKind.BILLING_CYCLE
-        return {name: day for name, spec in self.catalogue.items() if spec.period.kind is cycles}
+        return self.billing_cycle_anchors(self.options.billing_anchor_day)
 
     async def probe(self) -> None:
         """List the organizations: proves the token and the Organizations: Read permission."""

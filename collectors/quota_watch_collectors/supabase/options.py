@@ -6,10 +6,9 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
 
-from quota_watch.sdk import parse_duration
+from quota_watch.sdk import ApiBase, parse_duration
 
 __all__ = ["DEFAULT_API_BASE", "SupabaseOptions"]
 
@@ -30,7 +29,7 @@ class SupabaseOptions(BaseModel):
     token: SecretStr = Field(
         description="Management API access token (sbp_...); `token_file` in the config"
     )
-    api_base: str = Field(
+    api_base: ApiBase = Field(
         default=DEFAULT_API_BASE, description="root of the Management API (no trailing /v1)"
     )
     project_refs: tuple[str, ...] | None = Field(
@@ -75,19 +74,6 @@ class SupabaseOptions(BaseModel):
     page_size: int = Field(
         default=100, ge=1, le=1000, description="projects per page when listing an organization"
     )
-
-    @field_validator("api_base")
-    @classmethod
-    def _check_api_base(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL as exc:
-            raise ValueError(f"not a URL: {exc}") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("must be an http(s) URL such as https://api.supabase.com")
-        if url.username or url.password or url.query or url.fragment:
-            raise ValueError("must not carry user info, a query string or a fragment")
-        return value.rstrip("/")
 
     @field_validator("project_refs")
     @classmethod

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from quota_watch.sdk import ApiBase
 
 __all__ = ["DEFAULT_API_BASE", "TursoOptions"]
 
@@ -23,7 +24,7 @@ class TursoOptions(BaseModel):
         "`token_file` in the config"
     )
     organization: str = Field(description="the organization's slug (`turso org list`)")
-    api_base: str = Field(default=DEFAULT_API_BASE, description="root of the Platform API")
+    api_base: ApiBase = Field(default=DEFAULT_API_BASE, description="root of the Platform API")
     plan: str | None = Field(
         default=None,
         description="whose quotas to compare against (a plan name of /plans); default: the "
@@ -36,16 +37,3 @@ class TursoOptions(BaseModel):
         if not _SLUG.match(value):
             raise ValueError(f"{value!r} is not an organization slug (lowercase, digits, - _)")
         return value
-
-    @field_validator("api_base")
-    @classmethod
-    def _check_api_base(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL as exc:
-            raise ValueError(f"not a URL: {exc}") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("must be an http(s) URL such as https://api.turso.tech")
-        if url.username or url.password or url.query or url.fragment:
-            raise ValueError("must not carry user info, a query string or a fragment")
-        return value.rstrip("/")

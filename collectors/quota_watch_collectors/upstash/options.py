@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from quota_watch.sdk import ApiBase
 
 __all__ = ["DEFAULT_API_BASE", "UpstashOptions"]
 
@@ -24,7 +25,7 @@ class UpstashOptions(BaseModel):
         description="Management API key (Console > Account > Management API); `token_file` "
         "in the config"
     )
-    api_base: str = Field(
+    api_base: ApiBase = Field(
         default=DEFAULT_API_BASE, description="root of the Developer API (without /v2)"
     )
     database_ids: tuple[str, ...] | None = Field(
@@ -46,19 +47,6 @@ class UpstashOptions(BaseModel):
         if not _EMAIL.match(value):
             raise ValueError("not an e-mail address")
         return value
-
-    @field_validator("api_base")
-    @classmethod
-    def _check_api_base(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL as exc:
-            raise ValueError(f"not a URL: {exc}") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("must be an http(s) URL such as https://api.upstash.com")
-        if url.username or url.password or url.query or url.fragment:
-            raise ValueError("must not carry user info, a query string or a fragment")
-        return value.rstrip("/")
 
     @field_validator("database_ids")
     @classmethod

@@ -52,7 +52,7 @@ def test_the_proxy_url_follows_the_datasource_uid() -> None:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ({"api_base": "ftp://acme"}, "http:// or https://"),
+        ({"api_base": "ftp://acme"}, "must be an http.s. URL with a host"),
         ({"api_base": "https://u:p@acme.grafana.net"}, "user info"),
         ({"datasource_uid": "a/b"}, "not a data source uid"),
         ({"logs_query": "  "}, "empty PromQL"),

@@ -91,8 +91,8 @@ def test_a_constant_value_takes_a_quantity() -> None:
             {"username": "u", "password": "pw-123456", "bearer_token": "tok-123456"},
             "either username/password or bearer_token",
         ),
-        ({"api_base": "ftp://x"}, "http:// or https://"),
-        ({"api_base": "https://u:p@x.example"}, "not in the URL"),
+        ({"api_base": "ftp://x"}, "must be an http.s. URL with a host"),
+        ({"api_base": "https://u:p@x.example"}, "credentials have their own options"),
     ],
 )
 def test_invalid_auth_and_api_base_are_refused(extra: dict[str, Any], message: str) -> None:
