@@ -14,6 +14,7 @@ from quota_watch.sdk.client import (
     Answer,
     ProviderHttp,
     Quirks,
+    RateLimitReporter,
     display_url,
 )
 from quota_watch.sdk.contract import (
@@ -86,6 +87,7 @@ __all__ = [
     "ProviderHttp",
     "ProviderUnavailable",
     "Quirks",
+    "RateLimitReporter",
     "RateLimitStatus",
     "RateLimited",
     "Reading",

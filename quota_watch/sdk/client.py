@@ -27,7 +27,7 @@ from quota_watch.sdk.errors import (
     RateLimited,
     UnexpectedResponse,
 )
-from quota_watch.sdk.http import plausible_wait, wait_from_headers
+from quota_watch.sdk.http import plausible_wait, rate_limit_headers, wait_from_headers
 from quota_watch.sdk.parse import parse_json, parse_model
 
 __all__ = [
@@ -36,10 +36,14 @@ __all__ = [
     "Answer",
     "ProviderHttp",
     "Quirks",
+    "RateLimitReporter",
     "display_url",
 ]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+RateLimitReporter = Callable[[float, float | None, datetime | None], None]
+"""(remaining, limit, resets_at): how a client hands the provider's API budget to the core."""
 
 DEFAULT_MAX_BODY = 8 * 2**20
 """Default per-request body limit (decompressed): a usage payload is a few KiB to a few MiB."""
@@ -170,7 +174,9 @@ class ProviderHttp:
 
     `headers` go on every request (auth); `secrets` are scrubbed from every message;
     `on_answer` sees every answer's headers (rate-limit budgets) before its status is checked;
-    `max_body_option` names the option that sets `max_body`, shown when a body is too large.
+    `report_rate_limit` gets the standard X-RateLimit-Remaining/-Limit/-Reset of every answer
+    that has them (a collector passes `ctx.report_rate_limit`); `max_body_option` names the
+    option that sets `max_body`, shown when a body is too large.
     """
 
     def __init__(
@@ -184,6 +190,7 @@ class ProviderHttp:
         max_body: int = DEFAULT_MAX_BODY,
         quirks: Quirks = PLAIN,
         on_answer: Callable[[Answer], None] | None = None,
+        report_rate_limit: RateLimitReporter | None = None,
         max_body_option: str = "",
     ) -> None:
         self.client = client
@@ -194,6 +201,7 @@ class ProviderHttp:
         self.max_body = max_body
         self.quirks = quirks
         self.on_answer = on_answer
+        self.report_rate_limit = report_rate_limit
         self.max_body_option = max_body_option
 
     # -- messages ----------------------------------------------------------------------------
@@ -298,6 +306,10 @@ class ProviderHttp:
         assert answer is not None
         if self.on_answer is not None:
             self.on_answer(answer)
+        if self.report_rate_limit is not None:
+            status = rate_limit_headers(answer.headers, self.now)
+            if status is not None:
+                self.report_rate_limit(status.remaining, status.limit, status.resets_at)
         return answer
 
     def check(self, answer: Answer, quirks: Quirks | None = None) -> Answer:

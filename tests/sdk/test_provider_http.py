@@ -335,3 +335,24 @@ async def test_cursor_and_numbered_pages() -> None:
     assert [p async for p in numbered_pages(numbered, max_pages=3, where="GET /x")] == [1, 2, 3]
     with pytest.raises(UnexpectedResponse, match="more than 2 pages"):
         _ = [p async for p in numbered_pages(numbered, max_pages=2, where="GET /x")]
+
+
+# --- rate-limit budgets -------------------------------------------------------------------------
+
+
+async def test_standard_rate_limit_headers_reach_the_reporter_even_on_a_failure() -> None:
+    seen: list[tuple[float, float | None, datetime | None]] = []
+    headers = {"X-RateLimit-Remaining": "41", "X-RateLimit-Limit": "60"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        status = 200 if request.url.path.endswith("/usage") else 503
+        return httpx.Response(status, json={}, headers=headers)
+
+    http = kit(handler, report_rate_limit=lambda *budget: seen.append(budget))
+    await http.get("/usage")
+    await failure(http, "/down")
+    assert [(r, limit) for r, limit, _ in seen] == [(41.0, 60.0), (41.0, 60.0)]
+
+    quiet = kit(lambda _r: httpx.Response(200, json={}), report_rate_limit=seen.append)
+    await quiet.get("/usage")
+    assert len(seen) == 2  # no headers, nothing reported

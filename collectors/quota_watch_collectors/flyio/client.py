@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import quote
 
@@ -13,9 +12,9 @@ from quota_watch.sdk import (
     Answer,
     ProviderHttp,
     Quirks,
+    RateLimitReporter,
     UnexpectedResponse,
     parse_adapter,
-    rate_limit_headers,
 )
 from quota_watch_collectors.flyio.models import AppList, ErrorBody, Machine, Volume
 from quota_watch_collectors.flyio.options import FlyioOptions
@@ -25,8 +24,6 @@ __all__ = ["FlyApi"]
 MAX_RESPONSE_BYTES = 8 * 2**20
 _MACHINES = TypeAdapter(list[Machine])
 _VOLUMES = TypeAdapter(list[Volume])
-
-RateLimitReporter = Callable[[float, float | None, datetime | None], None]
 
 
 class _FlyQuirks(Quirks):
@@ -59,7 +56,6 @@ class FlyApi:
         token = options.token.get_secret_value()
         self._options = options
         self._now = now
-        self._report = report_rate_limit
         # Fly tokens are sent as "Bearer <token>"; macaroon tokens start with "FlyV1 " already.
         scheme = "" if token.startswith("FlyV1 ") else "Bearer "
         self._http = ProviderHttp(
@@ -70,7 +66,7 @@ class FlyApi:
             secrets=[token],
             max_body=MAX_RESPONSE_BYTES,
             quirks=_FlyQuirks(),
-            on_answer=self._note_rate_limit,
+            report_rate_limit=report_rate_limit,
         )
 
     async def app_names(self) -> list[str]:
@@ -94,8 +90,3 @@ class FlyApi:
         """GET /v1/apps/{app}/volumes."""
         answer = await self._http.get(f"/v1/apps/{quote(app, safe='')}/volumes")
         return parse_adapter(_VOLUMES, answer.json(), answer.where)
-
-    def _note_rate_limit(self, answer: Answer) -> None:
-        status = rate_limit_headers(answer.headers, self._now)
-        if status is not None and self._report is not None:
-            self._report(status.remaining, status.limit, status.resets_at)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import quote, urlencode
 
@@ -15,8 +14,8 @@ from quota_watch.sdk import (
     AuthError,
     ProviderHttp,
     Quirks,
+    RateLimitReporter,
     numbered_pages,
-    rate_limit_headers,
 )
 from quota_watch_collectors.mongodb_atlas.digest import DigestChallenge, parse_challenge
 from quota_watch_collectors.mongodb_atlas.models import (
@@ -34,8 +33,6 @@ ACCEPT = "application/vnd.atlas.2023-01-01+json"
 MAX_RESPONSE_BYTES = 4 * 2**20
 API_PATH = "/api/atlas/v2"
 TOKEN_PATH = "/api/oauth/token"
-
-RateLimitReporter = Callable[[float, float | None, datetime | None], None]
 
 
 class _AtlasQuirks(Quirks):
@@ -90,7 +87,7 @@ class AtlasApi:
             secrets=secrets,
             max_body=MAX_RESPONSE_BYTES,
             quirks=_AtlasQuirks(),
-            on_answer=self._note_rate_limit,
+            report_rate_limit=self._report,
         )
 
     async def sign_in(self) -> None:
@@ -173,11 +170,6 @@ class AtlasApi:
         ]
         path = f"/groups/{group}/processes/{process}/measurements"
         return (await self._get(path, query)).model(Measurements)
-
-    def _note_rate_limit(self, answer: Answer) -> None:
-        status = rate_limit_headers(answer.headers, self._now)
-        if status is not None and self._report is not None:
-            self._report(status.remaining, status.limit, status.resets_at)
 
 
 def _stale(answer: Answer) -> bool:

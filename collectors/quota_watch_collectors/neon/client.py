@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import quote
 
 import httpx
 from pydantic import ValidationError
 
-from quota_watch.sdk import Answer, ProviderHttp, Quirks, cursor_pages, rate_limit_headers
+from quota_watch.sdk import (
+    Answer,
+    ProviderHttp,
+    Quirks,
+    RateLimitReporter,
+    cursor_pages,
+)
 from quota_watch_collectors.neon.models import (
     BranchList,
     ErrorBody,
@@ -22,8 +27,6 @@ from quota_watch_collectors.neon.options import NeonOptions
 __all__ = ["MAX_RESPONSE_BYTES", "NeonApi"]
 
 MAX_RESPONSE_BYTES = 4 * 2**20
-
-RateLimitReporter = Callable[[float, float | None, datetime | None], None]
 
 
 class _NeonQuirks(Quirks):
@@ -60,7 +63,6 @@ class NeonApi:
         token = options.token.get_secret_value()
         self._options = options
         self._now = now
-        self._report = report_rate_limit
         self._http = ProviderHttp(
             client,
             now=now,
@@ -69,7 +71,7 @@ class NeonApi:
             secrets=[token],
             max_body=MAX_RESPONSE_BYTES,
             quirks=_NeonQuirks(),
-            on_answer=self._note_rate_limit,
+            report_rate_limit=report_rate_limit,
         )
 
     async def project_ids(self) -> list[str]:
@@ -104,8 +106,3 @@ class NeonApi:
         """GET /projects/{id}/branches: every branch with its logical size."""
         path = f"/projects/{quote(project_id, safe='')}/branches"
         return (await self._http.get(path)).model(BranchList)
-
-    def _note_rate_limit(self, answer: Answer) -> None:
-        status = rate_limit_headers(answer.headers, self._now)
-        if status is not None and self._report is not None:
-            self._report(status.remaining, status.limit, status.resets_at)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,9 +14,9 @@ from quota_watch.sdk import (
     CollectorError,
     ProviderHttp,
     Quirks,
+    RateLimitReporter,
     UnexpectedResponse,
     parse_model,
-    rate_limit_headers,
 )
 from quota_watch_collectors.railway.models import GraphqlErrors, UsageData
 from quota_watch_collectors.railway.options import RailwayOptions
@@ -42,8 +41,6 @@ def usage_query(argument: str) -> str:
 
 # Railway's GraphQL says a refused token this way under HTTP 200.
 _REFUSED_WORDS = ("not authorized", "unauthorized", "forbidden", "not allowed")
-
-RateLimitReporter = Callable[[float, float | None, datetime | None], None]
 
 
 def _errors(answer: Answer) -> list[str]:
@@ -93,7 +90,6 @@ class RailwayApi:
         token = options.token.get_secret_value()
         self._options = options
         self._now = now
-        self._report = report_rate_limit
         self._http = ProviderHttp(
             client,
             now=now,
@@ -102,7 +98,7 @@ class RailwayApi:
             secrets=[token],
             max_body=MAX_RESPONSE_BYTES,
             quirks=_RailwayQuirks(),
-            on_answer=self._note_rate_limit,
+            report_rate_limit=report_rate_limit,
         )
 
     async def usage(self, start: datetime, end: datetime) -> UsageData:
@@ -122,8 +118,3 @@ class RailwayApi:
         body: Any = answer.json()
         data = body.get("data") if isinstance(body, dict) else None
         return parse_model(UsageData, data, f"{answer.where}: data")
-
-    def _note_rate_limit(self, answer: Answer) -> None:
-        status = rate_limit_headers(answer.headers, self._now)
-        if status is not None and self._report is not None:
-            self._report(status.remaining, status.limit, status.resets_at)
