@@ -262,7 +262,9 @@ def run_demo(
     out = out or sys.stderr
     now = now.astimezone(UTC)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    start = midnight if hours is None else now - timedelta(hours=hours)
+    # From the day before by default: the daily-cap forecast compares today's rate with the same
+    # hours of earlier days, and holds its alert on a day with nothing to compare with.
+    start = midnight - timedelta(days=1) if hours is None else now - timedelta(hours=hours)
     directory.mkdir(parents=True, exist_ok=True)
     config_path, store_path = directory / CONFIG_NAME, directory / STORE_NAME
     leftovers = [p for p in (store_path, config_path) if p.exists()]
@@ -359,7 +361,7 @@ def _parser() -> argparse.ArgumentParser:
         "--hours",
         type=_parse_hours,
         default=None,
-        help="hours of history before --now (default: since 00:00 UTC of that day)",
+        help="hours of history before --now (default: since 00:00 UTC of the day before)",
     )
     parser.add_argument(
         "--step",

@@ -138,6 +138,8 @@ def daemon_config(
         )
     )
     document["polling"] = {"interval": "1s", "jitter": 0.0}
+    # Seconds of 1s polls, not the hours of history a forecast needs by default (min_span).
+    document["rules"] = [{"forecast_min_span": "2s"}]
     for entry in document["accounts"][:3]:
         entry["group"] = POOL
     document["accounts"].append(
