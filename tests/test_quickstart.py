@@ -16,13 +16,12 @@ def fenced_after(text: str, marker: str) -> list[str]:
     return [line for line in match.group(1).splitlines() if line.strip()]
 
 
-def test_ci_runs_the_readme_test_command_verbatim_and_in_order() -> None:
+def test_ci_runs_the_readme_test_command_verbatim() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
-    command = fenced_after(readme, "This is the test command")
-    assert command == [".venv/bin/pip install -q -e '.[dev]'", ".venv/bin/python -m pytest"]
-    positions = [ci.index(line) for line in command]
-    assert positions == sorted(positions)
+    (command,) = fenced_after(readme, "This is the test command")
+    assert command == ".venv/bin/pip install -q -e '.[dev]' && .venv/bin/python -m pytest"
+    assert command in ci
 
 
 def test_quick_start_installs_only_what_running_needs() -> None:
