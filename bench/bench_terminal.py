@@ -1,5 +1,5 @@
-"""The report's terminal table (quota_watch.terminal, rich) beside its Markdown rendering of the
-same entries (plain string joins), for 100 accounts x 4 limits, at 80, 100 and 160 columns.
+"""The report's terminal table (quota_watch.reporting.terminal) beside a Markdown rendering
+of the same entries (plain string joins), for 100 accounts x 4 limits, at 80, 100 and 160 columns.
 
     python bench/bench_terminal.py              # 400 rows, best of 5
     python bench/bench_terminal.py --rows 40    # a smaller report

@@ -22,8 +22,9 @@ def collectors_list(
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
 ) -> None:
     """List installed collectors with their limits."""
-    from quota_watch.collect.listing import describe, describe_text
+    from quota_watch.collect.listing import describe
     from quota_watch.collect.registry import RegistryError, discover
+    from quota_watch.reporting.collectors import describe_text
 
     try:
         infos = discover()

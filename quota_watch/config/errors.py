@@ -116,7 +116,7 @@ def format_validation_error(
         message = _human_message(error["type"], error["msg"])
         if isinstance(value, str) and "://" in value:
             # a URL may carry a password or an API key in its query: never echo those
-            from quota_watch.redaction import mask_url
+            from quota_watch.config.redaction import mask_url
 
             message = message.replace(value, mask_url(value))
             value = mask_url(value)

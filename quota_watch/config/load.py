@@ -314,7 +314,7 @@ def _check_alerting(settings: Settings, accounts: Sequence[AccountConfig]) -> li
 
 def redacted(config: Config) -> dict[str, Any]:
     """The effective configuration as plain data, with every secret replaced by '**********'."""
-    from quota_watch.redaction import mask_url, redact_options
+    from quota_watch.config.redaction import mask_url, redact_options
 
     dump = config.settings.model_dump(mode="json", exclude={"accounts"})
     dump["store"]["url"] = mask_url(config.store_url())

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from quota_watch.reporting.sparkline import sparkline
-from quota_watch.terminal import Column, Screen, TableRow
+from quota_watch.reporting.terminal import Column, Screen, TableRow
 from quota_watch.units import human, iso_z
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ from quota_watch.engine.pools import (
     PoolLimit,
     PoolPlan,
 )
+from quota_watch.reporting.terminal import Column, Screen, TableRow
 from quota_watch.status.plan import SHOWN_FROM, all_advice, shown_limits
-from quota_watch.terminal import Column, Screen, TableRow
 from quota_watch.units import (
     format_days,
     human,

@@ -1,4 +1,4 @@
-"""The report's formats: a terminal table (quota_watch.terminal: fitted to the width, in
+"""The report's formats: a terminal table (quota_watch.reporting.terminal: fitted to the width, in
 colour on a terminal, plain text otherwise), JSON, CSV and GitHub-flavoured Markdown."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 
 from quota_watch.reporting.entries import Entry, grouped
 from quota_watch.reporting.sparkline import sparkline
+from quota_watch.reporting.terminal import Column, Screen, TableRow
 from quota_watch.status.rows import COLLECT_KEYS
-from quota_watch.terminal import Column, Screen, TableRow
 from quota_watch.units import iso_z, percent, relative, rounded_span, used_of_cap
 
 __all__ = [
