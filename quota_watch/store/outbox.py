@@ -24,6 +24,10 @@ _MESSAGE_FIELDS = tuple(f.name for f in dataclasses.fields(OutboxMessage))
 class OutboxMixin(StoreBase):
     """The Store's methods on the outbox (messages are queued by ``save_alerts``)."""
 
+    #: Several daemons share this store (quota_watch.cluster): due_messages claims what it
+    #: returns for this long (PostgreSQL, FOR UPDATE SKIP LOCKED), so one member sends each.
+    outbox_claim: timedelta | None = None
+
     async def due_messages(self, now: datetime, *, limit: int = 100) -> list[OutboxMessage]:
         """Unsent messages whose next attempt is due (next_attempt_at <= now), oldest first.
 
@@ -32,6 +36,8 @@ class OutboxMixin(StoreBase):
         require_aware("now", now)
         if limit < 1:
             raise ValueError(f"limit must be >= 1, got {limit}")
+        if self.outbox_claim is not None and self.dialect == "postgresql":
+            return await self._claim_due(now, limit, now + self.outbox_claim)
         stmt = (
             _select_messages()
             .where(OUTBOX.c.sent_at.is_(None), OUTBOX.c.next_attempt_at <= now)
@@ -42,6 +48,28 @@ class OutboxMixin(StoreBase):
             async with self._engine.connect() as conn:
                 rows = (await conn.execute(stmt)).all()
         return [OutboxMessage(*row) for row in rows]
+
+    async def _claim_due(self, now: datetime, limit: int, until: datetime) -> list[OutboxMessage]:
+        """Due messages no other member is claiming, moved to `until` in the same statement:
+        another member's scan skips the locked rows, then finds them not due."""
+        due = (
+            select(OUTBOX.c.id)
+            .where(OUTBOX.c.sent_at.is_(None), OUTBOX.c.next_attempt_at <= now)
+            .order_by(OUTBOX.c.created_at, OUTBOX.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_(due.scalar_subquery()))
+            .values(next_attempt_at=until)
+            .returning(*(OUTBOX.c[name] for name in _MESSAGE_FIELDS))
+        )
+        with self._errors("claiming due messages"):
+            async with self._write() as conn:
+                rows = (await conn.execute(stmt)).all()
+        messages = [OutboxMessage(*row) for row in rows]
+        return sorted(messages, key=lambda m: (m.created_at, m.id or 0))
 
     async def pending_messages(self, notifier: str) -> list[OutboxMessage]:
         """Every unsent message of `notifier`, due or not, oldest first (to build a digest)."""
