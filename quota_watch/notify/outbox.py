@@ -16,7 +16,7 @@ from quota_watch.notify.deliver import BodyFormat, NotifyType, send
 from quota_watch.notify.message_id import message_id, with_message_id
 from quota_watch.notify.routing import is_silenced, route
 from quota_watch.notify.templates import render, render_digest_messages, render_test
-from quota_watch.store.models import StoredForecast
+from quota_watch.store.models import ClaimLost, StoredForecast
 
 __all__ = [
     "FIRST_RETRY",
@@ -423,7 +423,11 @@ class OutboxWorker:
         docs/notifications.md for when a receiver can see a message twice)."""
         attempts = max(m.attempts for m in messages)
         retry_at = now + retry_delay(attempts, *self._retry)
-        await self._store.mark_in_flight(_ids(messages), now, retry_at)
+        try:
+            await self._store.mark_in_flight(_ids(messages), now, retry_at)
+        except ClaimLost as exc:  # another cluster member sends it: not a failure
+            log.info("notifier %s: %s", name, exc, extra={"notifier": name})
+            return False
         ok, error = await self._sender(
             with_message_id(settings.url.get_secret_value(), message_id(messages)),
             title,

@@ -12,9 +12,11 @@ from sqlalchemy import func, select, update
 from quota_watch.model import MessageKind, OutboxMessage, Severity
 from quota_watch.store.common import chunks, require_aware, truncate
 from quota_watch.store.engine import StoreBase, fixed_cutoff
+from quota_watch.store.models import ClaimLost
 from quota_watch.store.tables import OUTBOX
 
 __all__ = ["OutboxMixin", "check_message", "message_params"]
+
 
 _SEVERITIES = frozenset(get_args(Severity))
 _MESSAGE_KINDS = frozenset(get_args(MessageKind))
@@ -27,6 +29,10 @@ class OutboxMixin(StoreBase):
     #: Several daemons share this store (quota_watch.cluster): due_messages claims what it
     #: returns for this long (PostgreSQL, FOR UPDATE SKIP LOCKED), so one member sends each.
     outbox_claim: timedelta | None = None
+    #: ... and a message being sent stays claimed at least this long (the send's time limit
+    #: and a margin), so no other member sends it meanwhile.
+    outbox_send_hold: timedelta = timedelta(seconds=70)
+    _claims: dict[int, datetime] | None = None  # id -> claimed until, of the last claim
 
     async def due_messages(self, now: datetime, *, limit: int = 100) -> list[OutboxMessage]:
         """Unsent messages whose next attempt is due (next_attempt_at <= now), oldest first.
@@ -69,6 +75,7 @@ class OutboxMixin(StoreBase):
             async with self._write() as conn:
                 rows = (await conn.execute(stmt)).all()
         messages = [OutboxMessage(*row) for row in rows]
+        self._claims = {m.id: until for m in messages if m.id is not None}
         return sorted(messages, key=lambda m: (m.created_at, m.id or 0))
 
     async def pending_messages(self, notifier: str) -> list[OutboxMessage]:
@@ -113,6 +120,9 @@ class OutboxMixin(StoreBase):
         unique = list(dict.fromkeys(ids))
         if not unique:
             return
+        if self.outbox_claim is not None and self.dialect == "postgresql":
+            await self._mark_claimed_in_flight(unique, now, next_attempt_at)
+            return
         with self._errors("marking messages in flight"):
             async with self._write() as conn:
                 for chunk in chunks(unique):
@@ -144,6 +154,32 @@ class OutboxMixin(StoreBase):
                         next_attempt_at=next_attempt_at,
                     )
                 )
+
+    async def _mark_claimed_in_flight(
+        self, ids: Sequence[int], now: datetime, next_attempt_at: datetime
+    ) -> None:
+        """mark_in_flight for a cluster member: only while each message is still its own (its
+        claim unchanged, or due and unclaimed), else ClaimLost and nothing is marked."""
+        claims = self._claims or {}
+        hold = max(next_attempt_at, now + self.outbox_send_hold)
+        with self._errors("marking messages in flight"):
+            async with self._write() as conn:
+                for id in ids:
+                    claimed = claims.get(id)
+                    mine = (
+                        OUTBOX.c.next_attempt_at == claimed
+                        if claimed is not None
+                        else OUTBOX.c.next_attempt_at <= now
+                    )
+                    result = await conn.execute(
+                        update(OUTBOX)
+                        .where(OUTBOX.c.id == id, OUTBOX.c.sent_at.is_(None), mine)
+                        .values(last_attempt_at=now, next_attempt_at=hold)
+                    )
+                    if result.rowcount != 1:
+                        raise ClaimLost(
+                            f"outbox message {id} is no longer claimed by this member: not sent"
+                        )
 
     async def outbox_depth(self) -> dict[str, int]:
         """Unsent messages per notifier (notifiers with none are absent)."""

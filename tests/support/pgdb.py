@@ -3,10 +3,12 @@ when the variable is set and the server is unreachable)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
@@ -45,3 +47,38 @@ async def fresh_database() -> AsyncIterator[str]:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+def create_database() -> str:
+    """Synchronous form for process tests: the URL of a new, empty database."""
+    base = pg_base_url()
+    name = f"qw_cluster_{secrets.token_hex(6)}"
+    asyncio.run(_admin(base, f'CREATE DATABASE "{name}"'))
+    return make_url(base).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    """Drop the database of `url` and end its sessions."""
+    name = make_url(url).database
+    asyncio.run(_admin(pg_base_url(), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _admin(base: str, sql: str) -> None:
+    admin = await asyncpg.connect(_dsn(base))
+    try:
+        await admin.execute(sql)
+    finally:
+        await admin.close()
+
+
+def query(url: str, sql: str, *args: Any) -> list[Any]:
+    """Rows of one query on the database of `url` (a new connection each time)."""
+
+    async def run() -> list[Any]:
+        conn = await asyncpg.connect(_dsn(url))
+        try:
+            return list(await conn.fetch(sql, *args))
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
