@@ -4,6 +4,7 @@ stand for several members)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ from quota_watch.store.facade import Store
 from quota_watch.store.fence import Fence, LeaseLost, fenced
 from quota_watch.store.models import ClaimLost, RunRecord, StoredReading
 from tests.support.factories import make_alert
-from tests.support.pgdb import fresh_database
+from tests.support.pgdb import create_database, drop_database, fresh_database
 
 T0 = datetime(2026, 11, 22, 10, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
@@ -220,3 +221,42 @@ def test_cluster_on_sqlite_is_refused(tmp_path: Path) -> None:
         {"store": {"url": "postgresql://u@h/db"}, "cluster": {"enabled": True}}, None, env={}
     )
     assert config.settings.cluster.enabled
+
+
+def test_cluster_status_lists_members_accounts_and_lease_ages(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from quota_watch.cli.app import app
+
+    url = create_database()
+    try:
+
+        async def two_members() -> None:
+            async with await Store.open(url) as store:
+                for name in ("m0", "m1"):
+                    params = ClusterParams(name, LEASE, LEASE / 3)
+                    member = ClusterMember(
+                        store, params, "127.0.0.1:0", lambda: ["a1", "a2", "a3"], lambda: None
+                    )
+                    await member.tick()
+
+        asyncio.run(two_members())
+        config = tmp_path / "quota-watch.toml"
+        config.write_text(f'[store]\nurl = "{url}"\n\n[cluster]\nenabled = true\n')
+        result = CliRunner().invoke(app, ["cluster", "status", "--json", "-c", str(config)])
+        assert result.exit_code == 0, result.output
+        status = json.loads(result.output)
+        members = {m["member"]: m for m in status["members"]}
+        assert set(members) == {"m0", "m1"} and all(m["live"] for m in members.values())
+        # m0 took everything first; m1 waits for m0 to hand its share back
+        assert set(members["m0"]["accounts"]) == {"a1", "a2", "a3"}
+        assert members["m0"]["singleton"]
+        lease = members["m0"]["accounts"]["a1"]
+        assert lease["epoch"] == 1 and 0 < lease["expires_in_seconds"] <= LEASE.total_seconds()
+        text_out = CliRunner().invoke(app, ["cluster", "status", "-c", str(config)]).output
+        assert "2 live member(s) of 2" in text_out and "a1  epoch 1" in text_out
+        config.write_text(f'[store]\nurl = "{url}"\n')
+        off = CliRunner().invoke(app, ["cluster", "status", "-c", str(config)])
+        assert off.exit_code == 2 and "cluster.enabled is false" in off.output
+    finally:
+        drop_database(url)
