@@ -263,5 +263,37 @@ def test_each_message_is_sent_once_while_members_come_and_go(tmp_path: Path, dat
         assert len(set(titles)) == accounts * limits  # one per (account, limit)
         rows = query(database, "SELECT count(*) AS n, count(sent_at) AS sent FROM outbox")[0]
         assert (rows["n"], rows["sent"]) == (accounts * limits, accounts * limits)
-        for member in ("m2", "m3", "m4"):
+        live = ("m2", "m3", "m4")
+
+        def exported() -> list[str]:
+            """Accounts in the members' account_info series, one entry per exporting member."""
+            found = []
+            for member in live:
+                body = members.daemons[member].wait_for("quota_watch_cluster_owned_accounts{")
+                found += [
+                    line.split('account="', 1)[1].split('"', 1)[0]
+                    for line in body.splitlines()
+                    if line.startswith("quota_watch_account_info{")
+                ]
+            return found
+
+        # every account exported by exactly one member (no double counting when all are scraped)
+        wait_until(
+            lambda: sorted(exported()) == sorted(f"acct-{i:02d}" for i in range(accounts)),
+            "each account's series on exactly one member",
+            members,
+            60,
+        )
+        for member in live:
+            metrics = members.daemons[member].wait_for("quota_watch_cluster_owned_accounts{")
+            owned = _value(metrics, "quota_watch_cluster_owned_accounts{")
+            rss = _value(metrics, "process_resident_memory_bytes")
+            print(f"{member}: {owned:.0f} accounts owned, RSS {rss / 1e6:.0f} MB")
+        for member in live:
             assert members.daemons[member].stop(30) == 0
+
+
+def _value(metrics: str, prefix: str) -> float:
+    """The value of the first sample line starting with `prefix`."""
+    line = next(line for line in metrics.splitlines() if line.startswith(prefix))
+    return float(line.rsplit(" ", 1)[1])
