@@ -257,6 +257,7 @@ class Daemon:
         server.should_exit = True
         self.stop.set()
         if self.cluster is not None:
+            await asyncio.gather(membership, return_exceptions=True)  # no tick after leaving
             await self.cluster.leave()
         tasks = [serving, outbox, heartbeat, stale_watch, membership]
         tasks += [tls_watch] if tls_watch is not None else []
