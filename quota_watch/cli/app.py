@@ -9,6 +9,7 @@ import typer
 
 from quota_watch import __version__
 from quota_watch.cli.account import app as account_app
+from quota_watch.cli.cluster import app as cluster_app
 from quota_watch.cli.collect import app as collect_app
 from quota_watch.cli.collectors import app as collectors_app
 from quota_watch.cli.completion import app as completion_app
@@ -46,6 +47,7 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
+app.add_typer(cluster_app, name="cluster")
 app.add_typer(completion_app)
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import random
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.job import Job
@@ -21,6 +23,11 @@ from quota_watch.store.models import StoreError
 from quota_watch.units import format_duration
 
 log = logging.getLogger("quota_watch.scheduler")
+
+
+def _no_context(name: str) -> AbstractContextManager[object]:
+    return contextlib.nullcontext()
+
 
 _FIRST_POLL_SPREAD = 2.0  # seconds: first polls start at once but not all in the same instant
 
@@ -96,6 +103,8 @@ class PollScheduler:
         self._draining = False
         # Outcomes since the last cycle line: one info line once every active account has polled.
         self._cycle: dict[str, Outcome] = {}
+        #: Entered around each poll and its evaluation (a cluster member's lease fence).
+        self.account_context: Callable[[str], AbstractContextManager[object]] = _no_context
 
     def start(self) -> None:
         """Start the scheduler on the current event loop."""
@@ -204,6 +213,10 @@ class PollScheduler:
 
     async def poll_now(self, name: str) -> PollResult | None:
         """Poll one account now (respecting the provider's concurrency cap) and apply backoff."""
+        with self.account_context(name):
+            return await self._poll_now(name)
+
+    async def _poll_now(self, name: str) -> PollResult | None:
         rt = self.runtimes.get(name)
         if rt is None or self._draining:
             return None

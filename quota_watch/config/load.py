@@ -269,10 +269,22 @@ def validate_config(
     )
     if settings is not None:
         errors.extend(_check_alerting(settings, accounts))
+        errors.extend(_check_cluster(settings))
     if errors:
         raise ConfigError([f"{where}{line}" for line in errors])
     assert settings is not None
     return Config(settings=settings, accounts=tuple(accounts), source=source)
+
+
+def _check_cluster(settings: Settings) -> list[str]:
+    """A cluster needs PostgreSQL: SQLite is one daemon's file."""
+    url = settings.store.url or ""
+    if settings.cluster.enabled and not url.startswith(("postgresql:", "postgresql+", "postgres:")):
+        return [
+            "cluster.enabled: several daemons need a PostgreSQL store (store.url = "
+            "'postgresql://...'); SQLite serves one daemon only"
+        ]
+    return []
 
 
 def _check_alerting(settings: Settings, accounts: Sequence[AccountConfig]) -> list[str]:

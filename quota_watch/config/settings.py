@@ -246,6 +246,35 @@ class HeartbeatSettings(_Section):
         return self
 
 
+class ClusterSettings(_Section):
+    """Several daemons sharing one PostgreSQL store (docs/cluster.md); off by default."""
+
+    enabled: bool = Field(
+        False, description="join the group of daemons on this PostgreSQL store (not SQLite)"
+    )
+    member_id: str | None = Field(
+        None, pattern=_NAME, description="this daemon's name in the group; default hostname-pid"
+    )
+    lease: Duration | None = Field(
+        None,
+        description="how long an account stays with a silent member; default 1.5 x the "
+        "shortest poll interval (takeover within 2 intervals with the default heartbeat)",
+    )
+    heartbeat_interval: Duration | None = Field(
+        None, description="how often members heartbeat and renew leases; default lease / 3"
+    )
+
+    @model_validator(mode="after")
+    def _heartbeat_below_lease(self) -> ClusterSettings:
+        if (
+            self.lease is not None
+            and self.heartbeat_interval is not None
+            and self.heartbeat_interval * 2 > self.lease
+        ):
+            raise ValueError("heartbeat_interval: at most half the lease")
+        return self
+
+
 class AccountSettings(_Section):
     """One provider account to poll."""
 
@@ -286,6 +315,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = LoggingSettings()
     alerts: AlertSettings = AlertSettings()
     heartbeat: HeartbeatSettings = HeartbeatSettings()
+    cluster: ClusterSettings = ClusterSettings()
     include: list[str] = Field(
         default_factory=list,
         description="more files adding [[accounts]], [[notifiers]], [[rules]], e.g. "

@@ -5,17 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import httpx
 
 from quota_watch import __version__
+from quota_watch.cluster.member import ClusterMember, cluster_params
 from quota_watch.collect.poller import Poller, PollResult
 from quota_watch.collect.runtime import AccountRuntime, build_runtimes, http_client, utcnow
 from quota_watch.collect.scheduler import PollScheduler
 from quota_watch.config.errors import ConfigError
-from quota_watch.config.settings import Config
+from quota_watch.config.settings import Config, HeartbeatSettings
 from quota_watch.daemon.alerting import Alerting
 from quota_watch.daemon.auth import BasicAuth, is_loopback
 from quota_watch.daemon.heartbeat import Heartbeat
@@ -27,6 +28,7 @@ from quota_watch.engine.rulepack import RulePack
 from quota_watch.model import Outcome
 from quota_watch.prometheus.exposition import (
     AccountFacts,
+    ClusterFacts,
     ForecastFacts,
     PoolFacts,
     PoolLimitFacts,
@@ -64,6 +66,10 @@ class Daemon:
         self.heartbeat: Heartbeat | None = None
         self.tls: TlsReloader | None = None
         self._pool_planned: dict[str, datetime] = {}
+        self.cluster: ClusterMember | None = None  # [cluster] on: the accounts are shared
+        self._configured: dict[str, AccountRuntime] = {}  # every account, owned or not
+        self._retired = False
+        self._retiring: asyncio.Future[None] | None = None
 
     def ready(self) -> str | None:
         """None when the daemon is ready to serve, else why not."""
@@ -141,7 +147,14 @@ class Daemon:
                 )
                 for group, plan in sorted(self.alerting.pools.items())
             ],
+            cluster=self._cluster_facts(),
         )
+
+    def _cluster_facts(self) -> ClusterFacts | None:
+        if self.cluster is None:
+            return None
+        epochs = self.cluster.account_epochs()
+        return ClusterFacts(self.cluster.member, len(self.cluster.members), epochs)
 
     def _page_source(self) -> LiveSource:
         """The status page's view of this daemon, read anew at each request."""
@@ -174,18 +187,19 @@ class Daemon:
         self.alerting = Alerting(self.store, self.config, self.clock)
         self.scheduler = PollScheduler(poller, settings.polling, self._after_poll)
         self.scheduler.start()
-        self.scheduler.add_maintenance("rollup", settings.store.rollup_interval, self._rollup)
         self.scheduler.add_maintenance(
-            "retention", settings.store.retention_interval, self._retention
+            "rollup", settings.store.rollup_interval, self._singleton(self._rollup)
+        )
+        self.scheduler.add_maintenance(
+            "retention", settings.store.retention_interval, self._singleton(self._retention)
         )
         self.scheduler.add_maintenance("paused-health", HEALTH_INTERVAL, self._paused_health)
-        self.scheduler.set_accounts(build_runtimes(self.config, self.client))
-        try:
-            await self.alerting.retire_unwatched(
-                {n for n, rt in self.scheduler.runtimes.items() if rt.config.enabled}
-            )
-        except StoreError as exc:
-            log.error("resolving the alerts of removed accounts: %s", exc)
+        self._configured = build_runtimes(self.config, self.client)
+        if settings.cluster.enabled:
+            await self._join_cluster()
+        self.scheduler.set_accounts(self._owned(self._configured))
+        if self.cluster is None:
+            await self._retire_unwatched()
         auth = BasicAuth(lambda: self.config.settings.server.basic_auth_users or {})
         app = create_app(
             self.snapshot, self.ready, auth, self._page_source(), resume=self.scheduler.resume
@@ -204,10 +218,10 @@ class Daemon:
         outbox = asyncio.create_task(
             self.alerting.run_outbox(settings.alerts.outbox_interval, self.stop)
         )
-        self.heartbeat = Heartbeat(
-            lambda: self.config.settings.heartbeat, self.health, self.client, self.clock
-        )
+        self.heartbeat = Heartbeat(self._heartbeat_settings, self.health, self.client, self.clock)
         heartbeat = asyncio.create_task(self.heartbeat.run(self.stop))
+        members = self.cluster.run(self.stop) if self.cluster is not None else asyncio.sleep(0)
+        membership = asyncio.create_task(members)
         staleness = StalenessWatch(self.store, self.scheduler, self.alerting, self.clock)
         stale_watch = asyncio.create_task(staleness.run(self.stop))
         await asyncio.sleep(0)
@@ -242,7 +256,10 @@ class Daemon:
             log.error("storing the latest forecasts: %s", exc)
         server.should_exit = True
         self.stop.set()
-        tasks = [serving, outbox, heartbeat, stale_watch]
+        if self.cluster is not None:
+            await asyncio.gather(membership, return_exceptions=True)  # no tick after leaving
+            await self.cluster.leave()
+        tasks = [serving, outbox, heartbeat, stale_watch, membership]
         tasks += [tls_watch] if tls_watch is not None else []
         await asyncio.gather(*tasks, return_exceptions=True)
         stop.cancel()
@@ -282,13 +299,14 @@ class Daemon:
         ):
             if before != after:
                 log.warning("%s changed: takes effect at the next restart", what)
-        watched = {n for n, rt in self.scheduler.runtimes.items() if rt.config.enabled}
+        watched = {n for n, rt in self._configured.items() if rt.config.enabled}
         self.scheduler.settings = new.settings.polling
-        self.scheduler.set_accounts(runtimes)
+        self._configured = runtimes
+        self.scheduler.set_accounts(self._owned(runtimes))
         if self.alerting is not None:
             still = {n for n, rt in runtimes.items() if rt.config.enabled}
             try:
-                await self.alerting.retire(watched - still)
+                await self._singleton(lambda: self._retire(watched - still))()
             except StoreError as exc:
                 log.error("resolving the alerts of removed accounts: %s", exc)
             self.alerting.reconfigure(new)
@@ -304,13 +322,15 @@ class Daemon:
         assert self.alerting is not None
         await self.alerting.after_poll(rt, result)
         group = rt.config.group
+        if self.cluster is not None:
+            return  # pools are planned by the cluster's singleton member (_plan_pools)
         if group is not None and self.scheduler is not None and result.outcome == Outcome.SUCCESS:
             await self._plan_pool(group)
 
     async def _plan_pool(self, group: str) -> None:
         """Re-plan a pool after a member's poll, at most once per half its shortest interval."""
         assert self.scheduler is not None and self.alerting is not None
-        members = {n: r for n, r in self.scheduler.runtimes.items() if r.config.group == group}
+        members = {n: r for n, r in self._configured.items() if r.config.group == group}
         now = self.clock()
         every = min(r.config.interval for r in members.values()) / 2
         last = self._pool_planned.get(group)
@@ -327,7 +347,87 @@ class Daemon:
         for name in sorted(self.scheduler.paused):
             rt = self.scheduler.runtimes.get(name)
             if rt is not None:
-                await self.alerting.evaluate_health(rt)
+                with self.scheduler.account_context(name):
+                    await self.alerting.evaluate_health(rt)
+
+    # --- several daemons on one PostgreSQL store (quota_watch.cluster, docs/cluster.md) -------
+
+    async def _join_cluster(self) -> None:
+        """Join the group: first tick before any poll, so this member polls only its share."""
+        assert self.store is not None and self.scheduler is not None
+        params = cluster_params(self.config)
+        self.cluster = ClusterMember(
+            self.store,
+            params,
+            self.config.settings.server.listen,
+            lambda: [a.name for a in self.config.accounts],
+            self._cluster_changed,
+        )
+        self.store.outbox_claim = params.lease
+        self.scheduler.account_context = self.cluster.account_fence
+        self.scheduler.add_maintenance(
+            "pool-plan", params.lease / 3, self._singleton(self._plan_pools)
+        )
+        log.info(
+            "cluster member %s: lease %s, heartbeat every %s",
+            params.member,
+            params.lease,
+            params.heartbeat,
+        )
+        try:
+            await self.cluster.tick()
+        except Exception as exc:  # the loop retries; polling waits for the first leases
+            log.error("cluster: first heartbeat failed: %s", str(exc).split("\n")[0])
+
+    def _owned(self, runtimes: dict[str, AccountRuntime]) -> dict[str, AccountRuntime]:
+        if self.cluster is None:
+            return runtimes
+        owned = self.cluster.owned_accounts()
+        return {n: rt for n, rt in runtimes.items() if n in owned}
+
+    def _cluster_changed(self) -> None:
+        """Leases moved: poll exactly the accounts held now."""
+        if self.scheduler is not None:
+            self.scheduler.set_accounts(self._owned(self._configured))
+        if self.cluster is not None and self.cluster.is_singleton and not self._retired:
+            self._retired = True
+            self._retiring = asyncio.ensure_future(self._singleton(self._retire_unwatched)())
+
+    def _singleton(self, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """`job`, run only on the member holding the singleton lease, its writes fenced by it."""
+
+        async def run() -> None:
+            if self.cluster is None:
+                await job()
+            elif self.cluster.is_singleton:
+                with self.cluster.singleton_fence():
+                    await job()
+
+        return run
+
+    def _heartbeat_settings(self) -> HeartbeatSettings:
+        heartbeat = self.config.settings.heartbeat
+        if self.cluster is not None and not self.cluster.is_singleton:
+            return heartbeat.model_copy(update={"url": None})  # another member pings
+        return heartbeat
+
+    async def _retire_unwatched(self) -> None:
+        assert self.alerting is not None
+        try:
+            await self.alerting.retire_unwatched(
+                {n for n, rt in self._configured.items() if rt.config.enabled}
+            )
+        except StoreError as exc:
+            log.error("resolving the alerts of removed accounts: %s", exc)
+
+    async def _retire(self, accounts: set[str]) -> None:
+        assert self.alerting is not None
+        await self.alerting.retire(accounts)
+
+    async def _plan_pools(self) -> None:
+        groups = {rt.config.group for rt in self._configured.values() if rt.config.group}
+        for group in sorted(groups):
+            await self._plan_pool(group)
 
     async def _rollup(self) -> None:
         assert self.store is not None

@@ -70,8 +70,9 @@ class StalenessWatch:
             rt = self.scheduler.runtimes.get(name)
             if rt is None:
                 continue
-            async with self.scheduler.evaluation_lock(name):
-                await self.alerting.evaluate_health(rt)
+            with self.scheduler.account_context(name):
+                async with self.scheduler.evaluation_lock(name):
+                    await self.alerting.evaluate_health(rt)
             evaluated += 1
         return evaluated
 

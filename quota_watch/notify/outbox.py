@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -16,7 +16,7 @@ from quota_watch.notify.deliver import BodyFormat, NotifyType, send
 from quota_watch.notify.message_id import message_id, with_message_id
 from quota_watch.notify.routing import is_silenced, route
 from quota_watch.notify.templates import render, render_digest_messages, render_test
-from quota_watch.store.models import StoredForecast
+from quota_watch.store.models import ClaimLost, StoredForecast
 
 __all__ = [
     "FIRST_RETRY",
@@ -356,7 +356,7 @@ class OutboxWorker:
             if not ok:
                 return  # the channel is likely down: the rest waits for the next run
         if settings.mode == "digest" and len(singles) < len(messages):
-            await self._send_digest(name, settings, now, stats)
+            await self._send_digest(name, settings, now, stats, claimed=set(_ids(messages)))
 
     @staticmethod
     def _body(settings: NotifierSettings, message: OutboxMessage) -> tuple[str, BodyFormat]:
@@ -365,12 +365,19 @@ class OutboxWorker:
         return message.body_text, "text"
 
     async def _send_digest(
-        self, name: str, settings: NotifierSettings, now: datetime, stats: DeliveryStats
+        self,
+        name: str,
+        settings: NotifierSettings,
+        now: datetime,
+        stats: DeliveryStats,
+        claimed: Collection[int] = (),
     ) -> None:
+        # `claimed`: due messages this run took (a cluster member claims them by moving their
+        # next attempt forward, so they no longer look due).
         changes = [
             m
             for m in await self._store.pending_messages(name)
-            if m.next_attempt_at <= now and m.kind != "test"
+            if (m.next_attempt_at <= now or m.id in claimed) and m.kind != "test"
         ]
         if not changes:
             return
@@ -416,7 +423,11 @@ class OutboxWorker:
         docs/notifications.md for when a receiver can see a message twice)."""
         attempts = max(m.attempts for m in messages)
         retry_at = now + retry_delay(attempts, *self._retry)
-        await self._store.mark_in_flight(_ids(messages), now, retry_at)
+        try:
+            await self._store.mark_in_flight(_ids(messages), now, retry_at)
+        except ClaimLost as exc:  # another cluster member sends it: not a failure
+            log.info("notifier %s: %s", name, exc, extra={"notifier": name})
+            return False
         ok, error = await self._sender(
             with_message_id(settings.url.get_secret_value(), message_id(messages)),
             title,

@@ -20,6 +20,7 @@ __all__ = [
     "SEVERITIES",
     "UNIT_SUFFIX",
     "AccountFacts",
+    "ClusterFacts",
     "ForecastFacts",
     "HeartbeatFacts",
     "PoolFacts",
@@ -96,6 +97,16 @@ class Snapshot:
     heartbeat: HeartbeatFacts | None = None
     process: Mapping[str, float] = field(default_factory=dict)  # quota_watch.selfstats
     pools: Sequence[PoolFacts] = ()
+    cluster: ClusterFacts | None = None  # [cluster] on: this member's view
+
+
+@dataclass(frozen=True)
+class ClusterFacts:
+    """A cluster member's view: its id, the live members, and its account leases' epochs."""
+
+    member: str
+    members: int
+    epochs: Mapping[str, int]  # owned account -> lease epoch
 
 
 METRIC_HELP: dict[str, str] = {
@@ -128,6 +139,9 @@ METRIC_HELP: dict[str, str] = {
     names.COLLECTOR_RATE_LIMIT: "API request budget, as the provider last said.",
     names.COLLECTOR_RATE_LIMIT_RESET: "When the API budget resets.",
     names.HEARTBEAT_LAST_SUCCESS: "Time of the last accepted heartbeat.",
+    names.CLUSTER_MEMBERS: "Live cluster members this member sees (itself included).",
+    names.CLUSTER_OWNED_ACCOUNTS: "Accounts whose lease this member holds.",
+    names.CLUSTER_LEASE_EPOCH: "Epoch (fencing token) of this member's lease on the account.",
     names.HEARTBEAT_FAILURES: "Heartbeat pings that failed since start.",
     names.ACCOUNT: "Configured account (constant facts).",
     names.BUILD: "quota-watch build.",
@@ -247,7 +261,20 @@ def render(snapshot: Snapshot, openmetrics: bool = False) -> bytes:
             exposed = names.counter(name) if kind == "counter" else name
             out.add(exposed, "", value, kind=kind)
     _add_accounts(out, snapshot)
+    _add_cluster(out, snapshot.cluster)
     return out.text(openmetrics)
+
+
+def _add_cluster(out: _Exposition, cluster: ClusterFacts | None) -> None:
+    """A cluster member's live members, owned accounts and lease epochs."""
+    if cluster is None:
+        return
+    member = _labelset({"member": cluster.member})
+    out.add(names.CLUSTER_MEMBERS, member, float(cluster.members))
+    out.add(names.CLUSTER_OWNED_ACCOUNTS, member, float(len(cluster.epochs)))
+    for account, epoch in sorted(cluster.epochs.items()):
+        labels = _labelset({"member": cluster.member, "account": account})
+        out.add(names.CLUSTER_LEASE_EPOCH, labels, float(epoch))
 
 
 def _add_series(out: _Exposition, snapshot: Snapshot) -> None:

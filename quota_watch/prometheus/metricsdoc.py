@@ -25,6 +25,7 @@ from quota_watch.prometheus.exposition import (
     PROCESS_METRICS,
     SEVERITIES,
     AccountFacts,
+    ClusterFacts,
     ForecastFacts,
     HeartbeatFacts,
     PoolFacts,
@@ -119,6 +120,9 @@ FAMILIES: dict[str, tuple[str, str]] = {
     names.POOL_FORECAST_UTILIZATION_RATIO: ("ratio", "G*L"),
     names.ACCOUNT_INFO: ("info (always 1)", "A"),
     names.BUILD_INFO: ("info (always 1)", "1"),
+    names.CLUSTER_MEMBERS: ("members", "1"),
+    names.CLUSTER_OWNED_ACCOUNTS: ("accounts", "1"),
+    names.CLUSTER_LEASE_EPOCH: ("epoch", "A"),
 }
 
 
@@ -190,6 +194,7 @@ def sizing_snapshot() -> Snapshot:
         rate_limits=rate_limits,
         heartbeat=HeartbeatFacts(NOW, 0),
         process={name: 1.0 for name in PROCESS_METRICS},
+        cluster=ClusterFacts("member-1", 1, {f.account: 1 for f in facts}),
     )
 
 

@@ -75,6 +75,10 @@ OUTBOX_MESSAGES = f"{PREFIX}outbox_messages"
 HEARTBEAT_LAST_SUCCESS = f"{PREFIX}heartbeat_last_success_timestamp_seconds"
 HEARTBEAT_FAILURES = f"{PREFIX}heartbeat_failures"
 HEARTBEAT_FAILURES_TOTAL = counter(HEARTBEAT_FAILURES)
+# Several daemons on one store (quota_watch.cluster): each member exports its own view.
+CLUSTER_MEMBERS = f"{PREFIX}cluster_members"
+CLUSTER_OWNED_ACCOUNTS = f"{PREFIX}cluster_owned_accounts"
+CLUSTER_LEASE_EPOCH = f"{PREFIX}cluster_lease_epoch"
 BUILD = f"{PREFIX}build"
 BUILD_INFO = info(BUILD)
 

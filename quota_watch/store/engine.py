@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.sql.elements import TextClause
 
 from quota_watch.store.common import BUSY_TIMEOUT_MS
+from quota_watch.store.fence import check_fence, current_fence
 from quota_watch.store.models import StoreError
 from quota_watch.store.queries import Rows, bind_params
 from quota_watch.store.revision import HEAD_REVISION
@@ -189,6 +190,9 @@ class StoreBase:
             conn = await stack.enter_async_context(self._engine.connect())
             await conn.execution_options(**{_WRITE_OPTION: True})
             await stack.enter_async_context(conn.begin())
+            fence = current_fence()
+            if fence is not None and self.dialect == "postgresql":
+                await check_fence(conn, fence)
             yield conn
 
     @contextlib.asynccontextmanager

@@ -11,6 +11,7 @@ from quota_watch.store.common import require_aware
 
 __all__ = [
     "CAP_SOURCES",
+    "ClaimLost",
     "Point",
     "RollupPoint",
     "RunRecord",
@@ -25,6 +26,10 @@ CAP_SOURCES = frozenset({"api", "override", "catalogue", "none"})
 
 class StoreError(Exception):
     """A database problem, with a message fit for an operator (never containing a password)."""
+
+
+class ClaimLost(StoreError):
+    """Another cluster member has claimed an outbox message since: this one must not send it."""
 
 
 @dataclass(frozen=True, slots=True)

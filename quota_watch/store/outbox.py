@@ -12,9 +12,11 @@ from sqlalchemy import func, select, update
 from quota_watch.model import MessageKind, OutboxMessage, Severity
 from quota_watch.store.common import chunks, require_aware, truncate
 from quota_watch.store.engine import StoreBase, fixed_cutoff
+from quota_watch.store.models import ClaimLost
 from quota_watch.store.tables import OUTBOX
 
 __all__ = ["OutboxMixin", "check_message", "message_params"]
+
 
 _SEVERITIES = frozenset(get_args(Severity))
 _MESSAGE_KINDS = frozenset(get_args(MessageKind))
@@ -24,6 +26,14 @@ _MESSAGE_FIELDS = tuple(f.name for f in dataclasses.fields(OutboxMessage))
 class OutboxMixin(StoreBase):
     """The Store's methods on the outbox (messages are queued by ``save_alerts``)."""
 
+    #: Several daemons share this store (quota_watch.cluster): due_messages claims what it
+    #: returns for this long (PostgreSQL, FOR UPDATE SKIP LOCKED), so one member sends each.
+    outbox_claim: timedelta | None = None
+    #: ... and a message being sent stays claimed at least this long (the send's time limit
+    #: and a margin), so no other member sends it meanwhile.
+    outbox_send_hold: timedelta = timedelta(seconds=70)
+    _claims: dict[int, datetime] | None = None  # id -> claimed until, of the last claim
+
     async def due_messages(self, now: datetime, *, limit: int = 100) -> list[OutboxMessage]:
         """Unsent messages whose next attempt is due (next_attempt_at <= now), oldest first.
 
@@ -32,6 +42,8 @@ class OutboxMixin(StoreBase):
         require_aware("now", now)
         if limit < 1:
             raise ValueError(f"limit must be >= 1, got {limit}")
+        if self.outbox_claim is not None and self.dialect == "postgresql":
+            return await self._claim_due(now, limit, now + self.outbox_claim)
         stmt = (
             _select_messages()
             .where(OUTBOX.c.sent_at.is_(None), OUTBOX.c.next_attempt_at <= now)
@@ -42,6 +54,29 @@ class OutboxMixin(StoreBase):
             async with self._engine.connect() as conn:
                 rows = (await conn.execute(stmt)).all()
         return [OutboxMessage(*row) for row in rows]
+
+    async def _claim_due(self, now: datetime, limit: int, until: datetime) -> list[OutboxMessage]:
+        """Due messages no other member is claiming, moved to `until` in the same statement:
+        another member's scan skips the locked rows, then finds them not due."""
+        due = (
+            select(OUTBOX.c.id)
+            .where(OUTBOX.c.sent_at.is_(None), OUTBOX.c.next_attempt_at <= now)
+            .order_by(OUTBOX.c.created_at, OUTBOX.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_(due.scalar_subquery()))
+            .values(next_attempt_at=until)
+            .returning(*(OUTBOX.c[name] for name in _MESSAGE_FIELDS))
+        )
+        with self._errors("claiming due messages"):
+            async with self._write() as conn:
+                rows = (await conn.execute(stmt)).all()
+        messages = [OutboxMessage(*row) for row in rows]
+        self._claims = {m.id: until for m in messages if m.id is not None}
+        return sorted(messages, key=lambda m: (m.created_at, m.id or 0))
 
     async def pending_messages(self, notifier: str) -> list[OutboxMessage]:
         """Every unsent message of `notifier`, due or not, oldest first (to build a digest)."""
@@ -85,6 +120,9 @@ class OutboxMixin(StoreBase):
         unique = list(dict.fromkeys(ids))
         if not unique:
             return
+        if self.outbox_claim is not None and self.dialect == "postgresql":
+            await self._mark_claimed_in_flight(unique, now, next_attempt_at)
+            return
         with self._errors("marking messages in flight"):
             async with self._write() as conn:
                 for chunk in chunks(unique):
@@ -116,6 +154,32 @@ class OutboxMixin(StoreBase):
                         next_attempt_at=next_attempt_at,
                     )
                 )
+
+    async def _mark_claimed_in_flight(
+        self, ids: Sequence[int], now: datetime, next_attempt_at: datetime
+    ) -> None:
+        """mark_in_flight for a cluster member: only while each message is still its own (its
+        claim unchanged, or due and unclaimed), else ClaimLost and nothing is marked."""
+        claims = self._claims or {}
+        hold = max(next_attempt_at, now + self.outbox_send_hold)
+        with self._errors("marking messages in flight"):
+            async with self._write() as conn:
+                for id in ids:
+                    claimed = claims.get(id)
+                    mine = (
+                        OUTBOX.c.next_attempt_at == claimed
+                        if claimed is not None
+                        else OUTBOX.c.next_attempt_at <= now
+                    )
+                    result = await conn.execute(
+                        update(OUTBOX)
+                        .where(OUTBOX.c.id == id, OUTBOX.c.sent_at.is_(None), mine)
+                        .values(last_attempt_at=now, next_attempt_at=hold)
+                    )
+                    if result.rowcount != 1:
+                        raise ClaimLost(
+                            f"outbox message {id} is no longer claimed by this member: not sent"
+                        )
 
     async def outbox_depth(self) -> dict[str, int]:
         """Unsent messages per notifier (notifiers with none are absent)."""

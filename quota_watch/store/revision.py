@@ -4,5 +4,5 @@ from __future__ import annotations
 
 __all__ = ["HEAD_REVISION"]
 
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 """The newest migration; start-up skips importing Alembic when the database is already here."""

@@ -31,6 +31,8 @@ from sqlmodel import Field, SQLModel
 __all__ = [
     "ACCOUNT_STATUS",
     "ALERT_STATE",
+    "CLUSTER_LEASE",
+    "CLUSTER_MEMBER",
     "COLLECTOR_RUN",
     "COLLECTOR_STATE",
     "METADATA",
@@ -45,6 +47,8 @@ __all__ = [
     "SQLITE_DATETIME_FORMAT",
     "AccountStatusRow",
     "AlertStateRow",
+    "ClusterLeaseRow",
+    "ClusterMemberRow",
     "CollectorRunRow",
     "CollectorStateRow",
     "OutboxRow",
@@ -389,6 +393,32 @@ class SeriesForecastRow(StoreModel, table=True):
     notes: str = Field(sa_type=Text)  # JSON array of strings
 
 
+class ClusterMemberRow(StoreModel, table=True):
+    """A daemon of a cluster (docs/cluster.md): live while heartbeat_at is within the lease."""
+
+    __tablename__ = "cluster_member"
+
+    member: str = Field(sa_type=Text, primary_key=True)
+    started_at: datetime = _ts()
+    heartbeat_at: datetime = _ts()
+    listen: str = Field(sa_type=Text)
+
+
+class ClusterLeaseRow(StoreModel, table=True):
+    """Who may work on one account (name "account:<name>") or the singletons ("singleton");
+    epoch grows at every change of holder: the fencing token writes are checked against."""
+
+    __tablename__ = "cluster_lease"
+    __table_args__ = (Index(None, "holder"),)
+
+    name: str = Field(sa_type=Text, primary_key=True)
+    holder: str | None = Field(default=None, sa_type=Text)
+    epoch: int = Field(sa_type=BigInteger)
+    acquired_at: datetime = _ts()
+    renewed_at: datetime = _ts()
+    expires_at: datetime = _ts()
+
+
 def _table(name: str) -> Table:
     return METADATA.tables[name]
 
@@ -405,3 +435,5 @@ ALERT_STATE = _table("alert_state")
 OUTBOX = _table("outbox")
 SILENCE = _table("silence")
 SERIES_FORECAST = _table("series_forecast")
+CLUSTER_MEMBER = _table("cluster_member")
+CLUSTER_LEASE = _table("cluster_lease")

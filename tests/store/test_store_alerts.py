@@ -600,7 +600,7 @@ async def test_retention_prunes_sent_messages_and_resolved_alerts(store: Store) 
 def test_head_revision_is_the_alembic_head() -> None:
     from quota_watch.store._migrate import script_head
 
-    assert HEAD_REVISION == "0004"
+    assert HEAD_REVISION == "0005"
     assert script_head() == HEAD_REVISION
 
 

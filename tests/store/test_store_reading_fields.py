@@ -76,7 +76,7 @@ async def test_migration_0004_adds_and_drops_the_columns(store_url: str) -> None
         assert not {"period_zone", "forecast"} & await _series_columns(old)
         await oldschema.insert_reading(old, reading(42.0))
     async with await Store.open(store_url) as store:  # migrates at open
-        assert await store.schema_revision() == HEAD_REVISION == "0004"
+        assert await store.schema_revision() == HEAD_REVISION == "0005"
         [kept] = await store.latest()
         assert (kept.value, kept.period_end, kept.period_zone, kept.forecast) == (
             42.0,

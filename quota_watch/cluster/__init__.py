@@ -1,0 +1,1 @@
+"""Several daemons on one PostgreSQL store: membership, leases, fencing (docs/cluster.md)."""
