@@ -1,5 +1,6 @@
-"""Three real daemons on one real PostgreSQL, polling emulated providers: SIGKILL takeover,
-a SIGSTOPped member's fenced writes, and every message sent once while members come and go.
+"""Real daemons on one real PostgreSQL, polling emulated providers: SIGKILL takeover, a
+SIGSTOPped member's fenced writes, every message sent once while members come and go, and
+members riding out a cut connection to the database.
 
 Marked slow; with QUOTA_WATCH_TEST_PG_URL unset it skips, with it set it must pass.
 """
@@ -11,16 +12,18 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from quota_watch.store.admin import migrate
 from quota_watch.testing.emulator import EmulatedAccount, EmulatedLimit, Emulator
 from tests.support.daemon_proc import DaemonProcess, free_port
 from tests.support.pgdb import create_database, drop_database, pg_base_url, query
 from tests.support.receivers import HttpReceiver
+from tests.support.tcpproxy import CuttableProxy
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -309,3 +312,53 @@ def _value(metrics: str, prefix: str) -> float:
     """The value of the first sample line starting with `prefix`."""
     line = next(line for line in metrics.splitlines() if line.startswith(prefix))
     return float(line.rsplit(" ", 1)[1])
+
+
+def test_members_ride_out_a_cut_connection_to_postgresql(tmp_path: Path, database: str) -> None:
+    """The network between two members and PostgreSQL fails for longer than a lease (a TCP
+    proxy cuts every connection and refuses new ones; the server itself, shared with other
+    tests, keeps running): both keep running, and once it is back they take every account
+    back and poll again."""
+    accounts = [f"acct-{i:02d}" for i in range(6)]
+    url = make_url(database)
+    with ExitStack() as stack, emulator(len(accounts), 2, 10.0) as emu:
+        proxy = stack.enter_context(CuttableProxy((url.host or "127.0.0.1", url.port or 5432)))
+        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        members = Members(tmp_path, write_config(tmp_path, emu, proxied), stack)
+        for m in ("m0", "m1"):
+            members.start(m)
+        live = {"m0", "m1"}
+        wait_until(lambda: set(held_by(database, live)) == set(accounts), "leases", members, 60)
+
+        cut = datetime.now(UTC)
+        proxy.cut()
+        time.sleep(2 * LEASE + INTERVAL)  # every lease lapses while the database is unreachable
+        for member, daemon in members.daemons.items():
+            assert daemon.proc.poll() is None, f"{member} exited:\n{daemon.log()}"
+        restored = datetime.now(UTC)
+        proxy.restore()
+
+        wait_until(
+            lambda: set(held_by(database, live)) == set(accounts), "leases again", members, 90
+        )
+
+        def polled_again() -> bool:
+            rows = query(
+                database,
+                "SELECT count(DISTINCT account) AS n FROM collector_run WHERE started_at > $1",
+                restored,
+            )
+            return bool(rows[0]["n"] == len(accounts))
+
+        wait_until(polled_again, "every account polled after the cut", members, 90)
+        # The cut was real: no poll between cut and restore reached the database.
+        during = query(
+            database,
+            "SELECT count(*) AS n FROM collector_run WHERE started_at > $1 AND started_at < $2",
+            cut + timedelta(seconds=1),
+            restored,
+        )
+        assert during[0]["n"] == 0
+        for member, daemon in members.daemons.items():
+            assert daemon.get("/healthz") is not None, member
+            assert daemon.stop(30) == 0, daemon.log()
