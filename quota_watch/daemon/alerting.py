@@ -98,9 +98,8 @@ class Alerting:
         views = []
         if result is not None and result.outcome == Outcome.SUCCESS:
             views = await self.windows.views(self.store, rt, result.readings, now, self._lookback())
-        statuses = await self.store.account_statuses(account=account)
-        health = AccountHealth.from_status(statuses[0] if statuses else None, rt.config.interval)
-        prior = await self.store.load_alerts(account=account)
+        status, prior = await self.store.status_and_alerts(account)
+        health = AccountHealth.from_status(status, rt.config.interval)
         evaluation = evaluate_account(
             provider=rt.provider,
             account=account,

@@ -10,7 +10,14 @@ from typing import Any, get_args
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from quota_watch.model import AlertState, AlertStatus, OutboxMessage, SeriesKey, Severity
+from quota_watch.model import (
+    AccountStatus,
+    AlertState,
+    AlertStatus,
+    OutboxMessage,
+    SeriesKey,
+    Severity,
+)
 from quota_watch.store import outbox, queries
 from quota_watch.store.common import check_finite, chunks, require_aware, truncate
 from quota_watch.store.engine import StoreBase
@@ -48,6 +55,16 @@ class AlertsMixin(StoreBase):
         """
         async with self._reading("loading alert state") as rows:
             return await queries.load_alerts(rows, account, include_resolved)
+
+    async def status_and_alerts(
+        self, account: str
+    ) -> tuple[AccountStatus | None, list[AlertState]]:
+        """What the rules need of `account` besides its samples, in ONE read: its poll health
+        (None before its first run) and its alert states, resolved ones left out."""
+        async with self._reading("loading account status and alert state") as rows:
+            statuses = await queries.account_statuses(rows, account)
+            alerts = await queries.load_alerts(rows, account, False)
+        return (statuses[0] if statuses else None), alerts
 
     async def save_alerts(
         self,
