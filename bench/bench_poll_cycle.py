@@ -2,10 +2,11 @@
 
 One cycle = every account polled once through ``PollScheduler.poll_now`` (the per-provider
 semaphore, the http_json collector on one shared pooled httpx client configured by
-``quota_watch.collect.runtime.http_client``, cap/period resolution, one SQLite transaction per
-poll).
+``quota_watch.collect.runtime.http_client``, cap/period resolution, the store's group-commit
+write).
 Compared with the ideal ``latency * ceil(N / concurrency)``, with an HTTP-only floor (the same
-GETs through the same client and semaphore, nothing parsed or stored) and with a sequential loop.
+GETs through the same client and semaphore, nothing parsed or stored), with a sequential loop,
+and CPU per poll with a bare poller with and without a stdlib sqlite3 store.
 
     python bench/bench_poll_cycle.py            # 500 accounts, caps 100 and 8, 5 cycles each
     python bench/bench_poll_cycle.py --quick    # 2 cycles each, smaller sequential sample
@@ -451,13 +452,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.accounts} http_json accounts on the emulator (own process, latency "
         f"{ms(args.latency)}, 4 readings per poll), SQLite store in a temp dir (WAL), "
         f"{cycles} cycles per concurrency cap. Wall time of asyncio.gather(poll_now(a) for "
-        "every account): HTTP GET, JSON + JMESPath mapping, cap/period resolution, one "
-        "SQLite transaction per poll"
+        "every account): HTTP GET, JSON + JMESPath mapping, cap/period resolution, the "
+        "store write (polls that finish together share one group-commit transaction)"
         + (
             ""
             if args.no_alerting
             else ", then the rules evaluation the daemon runs after each poll (Alerting."
-            "after_poll: each series' recent samples read back, rules, alert state written)"
+            "after_poll: the rules on each series' in-memory window, alert state written)"
         )
         + ". CPU = process CPU time (all threads).",
     )

@@ -66,9 +66,7 @@ async def test_windows_match_the_store_read_back_poll_after_poll(store: Store) -
             *([storage(7e6 - step, now, "db-2")] if step >= 3 else []),
         ]
         if step == 5:  # a late sample for an earlier moment, stamped in another zone
-            readings.append(
-                requests(4_321.5, (now - timedelta(minutes=25)).astimezone(PLUS_TWO))
-            )
+            readings.append(requests(4_321.5, (now - timedelta(minutes=25)).astimezone(PLUS_TWO)))
         if step == 8:  # the same moment again: the later value wins
             readings.append(requests(9_999.0, now))
         await store.record_poll(run(now, len(readings)), readings)
