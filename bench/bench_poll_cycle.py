@@ -204,7 +204,12 @@ async def bare_peer(
         headers = {k: v.get_secret_value() for k, v in options.headers.items()}
         async with semaphore:
             started = utcnow().isoformat()
-            response = await client.get(str(options.url), headers=headers)
+            try:
+                response = await client.get(str(options.url), headers=headers)
+            except httpx.TransportError:
+                # A pooled keep-alive connection the emulator closed meanwhile: once more on
+                # a fresh one, as the collectors' client does.
+                response = await client.get(str(options.url), headers=headers)
             response.raise_for_status()
             rows = _bare_readings(json.loads(await response.aread()))
         if conn is not None:
