@@ -23,7 +23,7 @@ from quota_watch.notify.config import NotifierSettings
 from quota_watch.notify.outbox import OutboxWorker, enqueue
 from quota_watch.sdk import LimitSpec
 from quota_watch.status.position import forecast_record
-from quota_watch.status.series import recent_views
+from quota_watch.status.window import SeriesWindows
 from quota_watch.store.models import StoredForecast, StoreError
 
 if TYPE_CHECKING:
@@ -68,6 +68,7 @@ class Alerting:
         self._unsaved: dict[SeriesKey, StoredForecast] = {}  # forecasts not in the store yet
         self._unsaved_since: datetime | None = None
         self.pools: dict[str, PoolPlan] = {}  # the latest plan of every pool, by group
+        self.windows = SeriesWindows()  # each series' samples over the lookback, in memory
         self.wake = asyncio.Event()
         self._lock = asyncio.Lock()
 
@@ -96,10 +97,9 @@ class Alerting:
         account = rt.config.name
         views = []
         if result is not None and result.outcome == Outcome.SUCCESS:
-            views = await recent_views(self.store, rt, result.readings, now, self._lookback())
-        statuses = await self.store.account_statuses(account=account)
-        health = AccountHealth.from_status(statuses[0] if statuses else None, rt.config.interval)
-        prior = await self.store.load_alerts(account=account)
+            views = await self.windows.views(self.store, rt, result.readings, now, self._lookback())
+        status, prior = await self.store.status_and_alerts(account)
+        health = AccountHealth.from_status(status, rt.config.interval)
         evaluation = evaluate_account(
             provider=rt.provider,
             account=account,
@@ -264,6 +264,7 @@ class Alerting:
         """Drop cached forecasts of accounts (and plans of pools) no longer configured."""
         self.forecasts = {k: v for k, v in self.forecasts.items() if k[0] in accounts}
         self._unsaved = {k: v for k, v in self._unsaved.items() if k[0] in accounts}
+        self.windows.keep_only(accounts)
         if groups is not None:
             self.pools = {g: p for g, p in self.pools.items() if g in groups}
 

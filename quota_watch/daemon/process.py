@@ -442,4 +442,7 @@ class Daemon:
             now, samples=r.samples, hourly=r.hourly, daily=r.daily, runs=r.runs
         )
         deleted["silence"] = await self.store.expire_silences(now)
+        if deleted.get("sample") and self.alerting is not None:
+            # The rules' in-memory windows must not hold samples the store no longer has.
+            self.alerting.windows.forget()
         log.info("retention: deleted %s", deleted)

@@ -241,7 +241,8 @@ async def enqueue(
 ) -> list[OutboxMessage]:
     """Save `states`, the messages for `transitions` and the series' latest `forecasts` in one
     transaction; the stored messages."""
-    silences = await store.list_silences(now)
+    # Only a transition routed to a notifier can be silenced: a quiet poll reads nothing.
+    silences = await store.list_silences(now) if transitions and notifiers else []
     messages = build_messages(
         transitions,
         notifiers,

@@ -10,7 +10,14 @@ from typing import Any, get_args
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from quota_watch.model import AlertState, AlertStatus, OutboxMessage, SeriesKey, Severity
+from quota_watch.model import (
+    AccountStatus,
+    AlertState,
+    AlertStatus,
+    OutboxMessage,
+    SeriesKey,
+    Severity,
+)
 from quota_watch.store import outbox, queries
 from quota_watch.store.common import check_finite, chunks, require_aware, truncate
 from quota_watch.store.engine import StoreBase
@@ -49,6 +56,16 @@ class AlertsMixin(StoreBase):
         async with self._reading("loading alert state") as rows:
             return await queries.load_alerts(rows, account, include_resolved)
 
+    async def status_and_alerts(
+        self, account: str
+    ) -> tuple[AccountStatus | None, list[AlertState]]:
+        """What the rules need of `account` besides its samples, in ONE read: its poll health
+        (None before its first run) and its alert states, resolved ones left out."""
+        async with self._reading("loading account status and alert state") as rows:
+            statuses = await queries.account_statuses(rows, account)
+            alerts = await queries.load_alerts(rows, account, False)
+        return (statuses[0] if statuses else None), alerts
+
     async def save_alerts(
         self,
         states: Sequence[AlertState],
@@ -58,7 +75,8 @@ class AlertsMixin(StoreBase):
         forecasts: Sequence[StoredForecast] = (),
     ) -> list[OutboxMessage]:
         """Upsert `states`, delete the fingerprints `delete`, queue `messages` and replace the
-        series' latest `forecasts`: ONE transaction.
+        series' latest `forecasts`: ONE transaction (shared with other writes queued
+        meanwhile: the store's group commit).
 
         Returns the messages as stored, with their ids. States are upserted by fingerprint; of
         several with one fingerprint the last one wins. A forecast of a series the store does
@@ -79,25 +97,26 @@ class AlertsMixin(StoreBase):
         if not newest and not doomed and not messages and not forecasts:
             return []
         message_rows = [outbox.message_params(m) for m in messages]
-        ids: list[int] = []
-        with self._errors("saving alerts"):
-            async with self._write() as conn:
-                if forecasts:
-                    await self._save_forecasts(conn, forecasts)
-                if newest:
-                    await conn.execute(
-                        self._alert_upsert(), [_alert_params(s) for s in newest.values()]
-                    )
-                for chunk in chunks(doomed):
-                    await conn.execute(
-                        ALERT_STATE.delete().where(ALERT_STATE.c.fingerprint.in_(chunk))
-                    )
-                if message_rows:
-                    result = await conn.execute(
-                        insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True),
-                        message_rows,
-                    )
-                    ids = [int(i) for i in result.scalars()]
+
+        async def write(conn: AsyncConnection) -> list[int]:
+            if forecasts:
+                await self._save_forecasts(conn, forecasts)
+            if newest:
+                await conn.execute(
+                    self._alert_upsert(), [_alert_params(s) for s in newest.values()]
+                )
+            for chunk in chunks(doomed):
+                await conn.execute(ALERT_STATE.delete().where(ALERT_STATE.c.fingerprint.in_(chunk)))
+            if not message_rows:
+                return []
+            result = await conn.execute(
+                insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True),
+                message_rows,
+            )
+            return [int(i) for i in result.scalars()]
+
+        # In the group commit of the polls that finish together (see record_poll).
+        ids: list[int] = await self._group_commit("saving alerts", job=write)
         return [
             dataclasses.replace(m, id=i, last_error=truncate(m.last_error))
             for m, i in zip(messages, ids, strict=True)

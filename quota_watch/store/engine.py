@@ -8,6 +8,7 @@ import functools
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeAlias
@@ -46,6 +47,29 @@ def fixed_cutoff(moment: datetime) -> Cutoff:
     return cutoff
 
 
+GroupJob: TypeAlias = Callable[[AsyncConnection], Awaitable[Any]]
+"""Writes done inside a group-commit transaction; its result goes back to its caller."""
+
+
+@dataclass(slots=True)
+class _Queued:
+    """One write waiting for the next group commit."""
+
+    action: str  # what failed, in an error message ("recording a poll")
+    poll: Any  # a poll prepared by ReadingsMixin, written batched with the others; or None
+    job: GroupJob | None
+    done: asyncio.Future[Any]
+
+
+def _settle(done: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if done.done():  # its caller was cancelled
+        return
+    if error is None:
+        done.set_result(result)
+    else:
+        done.set_exception(error)
+
+
 @functools.lru_cache(maxsize=512)
 def _text(sql: str) -> TextClause:
     return text(sql)
@@ -58,6 +82,7 @@ class StoreBase:
     display_url: str
     readonly: bool
     _delete_batch: int = 20_000  # rows per retention DELETE: keeps SQLite's write lock short
+    _group_size: int = 256  # writes per group-commit transaction, at most
 
     def __init__(self, parsed: DatabaseURL, *, readonly: bool) -> None:
         """Use :meth:`open`; this only builds the engine, it does not connect."""
@@ -69,6 +94,8 @@ class StoreBase:
         # SQLite has one writer: serialising writers in-process means they queue here instead
         # of spinning on busy_timeout in a thread.
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.dialect == "sqlite" else None
+        self._group_queue: list[_Queued] = []
+        self._group_writer: asyncio.Future[None] | None = None
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -106,7 +133,10 @@ class StoreBase:
         return store
 
     async def close(self) -> None:
-        """Close every pooled connection."""
+        """Finish the queued group-commit writes, then close every pooled connection."""
+        writer = self._group_writer
+        if writer is not None and not writer.done():
+            await asyncio.wait([writer])
         await self._engine.dispose()
 
     async def __aenter__(self) -> Self:
@@ -194,6 +224,63 @@ class StoreBase:
             if fence is not None and self.dialect == "postgresql":
                 await check_fence(conn, fence)
             yield conn
+
+    async def _group_commit(
+        self, action: str, *, poll: Any = None, job: GroupJob | None = None
+    ) -> Any:
+        """Queue a write for the next group commit and return once it is committed.
+
+        Writes queued while a transaction is under way are written together in the next one
+        (at most `_group_size`): polls through :meth:`_write_polls` in batched statements,
+        then each `job` in order. If that transaction fails, each of its writes is retried
+        in a transaction of its own, so one write's error is only its caller's. A caller
+        cancelled while waiting does not cancel its write.
+        """
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._group_queue.append(_Queued(action, poll, job, done))
+        if self._group_writer is None or self._group_writer.done():
+            self._group_writer = asyncio.ensure_future(self._write_group())
+        return await asyncio.shield(done)
+
+    async def _write_group(self) -> None:
+        queue = self._group_queue
+        await asyncio.sleep(0)  # let the writes ready in this loop turn join the first batch
+        while queue:
+            batch = queue[: self._group_size]
+            del queue[: self._group_size]
+            try:
+                results = await self._commit_group(batch)
+            except Exception as exc:
+                if len(batch) == 1:
+                    _settle(batch[0].done, None, exc)
+                    continue
+                for item in batch:  # whose write failed: each on its own
+                    try:
+                        [result] = await self._commit_group([item])
+                    except Exception as own:
+                        _settle(item.done, None, own)
+                    else:
+                        _settle(item.done, result, None)
+            except BaseException as exc:  # cancelled (the loop is closing): nobody waits forever
+                for item in [*batch, *queue]:
+                    _settle(item.done, None, StoreError(f"{item.action} was interrupted: {exc!r}"))
+                queue.clear()
+                raise
+            else:
+                for item, result in zip(batch, results, strict=True):
+                    _settle(item.done, result, None)
+
+    async def _commit_group(self, batch: Sequence[_Queued]) -> list[Any]:
+        polls = [item.poll for item in batch if item.poll is not None]
+        with self._errors(batch[0].action):
+            async with self._write() as conn:
+                if polls:
+                    await self._write_polls(conn, polls)
+                return [None if item.job is None else await item.job(conn) for item in batch]
+
+    async def _write_polls(self, conn: AsyncConnection, polls: Sequence[Any]) -> None:
+        """Write prepared polls (the readings aggregate implements it)."""
+        raise NotImplementedError
 
     @contextlib.asynccontextmanager
     async def _reading(self, action: str) -> AsyncIterator[Rows]:

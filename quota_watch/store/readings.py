@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import case, delete, func, insert, literal, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quota_watch.model import AccountStatus, SeriesKey
 from quota_watch.store import queries
-from quota_watch.store.common import HOUR, floor_day, floor_hour, truncate
+from quota_watch.store.common import HOUR, chunks, floor_day, floor_hour, truncate
 from quota_watch.store.engine import StoreBase
 from quota_watch.store.models import Point, RollupPoint, RunRecord, StoredReading
 from quota_watch.store.tables import (
@@ -31,6 +33,12 @@ __all__ = ["ReadingsMixin"]
 class ReadingsMixin(StoreBase):
     """Polls in, series out: the Store's methods on series, samples, rollups and runs."""
 
+    # Statements built once per store, then reused (built from the store's dialect).
+    _series_ids_stmt: Any = None
+    _series_upsert_stmt: Any = None
+    _sample_upsert_stmt: Any = None
+    _status_upsert_stmt: Any = None
+
     # --- writing a poll -----------------------------------------------------------------------
 
     async def record_poll(
@@ -39,65 +47,85 @@ class ReadingsMixin(StoreBase):
         readings: Sequence[StoredReading],
         state: Mapping[str, Any] | None = None,
     ) -> None:
-        """Store one poll in ONE transaction: samples, series, the run, account status and state.
+        """Store one poll atomically: samples, series, the run, account status and state.
 
         `state` replaces the account's whole collector state (keys not in it are removed);
         None leaves it untouched. Of several readings of one series with the same ts the last
         one wins; a series' latest columns only move forward in time.
-        """
-        for reading in readings:
-            if reading.account != run.account:
-                raise ValueError(
-                    f"reading {reading.limit!r} is for account {reading.account!r}, "
-                    f"but the run is for {run.account!r}"
-                )
-        state_rows = None if state is None else _encode_state(run.account, state)
-        newest: dict[tuple[str, str], StoredReading] = {}
-        by_sample: dict[tuple[str, str, datetime], StoredReading] = {}
-        for reading in readings:
-            key = (reading.limit, reading.resource or "")
-            current = newest.get(key)
-            if current is None or reading.ts >= current.ts:
-                newest[key] = reading
-            by_sample[(*key, reading.ts)] = reading
 
-        with self._errors("recording a poll"):
-            async with self._write() as conn:
-                if newest:
-                    await conn.execute(
-                        self._series_upsert(), [_series_params(r) for r in newest.values()]
-                    )
-                    ids = {
-                        (limit, resource): series_id
-                        for series_id, limit, resource in await conn.execute(
-                            select(SERIES.c.id, SERIES.c.limit, SERIES.c.resource).where(
-                                SERIES.c.account == run.account
-                            )
-                        )
+        Group commit: polls recorded while a write is under way wait and are then written
+        together, in ONE transaction of batched statements (at most `_group_size` polls).
+        This returns once the poll is committed; if the batch fails, each of its polls is
+        retried in a transaction of its own, so one poll's error is only its own.
+        """
+        await self._group_commit("recording a poll", poll=_prepare_poll(run, readings, state))
+
+    async def _write_polls(self, conn: AsyncConnection, polls: Sequence[Any]) -> None:
+        """Write `polls` (in order) in the group's transaction, each kind of row in one
+        statement."""
+        series = [p for poll in polls for p in poll.series]
+        runs = [poll.run for poll in polls]
+        statuses = [poll.status for poll in polls]
+        states: dict[str, list[dict[str, str]]] = {}
+        for poll in polls:  # of two polls of one account the later state wins
+            if poll.state is not None:
+                states[poll.account] = poll.state
+        if series:
+            await conn.execute(self._series_upsert(), series)
+            accounts = sorted({poll.account for poll in polls if poll.samples})
+            ids: dict[tuple[str, str, str], int] = {}
+            for chunk in chunks(accounts):
+                for series_id, account, limit, resource in await conn.execute(
+                    self._series_ids(), {"accounts": list(chunk)}
+                ):
+                    ids[(account, limit, resource)] = series_id
+            samples: dict[tuple[int, datetime], dict[str, Any]] = {}
+            for poll in polls:
+                for (limit, resource, ts), (value, cap) in poll.samples.items():
+                    series_id = ids[(poll.account, limit, resource)]
+                    samples[(series_id, ts)] = {
+                        "series_id": series_id,
+                        "ts": ts,
+                        "value": value,
+                        "cap": cap,
                     }
-                    await conn.execute(
-                        self._sample_upsert(),
-                        [
-                            {
-                                "series_id": ids[(limit, resource)],
-                                "ts": ts,
-                                "value": r.value,
-                                "cap": r.cap,
-                            }
-                            for (limit, resource, ts), r in by_sample.items()
-                        ],
-                    )
-                    await conn.execute(_lower_watermarks(min(by_sample[k].ts for k in by_sample)))
-                await conn.execute(insert(COLLECTOR_RUN), _run_params(run))
-                await conn.execute(self._status_upsert(), _status_params(run))
-                if state_rows is not None:
-                    await conn.execute(
-                        delete(COLLECTOR_STATE).where(COLLECTOR_STATE.c.account == run.account)
-                    )
-                    if state_rows:
-                        await conn.execute(insert(COLLECTOR_STATE), state_rows)
+            await conn.execute(self._sample_upsert(), list(samples.values()))
+            oldest = min(poll.oldest for poll in polls if poll.oldest is not None)
+            await conn.execute(_lower_watermarks(oldest))
+        await conn.execute(insert(COLLECTOR_RUN), runs)
+        await conn.execute(self._status_upsert(), statuses)
+        if states:
+            for chunk in chunks(sorted(states)):
+                await conn.execute(
+                    delete(COLLECTOR_STATE).where(COLLECTOR_STATE.c.account.in_(chunk))
+                )
+            rows = [row for rows in states.values() for row in rows]
+            if rows:
+                await conn.execute(insert(COLLECTOR_STATE), rows)
+
+    def _series_ids(self) -> Any:
+        if self._series_ids_stmt is None:
+            self._series_ids_stmt = select(
+                SERIES.c.id, SERIES.c.account, SERIES.c.limit, SERIES.c.resource
+            ).where(SERIES.c.account.in_(bindparam("accounts", expanding=True)))
+        return self._series_ids_stmt
 
     def _series_upsert(self) -> Any:
+        if self._series_upsert_stmt is None:
+            self._series_upsert_stmt = self._build_series_upsert()
+        return self._series_upsert_stmt
+
+    def _sample_upsert(self) -> Any:
+        if self._sample_upsert_stmt is None:
+            self._sample_upsert_stmt = self._build_sample_upsert()
+        return self._sample_upsert_stmt
+
+    def _status_upsert(self) -> Any:
+        if self._status_upsert_stmt is None:
+            self._status_upsert_stmt = self._build_status_upsert()
+        return self._status_upsert_stmt
+
+    def _build_series_upsert(self) -> Any:
         stmt = self._insert(SERIES)
         keys = ("account", "limit", "resource")
         return stmt.on_conflict_do_update(
@@ -106,14 +134,14 @@ class ReadingsMixin(StoreBase):
             where=SERIES.c.last_ts <= stmt.excluded.last_ts,
         )
 
-    def _sample_upsert(self) -> Any:
+    def _build_sample_upsert(self) -> Any:
         stmt = self._insert(SAMPLE)
         return stmt.on_conflict_do_update(
             index_elements=["series_id", "ts"],
             set_={"value": stmt.excluded.value, "cap": stmt.excluded.cap},
         )
 
-    def _status_upsert(self) -> Any:
+    def _build_status_upsert(self) -> Any:
         stmt = self._insert(ACCOUNT_STATUS)
         old, new = ACCOUNT_STATUS.c, stmt.excluded
         return stmt.on_conflict_do_update(
@@ -208,6 +236,48 @@ class ReadingsMixin(StoreBase):
         hourly one aggregated in the database."""
         async with self._reading("reading rollups") as rows:
             return await queries.daily_maxima(rows, self.dialect, accounts, since)
+
+
+@dataclass(frozen=True, slots=True)
+class _PreparedPoll:
+    """One poll checked and turned into statement parameters, waiting for its transaction."""
+
+    account: str
+    series: list[dict[str, Any]]  # the newest reading of each series
+    samples: dict[tuple[str, str, datetime], tuple[float, float | None]]  # last one wins
+    oldest: datetime | None
+    run: dict[str, Any]
+    status: dict[str, Any]
+    state: list[dict[str, str]] | None
+
+
+def _prepare_poll(
+    run: RunRecord, readings: Sequence[StoredReading], state: Mapping[str, Any] | None
+) -> _PreparedPoll:
+    for reading in readings:
+        if reading.account != run.account:
+            raise ValueError(
+                f"reading {reading.limit!r} is for account {reading.account!r}, "
+                f"but the run is for {run.account!r}"
+            )
+    state_rows = None if state is None else _encode_state(run.account, state)
+    newest: dict[tuple[str, str], StoredReading] = {}
+    samples: dict[tuple[str, str, datetime], tuple[float, float | None]] = {}
+    for reading in readings:
+        key = (reading.limit, reading.resource or "")
+        current = newest.get(key)
+        if current is None or reading.ts >= current.ts:
+            newest[key] = reading
+        samples[(*key, reading.ts)] = (reading.value, reading.cap)
+    return _PreparedPoll(
+        account=run.account,
+        series=[_series_params(r) for r in newest.values()],
+        samples=samples,
+        oldest=min((r.ts for r in readings), default=None),
+        run=_run_params(run),
+        status=_status_params(run),
+        state=state_rows,
+    )
 
 
 def _series_params(r: StoredReading) -> dict[str, Any]:

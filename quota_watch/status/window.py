@@ -1,0 +1,146 @@
+"""Each series' recent samples kept in memory, so the rules after a poll read nothing back."""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from quota_watch.collect.runtime import AccountRuntime
+from quota_watch.engine.signals import SeriesView
+from quota_watch.status.series import fetch_since, series_view
+from quota_watch.store.models import Point, StoredReading
+
+if TYPE_CHECKING:
+    from quota_watch.store.sqlite_reader import ReadStore
+
+__all__ = ["SeriesWindows"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+_AHEAD = timedelta(seconds=1)  # as recent_views: samples up to now + 1 s count
+_FAR_AHEAD = timedelta(days=3650)
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // _MICRO
+
+
+def _moment(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+@dataclass(slots=True)
+class _Ring:
+    """One series' samples, oldest first: timestamps (µs since the epoch) and values, packed."""
+
+    ts: array[int] = field(default_factory=lambda: array("q"))
+    values: array[float] = field(default_factory=lambda: array("d"))
+
+    def put(self, micros: int, value: float) -> None:
+        """Add a sample; one at the same moment is replaced (as the store's upsert does)."""
+        ts = self.ts
+        if not ts or micros > ts[-1]:
+            ts.append(micros)
+            self.values.append(value)
+            return
+        at = bisect_left(ts, micros)
+        if at < len(ts) and ts[at] == micros:
+            self.values[at] = value
+        else:
+            ts.insert(at, micros)
+            self.values.insert(at, value)
+
+    def drop_before(self, micros: int) -> None:
+        """Forget the samples older than `micros`."""
+        cut = bisect_left(self.ts, micros)
+        if cut:
+            del self.ts[:cut]
+            del self.values[:cut]
+
+    def points(self, since: int, until: int) -> list[Point]:
+        """The samples with since <= ts < until (cap is not kept: the rules do not read it)."""
+        lo, hi = bisect_left(self.ts, since), bisect_left(self.ts, until)
+        return [Point(_moment(self.ts[i]), self.values[i], None) for i in range(lo, hi)]
+
+
+@dataclass(slots=True)
+class _AccountWindow:
+    loaded_since: int  # every sample from here on is in `series` (µs since the epoch)
+    series: dict[tuple[str, str | None], _Ring]
+
+
+class SeriesWindows:
+    """The samples of every polled series over the rules' lookback, in memory.
+
+    An account's samples are read from the store once, at its first evaluation (from
+    `now - lookback`, the oldest any rule needs); after that each poll's own readings, already
+    committed, are appended, and samples older than the lookback are dropped. The views are
+    then the same as :func:`~quota_watch.status.series.recent_views` would read back.
+    """
+
+    def __init__(self) -> None:
+        self._accounts: dict[str, _AccountWindow] = {}
+
+    async def views(
+        self,
+        store: ReadStore,
+        rt: AccountRuntime,
+        readings: Sequence[StoredReading],
+        now: datetime,
+        lookback: timedelta,
+    ) -> list[SeriesView]:
+        """The rules' views of `readings` (all of `rt`'s account, just stored) with the
+        samples each needs: read from the store only at an account's first use."""
+        if not readings:
+            return []
+        account = rt.config.name
+        oldest = _micros(now - lookback)
+        window = self._accounts.get(account)
+        if window is None or oldest < window.loaded_since:
+            window = await self._load(store, account, now - lookback, now)
+        else:
+            for reading in readings:
+                ring = window.series.get((reading.limit, reading.resource or None))
+                if ring is None:
+                    ring = window.series[(reading.limit, reading.resource or None)] = _Ring()
+                ring.put(_micros(reading.ts), reading.value)
+        for ring in window.series.values():
+            ring.drop_before(oldest)
+        window.loaded_since = max(window.loaded_since, oldest)
+        until = _micros(now + _AHEAD)
+        views = []
+        for reading in readings:
+            ring = window.series.get((reading.limit, reading.resource or None))
+            start = _micros(fetch_since(reading, now, lookback))
+            points = ring.points(start, until) if ring is not None else []
+            views.append(series_view(rt, reading, points, now))
+        return views
+
+    async def _load(
+        self, store: ReadStore, account: str, since: datetime, now: datetime
+    ) -> _AccountWindow:
+        # No upper bound that `now` sets: a sample stamped ahead of this poll counts later.
+        found = await store.samples_of_accounts([account], since, now + _FAR_AHEAD)
+        series: dict[tuple[str, str | None], _Ring] = {}
+        for (_, limit, resource), points in found.items():
+            ring = series[(limit, resource)] = _Ring()
+            for p in points:
+                ring.put(_micros(p.ts), p.value)
+        window = self._accounts[account] = _AccountWindow(_micros(since), series)
+        return window
+
+    def forget(self, accounts: Collection[str] | None = None) -> None:
+        """Drop the windows of `accounts` (all if None): they are read again at next use."""
+        if accounts is None:
+            self._accounts.clear()
+        else:
+            for account in accounts:
+                self._accounts.pop(account, None)
+
+    def keep_only(self, accounts: Collection[str]) -> None:
+        """Drop the windows of accounts not in `accounts`."""
+        self.forget([a for a in self._accounts if a not in accounts])

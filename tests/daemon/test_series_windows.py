@@ -1,0 +1,90 @@
+"""The rules' in-memory series windows give the views a read back from the store would give."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from quota_watch.status.series import recent_views
+from quota_watch.status.window import SeriesWindows
+from quota_watch.store.facade import Store
+from quota_watch.store.models import RunRecord, StoredReading
+from tests.support.fakes import runtime
+
+START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+PLUS_TWO = timezone(timedelta(hours=2))
+
+
+def requests(value: float, ts: datetime) -> StoredReading:
+    day = ts.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return StoredReading(
+        provider="fake",
+        account="a1",
+        limit="requests",
+        resource=None,
+        unit="count",
+        measure="cumulative",
+        value=value,
+        cap=100_000.0,
+        cap_source="catalogue",
+        period_start=day,
+        period_end=day + timedelta(days=1),
+        ts=ts,
+    )
+
+
+def storage(value: float, ts: datetime, resource: str) -> StoredReading:
+    return StoredReading(
+        provider="fake",
+        account="a1",
+        limit="storage",
+        resource=resource,
+        unit="bytes",
+        measure="level",
+        value=value,
+        cap=None,
+        cap_source="none",
+        period_start=None,
+        period_end=None,
+        ts=ts,
+    )
+
+
+def run(at: datetime, readings: int) -> RunRecord:
+    return RunRecord("fake", "a1", at, at, "success", None, readings)
+
+
+async def test_windows_match_the_store_read_back_poll_after_poll(store: Store) -> None:
+    rt = runtime()
+    windows = SeriesWindows()
+    lookback = timedelta(hours=1)  # shorter than the run: old samples must leave the window
+    for step in range(14):
+        now = START + timedelta(minutes=10 * step)
+        readings = [
+            requests(1_000.0 * step, now),
+            storage(5e6 + step, now, "db-1"),
+            # a second series of the limit appears later
+            *([storage(7e6 - step, now, "db-2")] if step >= 3 else []),
+        ]
+        if step == 5:  # a late sample for an earlier moment, stamped in another zone
+            readings.append(requests(4_321.5, (now - timedelta(minutes=25)).astimezone(PLUS_TWO)))
+        if step == 8:  # the same moment again: the later value wins
+            readings.append(requests(9_999.0, now))
+        await store.record_poll(run(now, len(readings)), readings)
+        expected = await recent_views(store, rt, readings, now, lookback)
+        got = await windows.views(store, rt, readings, now, lookback)
+        assert got == expected, f"poll {step}"
+        assert all(view.points for view in got)
+
+
+async def test_a_longer_lookback_reads_the_store_again(store: Store) -> None:
+    rt = runtime()
+    windows = SeriesWindows()
+    for step in range(6):
+        now = START + timedelta(minutes=10 * step)
+        readings = [storage(float(step), now, "db-1")]
+        await store.record_poll(run(now, 1), readings)
+        await windows.views(store, rt, readings, now, timedelta(minutes=15))
+    longer = timedelta(hours=2)
+    got = await windows.views(store, rt, readings, now, longer)
+    assert got == await recent_views(store, rt, readings, now, longer)
+    assert len(got[0].points) == 6
