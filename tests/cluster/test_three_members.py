@@ -328,7 +328,12 @@ def test_members_ride_out_a_cut_connection_to_postgresql(tmp_path: Path, databas
         for m in ("m0", "m1"):
             members.start(m)
         live = {"m0", "m1"}
-        wait_until(lambda: set(held_by(database, live)) == set(accounts), "leases", members, 60)
+
+        def shared() -> bool:
+            held = held_by(database, live)
+            return set(held) == set(accounts) and set(held.values()) == live
+
+        wait_until(shared, "both members holding leases", members, 60)
 
         cut = datetime.now(UTC)
         proxy.cut()

@@ -76,6 +76,10 @@ class CuttableProxy:
             except OSError:
                 client.close()
                 continue
+            # Blocking from here on: a timeout left on either socket would drop the connection
+            # whenever one side stalls under load (a cut must be the test's doing alone).
+            client.settimeout(None)
+            upstream.settimeout(None)
             with self._lock:
                 self._pairs.append((client, upstream))
             threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
