@@ -3,7 +3,8 @@
 In-process on a synthetic snapshot (N accounts x 10 limits, each with cap, period bounds and a
 forecast, plus one poll status per account): no daemon, no store, only
 quota_watch.prometheus.exposition.render and quota_watch.prometheus.negotiate.metrics_body.
-The peers are gzip at level 6 (zlib's default) and 9 (prometheus-client's choice) beside our level 1.
+The peers are gzip at level 6 (zlib's default) and 9 (prometheus-client's choice) beside
+our level 1.
 
     python bench/bench_metrics_encoding.py              # 1,000 accounts = 10,000 series
     python bench/bench_metrics_encoding.py --accounts 100
