@@ -94,12 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for stat in sorted(stats, key=lambda s: s.size_diff, reverse=True)[:12]:
         frames = [
-            f"{Path(f.filename).name}:{f.lineno}"
+            f"{Path(f.filename).parent.name}/{Path(f.filename).name}:{f.lineno}"
             for f in stat.traceback
             if "tracemalloc" not in f.filename
         ]
         rows.append(
-            (f"{stat.size_diff / 1024:+.1f} KiB", f"{stat.count_diff:+d}", " < ".join(frames[:4]))
+            (f"{stat.size_diff / 1024:+.1f} KiB", f"{stat.count_diff:+d}", " < ".join(reversed(frames[-4:])))
         )
     print(table(["growth", "blocks", "where (innermost first)"], rows))
     per_1000 = total / max(polls, 1) * 1000
