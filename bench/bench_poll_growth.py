@@ -99,7 +99,11 @@ def main(argv: list[str] | None = None) -> int:
             if "tracemalloc" not in f.filename
         ]
         rows.append(
-            (f"{stat.size_diff / 1024:+.1f} KiB", f"{stat.count_diff:+d}", " < ".join(reversed(frames[-4:])))
+            (
+                f"{stat.size_diff / 1024:+.1f} KiB",
+                f"{stat.count_diff:+d}",
+                " < ".join(reversed(frames[-4:])),
+            )
         )
     print(table(["growth", "blocks", "where (innermost first)"], rows))
     per_1000 = total / max(polls, 1) * 1000
