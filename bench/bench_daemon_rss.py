@@ -64,6 +64,10 @@ _FLOOR_SNIPPETS = {
         "from quota_watch.collect.registry import discover\n"
         "discover({'http_json'})"
     ),
+    "import quota_watch.daemon.process (the daemon's modules)": "import quota_watch.daemon.process",
+    "+ apprise with a URL checked": (
+        "import quota_watch.daemon.process, apprise\napprise.Apprise().add('json://127.0.0.1:9/')"
+    ),
 }
 _SKIPPED = "maximum number of running instances reached"
 _PRINT_RSS = (
@@ -153,6 +157,7 @@ def run_daemon(
     timeout: float,
     env: dict[str, str],
     lookback_points: int,
+    notifier: str | None = None,
 ) -> tuple[list[Sample], dict[str, Any]]:
     """Run the daemon until `cycles` cycles; returns the samples and end-of-run facts."""
     db = workdir / "rss.db"
@@ -170,6 +175,8 @@ def run_daemon(
         # pack and the overrides), so the bench runs a copy of the default pack.
         seconds = parse_duration(interval).total_seconds() * lookback_points
         document["alerts"] = {"rule_pack": str(scaled_rule_pack(workdir, seconds))}
+        if notifier is not None:
+            document["notifiers"] = [{"name": "ops", "url": notifier, "severities": ["critical"]}]
         config = workdir / "rss.toml"
         config.write_text(tomli_w.dumps(document), encoding="utf-8")
         with BenchDaemon(workdir, config, port, env) as daemon:
@@ -259,6 +266,12 @@ def main(argv: list[str] | None = None) -> int:
         "24 h holds at a 10-minute interval)",
     )
     parser.add_argument("--timeout", type=float, default=1500.0, help="stop after (seconds)")
+    parser.add_argument(
+        "--notifier",
+        default=None,
+        metavar="APPRISE_URL",
+        help="configure one apprise notifier (critical alerts only), e.g. json://127.0.0.1:9/",
+    )
     args = parser.parse_args(argv)
     cycles = args.cycles or (100 if args.quick else 1000)
     args.accounts = args.accounts or (10 if args.quick else 20)
@@ -272,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         "anon = RssAnon, the private heap part (the rest is file-backed pages). Forecast "
         f"lookback = {args.lookback_points} intervals (as 24 h at 10 min; a copy of the default "
         "rule pack), so the per-poll rules work matches production's."
-        + (f" Daemon environment: {' '.join(args.daemon_env)}." if args.daemon_env else ""),
+        + (f" Daemon environment: {' '.join(args.daemon_env)}." if args.daemon_env else "")
+        + (" One apprise notifier configured." if args.notifier else ""),
     )
     with tempfile.TemporaryDirectory(prefix="qw-bench-rss-") as tmp:
         floors = import_floor(Path(tmp))
@@ -287,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             args.timeout,
             dict(item.split("=", 1) for item in args.daemon_env),
             args.lookback_points,
+            args.notifier,
         )
     last = samples[-1]
     milestones = [("start (/readyz answers)", samples[0])]

@@ -3,7 +3,8 @@
 In-process on a synthetic snapshot (N accounts x 10 limits, each with cap, period bounds and a
 forecast, plus one poll status per account): no daemon, no store, only
 quota_watch.prometheus.exposition.render and quota_watch.prometheus.negotiate.metrics_body.
-The peer is gzip at level 9 (prometheus-client's choice) beside our level 6.
+The peers are gzip at level 6 (zlib's default) and 9 (prometheus-client's choice) beside
+our level 1.
 
     python bench/bench_metrics_encoding.py              # 1,000 accounts = 10,000 series
     python bench/bench_metrics_encoding.py --accounts 100
@@ -89,7 +90,7 @@ def main() -> None:
     rows = []
     for label, body in (("text 0.0.4", text), ("OpenMetrics 1.0.0", openmetrics)):
         render_s = best_of(args.repeats, lambda om=body is openmetrics: render(snap, om))
-        for level in (GZIP_LEVEL, 9):
+        for level in (GZIP_LEVEL, 6, 9):
             packed = gzip.compress(body, compresslevel=level, mtime=0)
             gzip_s = best_of(args.repeats, lambda b=body, lv=level: gzip.compress(b, lv, mtime=0))
             rows.append(

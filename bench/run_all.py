@@ -21,7 +21,7 @@ from pathlib import Path
 from _common import machine_line, table
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("poll_cycle", "daemon_rss", "metrics", "report", "page")
+BENCHES = ("poll_cycle", "daemon_rss", "metrics", "scrape", "report", "page")
 TIMEOUT = 20 * 60
 
 

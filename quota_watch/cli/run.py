@@ -35,6 +35,9 @@ def run(
     log_format: LogFormatOption = None,
 ) -> None:
     """Run the daemon: poll every account on schedule and serve /metrics."""
+    from quota_watch.notify import deliver
+
+    deliver.VALIDATE_OUT_OF_PROCESS = True  # apprise loads on the first send, not at start
     cfg = load(config)
     from quota_watch.config.runnable import runnable_problems
 

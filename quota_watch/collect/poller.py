@@ -50,6 +50,7 @@ class PollResult:
     duration: float = 0.0
     rate_limit: RateLimitStatus | None = None
     store_error: str | None = None  # the store refused this poll's write (nothing was kept)
+    run: RunRecord | None = None  # the run record as stored (None when nothing was kept)
 
 
 class Poller:
@@ -167,6 +168,7 @@ class Poller:
             retry_after=retry_after,
             duration=duration,
             rate_limit=ctx.rate_limit,
+            run=run,
         )
 
     def _resolve(

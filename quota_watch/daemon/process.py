@@ -20,6 +20,7 @@ from quota_watch.config.settings import Config, HeartbeatSettings
 from quota_watch.daemon.alerting import Alerting
 from quota_watch.daemon.auth import BasicAuth, is_loopback
 from quota_watch.daemon.heartbeat import Heartbeat
+from quota_watch.daemon.livemetrics import DaemonWideFacts, LiveMetrics
 from quota_watch.daemon.selfstats import process_stats
 from quota_watch.daemon.server import bind, build_server, create_app
 from quota_watch.daemon.staleness import StalenessWatch
@@ -29,7 +30,6 @@ from quota_watch.model import Outcome
 from quota_watch.prometheus.exposition import (
     AccountFacts,
     ClusterFacts,
-    ForecastFacts,
     PoolFacts,
     PoolLimitFacts,
     Snapshot,
@@ -70,6 +70,8 @@ class Daemon:
         self._configured: dict[str, AccountRuntime] = {}  # every account, owned or not
         self._retired = False
         self._retiring: asyncio.Future[None] | None = None
+        self.live = LiveMetrics(lambda: self.alerting.forecasts if self.alerting else {})
+        self._live_reload: asyncio.Future[None] | None = None
 
     def ready(self) -> str | None:
         """None when the daemon is ready to serve, else why not."""
@@ -94,39 +96,21 @@ class Daemon:
         return None
 
     async def snapshot(self) -> Snapshot:
-        """The data one /metrics scrape renders."""
+        """The data one /metrics scrape renders: the accounts' parts pre-rendered as polls
+        finished, the daemon-wide facts from memory; nothing is read from the store."""
         if self.store is None or self.scheduler is None or self.alerting is None:
             return Snapshot(readings=(), statuses=(), accounts=(), process=process_stats())
         names = set(self.scheduler.runtimes)
-        readings = await self.store.latest(accounts=names)
-        statuses = [s for s in await self.store.account_statuses() if s.account in names]
-        accounts = [
-            AccountFacts(
-                provider=rt.provider,
-                account=name,
-                group=rt.config.group,
-                interval_seconds=rt.config.interval.total_seconds(),
-            )
-            for name, rt in sorted(self.scheduler.runtimes.items())
-        ]
-        firing: dict[str, int] = {}
-        for alert in await self.alerting.firing():
-            if alert.account in names:
-                firing[alert.severity] = firing.get(alert.severity, 0) + 1
-        forecasts = {
-            key: ForecastFacts(signal.forecast_utilization, signal.exhausts_at, signal.span_seconds)
-            for key, signal in self.alerting.forecasts.items()
-        }
         worker = self.alerting.worker
         return Snapshot(
-            readings=readings,
-            statuses=statuses,
-            accounts=accounts,
-            alerts_firing=firing,
-            forecasts=forecasts,
+            readings=(),
+            statuses=(),
+            accounts=(),
+            alerts_firing=self.live.daemon_wide.firing,
+            live=self.live.exposition,
             notifications_sent=dict(worker.sent_total),
             notifications_failed=dict(worker.failed_total),
-            outbox_depth=await self.store.outbox_depth(),
+            outbox_depth=self.live.daemon_wide.outbox_depth,
             rate_limits={k: v for k, v in self.rate_limits.items() if k[1] in names},
             heartbeat=self.heartbeat.facts() if self.heartbeat is not None else None,
             process=process_stats(),
@@ -155,6 +139,35 @@ class Daemon:
             return None
         epochs = self.cluster.account_epochs()
         return ClusterFacts(self.cluster.member, len(self.cluster.members), epochs)
+
+    async def _daemon_wide(self) -> DaemonWideFacts:
+        """Firing alerts (of watched accounts) by severity and the outbox depth, from the store."""
+        assert self.store is not None and self.alerting is not None
+        names = set(self.scheduler.runtimes) if self.scheduler is not None else set()
+        firing: dict[str, int] = {}
+        for alert in await self.alerting.firing():
+            if alert.account in names:
+                firing[alert.severity] = firing.get(alert.severity, 0) + 1
+        return DaemonWideFacts(firing=firing, outbox_depth=await self.store.outbox_depth())
+
+    async def _load_live(self) -> None:
+        """Seed /metrics' in-memory view of the configured accounts from the store."""
+        assert self.store is not None and self.scheduler is not None
+        self.live.set_accounts(
+            [
+                AccountFacts(
+                    provider=rt.provider,
+                    account=name,
+                    group=rt.config.group,
+                    interval_seconds=rt.config.interval.total_seconds(),
+                )
+                for name, rt in self.scheduler.runtimes.items()
+            ]
+        )
+        try:
+            await self.live.load(self.store, set(self.scheduler.runtimes))
+        except StoreError as exc:
+            log.error("reading the latest values for /metrics: %s", exc)
 
     def _page_source(self) -> LiveSource:
         """The status page's view of this daemon, read anew at each request."""
@@ -198,6 +211,7 @@ class Daemon:
         if settings.cluster.enabled:
             await self._join_cluster()
         self.scheduler.set_accounts(self._owned(self._configured))
+        await self._load_live()
         if self.cluster is None:
             await self._retire_unwatched()
         auth = BasicAuth(lambda: self.config.settings.server.basic_auth_users or {})
@@ -224,6 +238,7 @@ class Daemon:
         membership = asyncio.create_task(members)
         staleness = StalenessWatch(self.store, self.scheduler, self.alerting, self.clock)
         stale_watch = asyncio.create_task(staleness.run(self.stop))
+        live_facts = asyncio.create_task(self.live.run(self._daemon_wide, self.stop))
         await asyncio.sleep(0)
         source = self.config.source or "embedded default (host collector)"
         scheme = "https" if settings.server.tls_cert_file else "http"
@@ -259,7 +274,7 @@ class Daemon:
         if self.cluster is not None:
             await asyncio.gather(membership, return_exceptions=True)  # no tick after leaving
             await self.cluster.leave()
-        tasks = [serving, outbox, heartbeat, stale_watch, membership]
+        tasks = [serving, outbox, heartbeat, stale_watch, membership, live_facts]
         tasks += [tls_watch] if tls_watch is not None else []
         await asyncio.gather(*tasks, return_exceptions=True)
         stop.cancel()
@@ -314,13 +329,17 @@ class Daemon:
                 set(runtimes), {r.config.group for r in runtimes.values() if r.config.group}
             )
         self.config = new
+        await self._load_live()
         log.info("reloaded: %d accounts", len(new.accounts))
 
     async def _after_poll(self, rt: AccountRuntime, result: PollResult) -> None:
         if result.rate_limit is not None:
             self.rate_limits[(rt.provider, rt.config.name)] = result.rate_limit
         assert self.alerting is not None
-        await self.alerting.after_poll(rt, result)
+        try:
+            await self.alerting.after_poll(rt, result)
+        finally:
+            self.live.polled(result)  # after the rules: the forecasts are this poll's
         group = rt.config.group
         if self.cluster is not None:
             return  # pools are planned by the cluster's singleton member (_plan_pools)
@@ -386,9 +405,11 @@ class Daemon:
         return {n: rt for n, rt in runtimes.items() if n in owned}
 
     def _cluster_changed(self) -> None:
-        """Leases moved: poll exactly the accounts held now."""
+        """Leases moved: poll, and export on /metrics, exactly the accounts held now."""
         if self.scheduler is not None:
             self.scheduler.set_accounts(self._owned(self._configured))
+            if self.store is not None:
+                self._live_reload = asyncio.ensure_future(self._load_live())
         if self.cluster is not None and self.cluster.is_singleton and not self._retired:
             self._retired = True
             self._retiring = asyncio.ensure_future(self._singleton(self._retire_unwatched)())

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -148,10 +150,40 @@ def _validate_sync(url: str) -> str | None:
     return _summary(capture.messages, url, "apprise does not recognise this URL")
 
 
+#: Set by the daemon: check URLs in a child process while apprise is not loaded here, so a
+#: configured notifier costs apprise's ~26 MB (with requests) only once something is sent.
+VALIDATE_OUT_OF_PROCESS = False
+_CHILD_CHECK = (
+    "import sys\n"
+    "from quota_watch.notify.deliver import _validate_sync\n"
+    "sys.stdout.write(_validate_sync(sys.stdin.read()) or '')\n"
+)
+
+
+def _validate_in_child(url: str) -> str | None:
+    # The URL holds secrets: it goes through stdin, never argv or the environment.
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD_CHECK],
+            input=url,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return _validate_sync(url)
+    if done.returncode != 0:
+        return _validate_sync(url)  # e.g. no interpreter to spare: check here after all
+    return done.stdout or None
+
+
 def validate_url(url: str) -> str | None:
     """None when apprise can use `url`; else why not, without the URL or any part of it."""
     if not url.strip():
         return "the URL is empty"
+    if VALIDATE_OUT_OF_PROCESS and _apprise_module is None:
+        return _validate_in_child(url)
     return _validate_sync(url)
 
 

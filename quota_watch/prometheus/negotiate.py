@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
-#: Level 6 is zlib's default: at 10k series it keeps ~95 % of level 9's saving for a third of the
-#: CPU, which is what a 1 GB VM scraped every 15 s wants.
-GZIP_LEVEL = 6
+#: Level 1: at 10k series (7.7 MiB of OpenMetrics) it compresses 24x in 13 ms where level 6
+#: compresses 26x in 35 ms (bench/bench_metrics_encoding.py) -- once the samples are pre-rendered,
+#: gzip is most of a scrape's CPU, and a 1 GB VM scraped every 15 s wants the CPU back.
+GZIP_LEVEL = 1
 
 
 @dataclass(frozen=True)
