@@ -33,7 +33,7 @@ def _dsn(url: str) -> str:
 async def fresh_database() -> AsyncIterator[str]:
     """The URL of a new, empty database, dropped (with its sessions) afterwards."""
     base = pg_base_url()
-    name = f"qw_cluster_{secrets.token_hex(6)}"
+    name = f"qw_test_{secrets.token_hex(6)}"
     admin = await asyncpg.connect(_dsn(base))
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
