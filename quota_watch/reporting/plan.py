@@ -57,11 +57,16 @@ def _subject(a: Advice) -> str:
     return f"account {a.account} ({a.provider})"
 
 
+def _share_of_cap(a: Advice) -> str:
+    """The projection as a share of the cap ("-" without a projection or a cap)."""
+    return percent(a.projected / a.cap if a.projected is not None and a.cap else None)
+
+
 def _projection(a: Advice) -> str:
     where = {"period end": "by the period's end", "horizon": "within the planning horizon"}
     return (
         f"{_name(a)} is projected to reach {_of(a, a.projected)} "
-        f"({percent((a.projected or 0) / a.cap if a.cap else None)}) "
+        f"({_share_of_cap(a)}) "
         f"{where.get(a.projected_from, 'now')}"
     )
 
@@ -99,7 +104,7 @@ def advice_text(a: Advice, target: float) -> str:
         return (
             f"{_sentence(_subject(a))}: move load from {a.hot_shard} to {cool}. "
             f"{a.hot_shard}'s {_name(a)} is projected at {_of(a, a.projected)} "
-            f"({percent((a.projected or 0) / a.cap if a.cap else None)})"
+            f"({_share_of_cap(a)})"
             f"{'; full at ' + utc_minute(a.exhausts_at) if a.exhausts_at else ''}, "
             "while the pool has room."
         )
