@@ -295,6 +295,13 @@ class LimitSpec(BaseModel):
             display_factor(value, unit)
         return value
 
+    def spec(self) -> LimitSpec:
+        """The plain LimitSpec part, as the core's catalogue holds it: a limit declared in an
+        account's options (with where to read it) without those extra fields."""
+        return LimitSpec.model_validate(
+            {name: getattr(self, name) for name in LimitSpec.model_fields}
+        )
+
 
 def anchored(spec: LimitSpec, anchor_day: int) -> LimitSpec:
     """`spec` counted over a billing cycle that starts on `anchor_day` (its time zone kept)."""

@@ -93,12 +93,6 @@ class DeclaredLimit(LimitSpec):
             raise ValueError("scope 'resource' needs for_each and resource")
         return self
 
-    def spec(self) -> LimitSpec:
-        """The plain LimitSpec part, as the core's catalogue would hold it."""
-        return LimitSpec.model_validate(
-            {name: getattr(self, name) for name in LimitSpec.model_fields}
-        )
-
 
 class HttpJsonOptions(BaseModel):
     """`[accounts.options]` of an `http_json` account."""

@@ -44,12 +44,6 @@ class ManualLimit(LimitSpec):
             )
         return self
 
-    def spec(self) -> LimitSpec:
-        """The plain LimitSpec part, as the core's catalogue would hold it."""
-        return LimitSpec.model_validate(
-            {name: getattr(self, name) for name in LimitSpec.model_fields}
-        )
-
 
 class ManualOptions(BaseModel):
     """`[accounts.options]` of a `manual` account."""

@@ -91,12 +91,6 @@ class QueriedLimit(LimitSpec):
             raise ValueError("scope 'resource' needs resource_label")
         return self
 
-    def spec(self) -> LimitSpec:
-        """The plain LimitSpec part, as the core's catalogue would hold it."""
-        return LimitSpec.model_validate(
-            {name: getattr(self, name) for name in LimitSpec.model_fields}
-        )
-
 
 class PrometheusOptions(BaseModel):
     """`[accounts.options]` of a `prometheus` account."""
