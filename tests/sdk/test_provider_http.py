@@ -353,6 +353,9 @@ async def test_standard_rate_limit_headers_reach_the_reporter_even_on_a_failure(
     await failure(http, "/down")
     assert [(r, limit) for r, limit, _ in seen] == [(41.0, 60.0), (41.0, 60.0)]
 
-    quiet = kit(lambda _r: httpx.Response(200, json={}), report_rate_limit=seen.append)
+    quiet = kit(
+        lambda _r: httpx.Response(200, json={}),
+        report_rate_limit=lambda *budget: seen.append(budget),
+    )
     await quiet.get("/usage")
     assert len(seen) == 2  # no headers, nothing reported
