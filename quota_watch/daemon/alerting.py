@@ -17,7 +17,7 @@ from quota_watch.engine.pools import PoolPlan
 from quota_watch.engine.removal import retire_account
 from quota_watch.engine.rulepack import RuleOverride, RulePack, load_rule_pack
 from quota_watch.engine.signals import Signal
-from quota_watch.engine.state import evaluate_account
+from quota_watch.engine.evaluation import evaluate_account
 from quota_watch.model import AlertState, Outcome, SeriesKey
 from quota_watch.notify.config import NotifierSettings
 from quota_watch.notify.outbox import OutboxWorker, enqueue

@@ -1,5 +1,6 @@
 """The rules engine: rule pack, rule kinds, alert state machine and replay (pure, no I/O)."""
 
+from quota_watch.engine.evaluation import Evaluation, evaluate_account
 from quota_watch.engine.forecast import fit_trend, forecast_signal, theil_sen
 from quota_watch.engine.health import AccountHealth, auth_signal, stale_signal
 from quota_watch.engine.replay import (
@@ -29,10 +30,8 @@ from quota_watch.engine.state import (
     ALERTNAMES,
     KINDS,
     AlertSubject,
-    Evaluation,
     Transition,
     alertname,
-    evaluate_account,
     fingerprint,
     step,
 )

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 
-from quota_watch.engine.state import KINDS, Evaluation, Transition
+from quota_watch.engine.evaluation import Evaluation
+from quota_watch.engine.state import KINDS, Transition
 from quota_watch.model import AlertState
 
 __all__ = ["retire_account"]

@@ -40,9 +40,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from quota_watch.collect.periods import current_period
 from quota_watch.config.errors import ConfigError, format_validation_error
+from quota_watch.engine.evaluation import evaluate_account
 from quota_watch.engine.rulepack import RuleOverride, RulePack, effective_rules
 from quota_watch.engine.signals import CALENDAR_PERIODS, SeriesView, Signal
-from quota_watch.engine.state import Transition, evaluate_account
+from quota_watch.engine.state import Transition
 from quota_watch.model import AlertState
 from quota_watch.sdk import LimitSpec, Measure, PeriodKind, PeriodSpec, Unit
 

@@ -16,29 +16,24 @@ is deleted when it was pending, and kept as it is when it was already resolved.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from quota_watch.engine.forecast import clearing_band, forecast_signal
-from quota_watch.engine.health import AccountHealth, auth_signal, stale_signal
-from quota_watch.engine.provider_forecast import with_provider_forecast
-from quota_watch.engine.rulepack import EffectiveRules, RuleOverride, RulePack
-from quota_watch.engine.scope import account_rules, rules_for_series
+from quota_watch.engine.forecast import clearing_band
+from quota_watch.engine.rulepack import EffectiveRules
 from quota_watch.engine.signals import SeriesView, Signal
-from quota_watch.engine.threshold import held_severity, threshold_signal
+from quota_watch.engine.threshold import held_severity
 from quota_watch.model import AlertState, MessageKind, Severity
 
 __all__ = [
     "ALERTNAMES",
     "KINDS",
     "AlertSubject",
-    "Evaluation",
     "Transition",
     "alertname",
-    "evaluate_account",
     "fingerprint",
+    "retire",
     "step",
 ]
 
@@ -149,7 +144,7 @@ def _same_series(prev: AlertState, kind: str, subject: AlertSubject) -> bool:
     )
 
 
-def _retire(prev: AlertState, signal: Signal, now: datetime) -> list[Transition]:
+def retire(prev: AlertState, signal: Signal, now: datetime) -> list[Transition]:
     """Close an alert of an earlier period: a firing one resolves with a period_reset message
     carrying the new period's figures; pending and resolved ones produce nothing."""
     if prev.status != "firing":
@@ -223,7 +218,7 @@ def step(
     if prev is not None and prev.fingerprint != fp:
         if not _same_series(prev, kind, subject):
             raise ValueError(f"alert {prev.fingerprint} is not the {kind} alert of this series")
-        retired = _retire(prev, signal, now)
+        retired = retire(prev, signal, now)
         prev = None
     if prev is not None and now <= prev.updated_at:
         return prev, []
@@ -345,211 +340,3 @@ def _step_firing(
         )
         return state, [Transition("reminder", state)]
     return state, []
-
-
-@dataclass
-class Evaluation:
-    """The outcome of evaluating one account after a poll."""
-
-    states: list[AlertState] = field(default_factory=list)
-    """Alerts to save (upsert by fingerprint): live ones with current figures, ones resolved now."""
-    deletions: list[str] = field(default_factory=list)
-    """Fingerprints to delete: pending alerts whose condition failed before they fired."""
-    transitions: list[Transition] = field(default_factory=list)
-    """Messages to send, in order."""
-    forecasts: dict[tuple[str, str | None], Signal] = field(default_factory=dict)
-    """The forecast of every series, by (limit, resource), for the report and the metrics."""
-    errors: list[str] = field(default_factory=list)
-    """Overrides that could not apply to a series (that series' threshold ran without them)."""
-
-
-class _Collector:
-    """Accumulates step results under the persistence rule (last state per fingerprint wins)."""
-
-    def __init__(self) -> None:
-        self.upserts: dict[str, AlertState] = {}
-        self.deletions: dict[str, None] = {}
-        self.transitions: list[Transition] = []
-
-    def add(
-        self, prev: AlertState | None, state: AlertState | None, trans: list[Transition]
-    ) -> None:
-        for transition in trans:
-            self.upserts[transition.state.fingerprint] = transition.state
-        self.transitions.extend(trans)
-        if state is not None:
-            self.upserts[state.fingerprint] = state
-        if prev is not None and prev.status == "pending" and prev.fingerprint not in self.upserts:
-            self.deletions[prev.fingerprint] = None
-
-
-def _with_forecast(signal: Signal, forecast: Signal) -> Signal:
-    return replace(
-        signal,
-        forecast_value=forecast.forecast_value,
-        forecast_utilization=forecast.forecast_utilization,
-        exhausts_at=forecast.exhausts_at,
-        noise=forecast.noise,
-    )
-
-
-def _by_series(
-    prior: Sequence[AlertState], account: str
-) -> dict[tuple[str, str | None, str | None], list[AlertState]]:
-    """The account's stored alerts by (kind, limit, resource)."""
-    by_key: dict[tuple[str, str | None, str | None], list[AlertState]] = {}
-    for alert in prior:
-        if alert.account != account:
-            raise ValueError(f"alert {alert.fingerprint} belongs to {alert.account!r}")
-        by_key.setdefault((alert.kind, alert.limit, alert.resource), []).append(alert)
-    return by_key
-
-
-def evaluate_account(
-    *,
-    provider: str,
-    account: str,
-    group: str | None,
-    series: Sequence[SeriesView],
-    health: AccountHealth | None,
-    prior: Sequence[AlertState],
-    pack: RulePack,
-    overrides: Sequence[RuleOverride] = (),
-    now: datetime,
-    series_complete: bool = False,
-) -> Evaluation:
-    """Run every rule of one account after a poll and step each alert once.
-
-    `series`: the account's series with their current-period points (after a failed poll the
-    caller may pass none: their alerts are then left as they are). Per series the threshold
-    alert steps first; while it fires it inhibits the series' forecast alert (which ends
-    without a message, its reminder schedule taken over by a warning that fires now), and a
-    period end sends one `period_reset` per series. `health`: the account's
-    poll health (None: stale/auth are not evaluated). `prior`: the account's stored alerts
-    (resolved ones may be included). `series_complete`: the poll succeeded and `series` is all
-    the account has, so alerts of series no longer reported are resolved.
-    """
-    out = _Collector()
-    errors: list[str] = []
-    forecasts: dict[tuple[str, str | None], Signal] = {}
-    by_key = _by_series(prior, account)
-
-    def advance(
-        kind: str, signal: Signal, subject: AlertSubject, rules: EffectiveRules
-    ) -> AlertState | None:
-        fp = subject.fingerprint(kind)
-        candidates = by_key.pop((kind, subject.limit, subject.resource), [])
-        current = next((c for c in candidates if c.fingerprint == fp), None)
-        for old in candidates:
-            if old is not current and old.status != "resolved":
-                out.add(old, None, _retire(old, signal, now))
-        state, transitions = step(current, signal, subject, rules, now)
-        out.add(current, state, transitions)
-        return state
-
-    seen: set[tuple[str, str | None]] = set()
-    for view in series:
-        if (view.provider, view.account) != (provider, account):
-            raise ValueError(f"series {view.limit!r} belongs to {view.account!r}")
-        if (view.limit, view.resource) in seen:
-            raise ValueError(f"series {view.limit!r} ({view.resource}) given twice")
-        seen.add((view.limit, view.resource))
-        rules = rules_for_series(pack, overrides, view, errors)
-        forecast = with_provider_forecast(forecast_signal(view, rules), view, rules)
-        forecasts[(view.limit, view.resource)] = forecast
-        subject = AlertSubject.of_series(view)
-        first = len(out.transitions)
-        threshold = advance(
-            "threshold", _with_forecast(threshold_signal(view, rules), forecast), subject, rules
-        )
-        if threshold is not None and threshold.status == "firing":
-            forecasts_of = by_key.pop(("forecast", view.limit, view.resource), [])
-            _continue_schedule(threshold, forecasts_of, out, first)
-            _inhibit(forecasts_of, out, now)
-        else:
-            advance("forecast", forecast, subject, rules)
-        _one_reset(out.transitions, first)
-
-    if health is not None:
-        account_subject = AlertSubject(provider=provider, account=account, group=group)
-        rules = account_rules(
-            pack, overrides, provider=provider, account=account, group=group, errors=errors
-        )
-        advance("auth", auth_signal(health, rules), account_subject, rules)
-        advance("stale", stale_signal(health, rules, now), account_subject, rules)
-
-    if series_complete:
-        for (kind, _limit, _resource), leftovers in by_key.items():
-            if kind not in ("threshold", "forecast"):
-                continue
-            for old in leftovers:
-                out.add(old, *_gone(old, now))
-
-    return Evaluation(
-        states=list(out.upserts.values()),
-        deletions=list(out.deletions),
-        transitions=out.transitions,
-        forecasts=forecasts,
-        errors=errors,
-    )
-
-
-def _inhibit(alerts: Sequence[AlertState], out: _Collector, now: datetime) -> None:
-    """The threshold alert of the series fires: its forecast alert ends without a message
-    (the threshold's messages carry the forecast), so a limit speaks with one voice and one
-    reminder schedule."""
-    for alert in alerts:
-        if alert.status == "resolved":
-            continue
-        if alert.status == "pending":
-            out.add(alert, None, [])
-            continue
-        quiet = replace(
-            alert, status="resolved", resolved_at=now, next_reminder_at=None, updated_at=now
-        )
-        out.add(alert, quiet, [])
-
-
-def _continue_schedule(
-    threshold: AlertState, forecasts: Sequence[AlertState], out: _Collector, first: int
-) -> None:
-    """A threshold warning that fires while the forecast of its limit fires takes over the
-    forecast's reminder schedule (one schedule per limit) instead of starting a new one."""
-    live = next((f for f in forecasts if f.status == "firing"), None)
-    if (
-        live is None
-        or threshold.fired_at != threshold.updated_at
-        or threshold.severity != "warning"
-    ):
-        return
-    taken = replace(
-        threshold,
-        reminder_interval_seconds=live.reminder_interval_seconds,
-        next_reminder_at=live.next_reminder_at,
-    )
-    out.upserts[taken.fingerprint] = taken
-    for index in range(first, len(out.transitions)):
-        if out.transitions[index].state.fingerprint == taken.fingerprint:
-            out.transitions[index] = replace(out.transitions[index], state=taken)
-
-
-def _one_reset(transitions: list[Transition], first: int) -> None:
-    """Keep one period_reset message per series and poll (the threshold's, stepped first)."""
-    resets = [i for i in range(first, len(transitions)) if transitions[i].kind == "period_reset"]
-    for index in reversed(resets[1:]):
-        del transitions[index]
-
-
-def _gone(prev: AlertState, now: datetime) -> tuple[AlertState | None, list[Transition]]:
-    """An alert whose series the account no longer reports: resolved with its last figures."""
-    if prev.status != "firing":
-        return None, []
-    state = replace(
-        prev,
-        status="resolved",
-        resolved_at=now,
-        last_notified_at=now,
-        next_reminder_at=None,
-        updated_at=now,
-    )
-    return state, [Transition("resolved", state)]

@@ -46,7 +46,7 @@ severities = ["critical"]
 
 
 def wait_until(
-    check: Callable[[], bool], what: str, daemon: DaemonProcess, timeout: float = 20
+    check: Callable[[], bool], what: str, daemon: DaemonProcess, timeout: float = 60
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

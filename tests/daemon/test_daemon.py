@@ -42,7 +42,7 @@ def _samples(body: str) -> dict[str, list[dict[str, str]]]:
 
 def test_embedded_default_serves_host_metrics_and_stops_cleanly(tmp_path: Path) -> None:
     with DaemonProcess(tmp_path, free_port()) as daemon:
-        body = daemon.wait_for('limit="disk_used"', timeout=10)
+        body = daemon.wait_for('limit="disk_used"', timeout=60)
         got = _samples(body)
         usage = got["quota_watch_usage_bytes"]
         ratio = got["quota_watch_utilization_ratio"]
@@ -144,7 +144,7 @@ def test_sigkill_mid_polling_loses_no_committed_sample(tmp_path: Path) -> None:
         db = tmp_path / "qw.db"
         config.write_text(emulator.config_toml(interval="1s", store_url=f"sqlite:///{db}"))
         with DaemonProcess(tmp_path, free_port(), config=config) as daemon:
-            daemon.wait_for('account="acct-30"', timeout=15)
+            daemon.wait_for('account="acct-30"', timeout=60)
             seen: set[tuple[int, str]] = set()
             for _ in range(10):
                 time.sleep(0.25)
@@ -164,7 +164,7 @@ def test_sigkill_mid_polling_loses_no_committed_sample(tmp_path: Path) -> None:
     assert seen <= after, f"{len(seen - after)} committed samples lost"
     # and the daemon starts again on that database
     with DaemonProcess(tmp_path, free_port(), config=config) as daemon:
-        daemon.wait_for('account="acct-01"', timeout=15)
+        daemon.wait_for('account="acct-01"', timeout=60)
         assert daemon.stop() == 0
 
 

@@ -289,7 +289,7 @@ def test_daemon_pings_when_healthy_and_exports_its_own_usage(
         '[[accounts]]\nname = "vm"\ncollector = "host"\ninterval = "1m"\n'
     )
     with DaemonProcess(tmp_path, free_port(), config=config) as daemon:
-        body = daemon.wait_for("quota_watch_heartbeat_last_success_timestamp_seconds", timeout=20)
+        body = daemon.wait_for("quota_watch_heartbeat_last_success_timestamp_seconds", timeout=60)
         assert receiver.count() >= 1
         assert receiver.pings[0][2].startswith("quota-watch/")
         got = _samples(body)

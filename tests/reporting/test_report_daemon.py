@@ -32,7 +32,7 @@ def test_report_runs_while_the_daemon_writes(tmp_path: Path) -> None:
         db = tmp_path / "qw.db"
         config.write_text(emulator.config_toml(interval="1s", store_url=f"sqlite:///{db}"))
         with DaemonProcess(tmp_path, free_port(), config=config) as daemon:
-            daemon.wait_for('account="acct-06"', timeout=20)
+            daemon.wait_for('account="acct-06"', timeout=60)
             before = _samples(db)
             runs = []
             for fmt in ["json"] * 6 + ["table", "csv", "markdown"]:

@@ -227,7 +227,7 @@ def test_restore_refuses_while_the_daemon_has_the_database_open(site: Site, tmp_
     backup_to(site, backup)
     port = free_port()
     with DaemonProcess(tmp_path, port, config=site.config_path) as daemon:
-        daemon.wait_for("quota_watch_collector_runs_total", timeout=20)
+        daemon.wait_for("quota_watch_collector_runs_total", timeout=60)
         with pytest.raises(StoreError, match=r"in use by another process .*stop it first"):
             restore_sqlite(backup, site.db, now=NOW, force=True)
         assert daemon.stop() == 0, daemon.log()
@@ -343,7 +343,7 @@ def test_daemon_applies_migrations_at_start(site: Site, tmp_path: Path) -> None:
     with closing(sqlite3.connect(site.db)) as conn, conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
     with DaemonProcess(tmp_path, free_port(), config=site.config_path) as daemon:
-        daemon.wait_for("quota_watch_collector_runs_total", timeout=20)
+        daemon.wait_for("quota_watch_collector_runs_total", timeout=60)
         assert daemon.stop() == 0, daemon.log()
         log = daemon.log()
     assert f"from schema 0001 to {HEAD_REVISION}" in log

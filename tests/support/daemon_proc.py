@@ -101,7 +101,7 @@ class DaemonProcess:
         except httpx.HTTPError:
             return None
 
-    def wait_for(self, predicate_text: str, path: str = "/metrics", timeout: float = 10.0) -> str:
+    def wait_for(self, predicate_text: str, path: str = "/metrics", timeout: float = 60.0) -> str:
         """Poll `path` until its body contains `predicate_text`; return the body."""
         deadline = time.monotonic() + timeout
         body = ""
@@ -118,7 +118,7 @@ class DaemonProcess:
             f"--- log:\n{self.log()}"
         )
 
-    def wait_serving(self, timeout: float = 30.0) -> None:
+    def wait_serving(self, timeout: float = 60.0) -> None:
         """Wait until /readyz answers 200."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
