@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 from quota_watch.collect.poller import PollResult
 from quota_watch.collect.runtime import AccountRuntime
 from quota_watch.config.settings import Config
+from quota_watch.engine.evaluation import evaluate_account
 from quota_watch.engine.health import AccountHealth
 from quota_watch.engine.pools import PoolPlan
 from quota_watch.engine.removal import retire_account
 from quota_watch.engine.rulepack import RuleOverride, RulePack, load_rule_pack
 from quota_watch.engine.signals import Signal
-from quota_watch.engine.evaluation import evaluate_account
 from quota_watch.model import AlertState, Outcome, SeriesKey
 from quota_watch.notify.config import NotifierSettings
 from quota_watch.notify.outbox import OutboxWorker, enqueue
