@@ -140,6 +140,58 @@ def render_page(env: Environment, context: dict[str, Any]) -> str:
     return env.get_template("page.html").render(context)
 
 
+def _problem(message: str, status: int) -> Response:
+    """A JSON refusal, as the API answers."""
+    headers = {**_NO_STORE, **({"Retry-After": "5"} if status == 503 else {})}
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def _guarded(
+    view: Callable[[Request], Awaitable[Response]],
+    refuse: Callable[[str, int], Response],
+    denied: Denied,
+    busy: asyncio.Semaphore,
+) -> Callable[[Request], Awaitable[Response]]:
+    """`view` behind the auth check and the concurrency bound; bad filters are a 400,
+    a store not open or failing a 503 (the store's error is logged, not shown)."""
+
+    async def endpoint(request: Request) -> Response:
+        refusal = await denied(request)
+        if refusal is not None:
+            return refusal
+        async with busy:
+            try:
+                return await view(request)
+            except ReportError as exc:
+                return refuse(str(exc), 400)
+            except NotReady as exc:
+                return refuse(str(exc), 503)
+            except StoreError as exc:
+                log.error("%s: reading the store: %s", request.url.path, exc)
+                return refuse("the store could not be read (see the daemon's log)", 503)
+
+    return endpoint
+
+
+async def _api_plan(source: LiveSource, request: Request) -> Response:
+    """As `quota-watch plan --group --format json`: the pools asked for, or every account."""
+    runtimes = source.runtimes()
+    groups = choose(
+        "group",
+        request.query_params.getlist("group"),
+        sorted({rt.config.group for rt in runtimes.values() if rt.config.group}),
+    )
+    store = source.store()
+    if store is None:
+        raise NotReady("the store is not open yet")
+    planned = {n: rt for n, rt in runtimes.items() if not groups or rt.config.group in groups}
+    now = source.clock()
+    pack = source.pack()
+    positions = await load_positions(store, planned, pack, source.overrides(), now)
+    body = plan_to_json(build_plan(positions, planned, pack, now))
+    return _respond(request, body, JSON_TYPE, _NO_STORE)
+
+
 def page_routes(source: LiveSource, denied: Denied) -> list[BaseRoute]:
     """/, the stylesheet and the JSON API; each answers `denied`'s refusal when it has one."""
     # Jinja2 and the compiled templates (~3 MiB) wait for the first page view: a daemon whose
@@ -151,38 +203,15 @@ def page_routes(source: LiveSource, denied: Denied) -> list[BaseRoute]:
     # at once, so a burst of viewers queues instead of starving the polls on a small VM.
     busy = asyncio.Semaphore(_CONCURRENT_VIEWS)
 
+    def guarded(
+        view: Callable[[Request], Awaitable[Response]], refuse: Callable[[str, int], Response]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        return _guarded(view, refuse, denied, busy)
+
     def error_page(message: str, status: int) -> Response:
         html = env().get_template("error.html").render(message=message, status=status)
         headers = {**_PAGE_HEADERS, **({"Retry-After": "5"} if status == 503 else {})}
         return HTMLResponse(html, status_code=status, headers=headers)
-
-    def problem(message: str, status: int) -> Response:
-        headers = {**_NO_STORE, **({"Retry-After": "5"} if status == 503 else {})}
-        return JSONResponse({"error": message}, status_code=status, headers=headers)
-
-    def guarded(
-        view: Callable[[Request], Awaitable[Response]],
-        refuse: Callable[[str, int], Response],
-    ) -> Callable[[Request], Awaitable[Response]]:
-        """`view` behind the auth check and the concurrency bound; bad filters are a 400,
-        a store not open or failing a 503 (the store's error is logged, not shown)."""
-
-        async def endpoint(request: Request) -> Response:
-            refusal = await denied(request)
-            if refusal is not None:
-                return refusal
-            async with busy:
-                try:
-                    return await view(request)
-                except ReportError as exc:
-                    return refuse(str(exc), 400)
-                except NotReady as exc:
-                    return refuse(str(exc), 503)
-                except StoreError as exc:
-                    log.error("%s: reading the store: %s", request.url.path, exc)
-                    return refuse("the store could not be read (see the daemon's log)", 503)
-
-        return endpoint
 
     async def page(request: Request) -> Response:
         asked = _asked_refresh(request)
@@ -201,34 +230,19 @@ def page_routes(source: LiveSource, denied: Denied) -> list[BaseRoute]:
         _view, entries = await load_report(source, chosen, source.clock())
         return _respond(request, to_json(entries), JSON_TYPE, _NO_STORE)
 
-    async def api_plan(request: Request) -> Response:
-        runtimes = source.runtimes()
-        groups = choose(
-            "group",
-            request.query_params.getlist("group"),
-            sorted({rt.config.group for rt in runtimes.values() if rt.config.group}),
-        )
-        store = source.store()
-        if store is None:
-            raise NotReady("the store is not open yet")
-        # As `quota-watch plan --group`: the pools asked for, or every account.
-        planned = {n: rt for n, rt in runtimes.items() if not groups or rt.config.group in groups}
-        now = source.clock()
-        pack = source.pack()
-        positions = await load_positions(store, planned, pack, source.overrides(), now)
-        body = plan_to_json(build_plan(positions, planned, pack, now))
-        return _respond(request, body, JSON_TYPE, _NO_STORE)
-
     async def stylesheet(request: Request) -> Response:
         return _respond(request, css, _CSS, {"Cache-Control": "max-age=300"})
 
     async def javascript(request: Request) -> Response:
         return _respond(request, script, _JS, {"Cache-Control": "max-age=300"})
 
+    async def api_plan(request: Request) -> Response:
+        return await _api_plan(source, request)
+
     return [
         Route("/", guarded(page, error_page)),
-        Route(CSS_PATH, guarded(stylesheet, problem)),
-        Route("/static/page.js", guarded(javascript, problem)),
-        Route("/api/v1/report", guarded(api_report, problem)),
-        Route("/api/v1/plan", guarded(api_plan, problem)),
+        Route(CSS_PATH, guarded(stylesheet, _problem)),
+        Route("/static/page.js", guarded(javascript, _problem)),
+        Route("/api/v1/report", guarded(api_report, _problem)),
+        Route("/api/v1/plan", guarded(api_plan, _problem)),
     ]
