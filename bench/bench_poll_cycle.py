@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import json
 import math
-import sqlite3
 import sys
 import tempfile
 import time
@@ -30,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+from _bare_peer import bare_peer
 from _common import (
     EmulatorProcess,
     Result,
@@ -131,102 +130,6 @@ async def http_floor(
     return time.perf_counter() - t0
 
 
-_BARE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS series (
-    id INTEGER PRIMARY KEY, account TEXT NOT NULL, "limit" TEXT NOT NULL,
-    resource TEXT NOT NULL, last_ts TEXT NOT NULL, last_value REAL NOT NULL, cap REAL,
-    UNIQUE (account, "limit", resource));
-CREATE TABLE IF NOT EXISTS sample (
-    series_id INTEGER NOT NULL REFERENCES series(id), ts TEXT NOT NULL, value REAL NOT NULL,
-    cap REAL, PRIMARY KEY (series_id, ts));
-CREATE TABLE IF NOT EXISTS run (
-    id INTEGER PRIMARY KEY, account TEXT NOT NULL, started_at TEXT NOT NULL,
-    finished_at TEXT NOT NULL, outcome TEXT NOT NULL, readings INTEGER NOT NULL);
-"""
-
-
-def _bare_readings(document: Any) -> list[tuple[str, str, float, float | None]]:
-    """The emulator document's readings, read by hand: (limit, resource, value, cap)."""
-    found = []
-    for key, limit in document["limits"].items():
-        cap = limit.get("cap")
-        if "resources" in limit:
-            found += [(key, r["name"], float(r["used"]), cap) for r in limit["resources"]]
-        else:
-            found.append((key, "", float(limit["used"]), cap))
-    return found
-
-
-async def bare_peer(
-    client: httpx.AsyncClient,
-    runtimes: dict[str, AccountRuntime],
-    concurrency: int,
-    cycles: int,
-    db: Path | None,
-) -> list[float]:
-    """CPU per poll of a hand-written poller (httpx + semaphore + json) over the same accounts
-    and client, storing each poll in one stdlib sqlite3 transaction if `db` is given (WAL,
-    synchronous=NORMAL, as the store): one figure per cycle."""
-    conn = None
-    if db is not None:
-        conn = sqlite3.connect(db, isolation_level=None)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.executescript(_BARE_SCHEMA)
-    semaphore = asyncio.Semaphore(concurrency)
-
-    def store(account: str, started: str, rows: list[tuple[str, str, float, float | None]]) -> None:
-        assert conn is not None
-        now = utcnow().isoformat()
-        conn.execute("BEGIN IMMEDIATE")
-        for limit, resource, value, cap in rows:
-            (series_id,) = conn.execute(
-                'INSERT INTO series (account, "limit", resource, last_ts, last_value, cap) '
-                'VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account, "limit", resource) DO UPDATE '
-                "SET last_ts = excluded.last_ts, last_value = excluded.last_value, "
-                "cap = excluded.cap RETURNING id",
-                (account, limit, resource, now, value, cap),
-            ).fetchone()
-            conn.execute(
-                "INSERT INTO sample VALUES (?, ?, ?, ?) ON CONFLICT (series_id, ts) DO UPDATE "
-                "SET value = excluded.value, cap = excluded.cap",
-                (series_id, now, value, cap),
-            )
-        conn.execute(
-            "INSERT INTO run (account, started_at, finished_at, outcome, readings) "
-            "VALUES (?, ?, ?, 'success', ?)",
-            (account, started, now, len(rows)),
-        )
-        conn.execute("COMMIT")
-
-    async def poll(rt: AccountRuntime) -> None:
-        options: Any = rt.config.options
-        headers = {k: v.get_secret_value() for k, v in options.headers.items()}
-        async with semaphore:
-            started = utcnow().isoformat()
-            try:
-                response = await client.get(str(options.url), headers=headers)
-            except httpx.TransportError:
-                # A pooled keep-alive connection the emulator closed meanwhile: once more on
-                # a fresh one, as the collectors' client does.
-                response = await client.get(str(options.url), headers=headers)
-            response.raise_for_status()
-            rows = _bare_readings(json.loads(await response.aread()))
-        if conn is not None:
-            store(rt.config.name, started, rows)
-
-    per_poll = []
-    try:
-        for _ in range(cycles):
-            cpu0 = time.process_time()
-            await asyncio.gather(*(poll(rt) for rt in runtimes.values()))
-            per_poll.append((time.process_time() - cpu0) / len(runtimes))
-    finally:
-        if conn is not None:
-            conn.close()
-    return per_poll
-
-
 async def measure(
     emulator_config: Path,
     workdir: Path,
@@ -246,6 +149,7 @@ async def measure(
     sequential: list[float] = []
     bare: list[float] = []
     bare_sqlite: list[float] = []
+    bare_plain: list[float] = []
     profiled = ""
     try:
         async with http_client(config) as client:
@@ -281,6 +185,9 @@ async def measure(
                 bare_sqlite = await bare_peer(
                     client, runtimes, concurrency, cycles, workdir / f"bare-c{concurrency}.db"
                 )
+                # The bare poller as one would write it: httpx's default client (one pool).
+                async with httpx.AsyncClient() as plain:
+                    bare_plain = await bare_peer(plain, runtimes, concurrency, cycles, None)
                 for name in names[:sequential_sample]:
                     t0 = time.perf_counter()
                     await scheduler.poll_now(name)
@@ -303,6 +210,7 @@ async def measure(
         "sequential": sequential,
         "bare": bare,
         "bare_sqlite": bare_sqlite,
+        "bare_plain": bare_plain,
         "db_bytes": db.stat().st_size,
         "profile": profiled,
     }
@@ -374,6 +282,7 @@ def report(run: dict[str, Any], latency: float) -> tuple[list[Result], list[str]
     print(f"SQLite file after {len(cycles)} cycles: {run['db_bytes'] / 2**20:.1f} MiB")
     bare = median(run["bare"][1:] or run["bare"])
     bare_sqlite = median(run["bare_sqlite"][1:] or run["bare_sqlite"])
+    bare_plain = median(run["bare_plain"][1:] or run["bare_plain"])
     print(
         "CPU per poll beside the peers (median of the steady cycles; same client, accounts, cap):"
     )
@@ -382,6 +291,11 @@ def report(run: dict[str, Any], latency: float) -> tuple[list[Result], list[str]
             ["poller", "CPU/poll", "ours is"],
             [
                 ("bare: httpx + semaphore + json, nothing stored", ms(bare), ""),
+                (
+                    "bare, on httpx's default client (one pool, not ours), nothing stored",
+                    ms(bare_plain),
+                    "",
+                ),
                 (
                     "bare + stdlib sqlite3 (one transaction per poll)",
                     ms(bare_sqlite),

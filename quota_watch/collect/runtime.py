@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from pydantic import BaseModel, SecretStr
 
 from quota_watch import __version__
 from quota_watch.collect.registry import CollectorInfo, discover
+from quota_watch.collect.transport import ShardedTransport
 from quota_watch.config.settings import AccountConfig, Config
 from quota_watch.sdk import (
     Collector,
@@ -164,10 +166,14 @@ def utcnow() -> datetime:
 def http_client(config: Config) -> httpx.AsyncClient:
     """The one shared HTTP client: pooled, with timeouts and our User-Agent."""
     timeout = config.settings.polling.timeout.total_seconds()
+    # A proxy from the environment (HTTPS_PROXY, ...) is honoured by httpx's own transport
+    # only: with one set, the client keeps it (and its single pool).
+    proxied = any(k in ("http", "https", "all") for k in urllib.request.getproxies())
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         headers={"User-Agent": USER_AGENT},
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        transport=None if proxied else ShardedTransport(),
         follow_redirects=False,
     )
 

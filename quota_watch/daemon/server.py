@@ -7,19 +7,20 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from quota_watch.config.settings import ServerSettings
 from quota_watch.daemon import connections as conn
 from quota_watch.daemon.auth import CHALLENGE, BasicAuth
-from quota_watch.prometheus.exposition import Snapshot, render
-from quota_watch.prometheus.negotiate import metrics_body
+from quota_watch.prometheus.body import CHUNK_BYTES, Body
+from quota_watch.prometheus.exposition import Snapshot, render_body
+from quota_watch.prometheus.negotiate import GZIP_LEVEL, negotiate
 from quota_watch.web.routes import page_routes
 from quota_watch.web.source import LiveSource
 
@@ -71,12 +72,10 @@ def create_app(
             if last_good.snapshot is None:
                 return PlainTextResponse("metrics unavailable: the store cannot be read\n", 503)
             snap, extra = last_good.snapshot, {"X-Snapshot-Age": last_good.age()}
-        out = metrics_body(
-            lambda openmetrics: render(snap, openmetrics),
-            request.headers.get("accept"),
-            request.headers.get("accept-encoding"),
+        chosen = negotiate(request.headers.get("accept"), request.headers.get("accept-encoding"))
+        return metrics_response(
+            render_body(snap, chosen.openmetrics), chosen.gzip, {**chosen.headers, **extra}
         )
-        return Response(out.body, headers={**out.headers, **extra})
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n")
@@ -108,6 +107,21 @@ def create_app(
     if web is not None:
         routes += page_routes(web, denied)
     return Starlette(routes=routes)
+
+
+def metrics_response(body: Body, compress: bool, headers: dict[str, str]) -> Response:
+    """The /metrics response: gzipped whole (the cached pieces make that cheap), or the text
+    streamed in chunks with its length, so a large body is never copied into one buffer."""
+    if compress:
+        return Response(body.gzip(GZIP_LEVEL), headers=headers)
+    if body.size <= CHUNK_BYTES:
+        return Response(body.join(), headers=headers)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for chunk in body.chunks():
+            yield chunk
+
+    return StreamingResponse(chunks(), headers={**headers, "Content-Length": str(body.size)})
 
 
 class LastGood:

@@ -60,17 +60,34 @@ def wants_gzip(accept_encoding: str | None) -> bool:
     return weights.get("gzip", weights.get("*", 0.0)) > 0
 
 
-def metrics_body(
-    render: Callable[[bool], bytes], accept: str | None, accept_encoding: str | None
-) -> MetricsBody:
-    """Render with `render(openmetrics)` as the headers ask, gzip-compressed when accepted."""
+@dataclass(frozen=True)
+class Negotiated:
+    """What a /metrics request asked for: the format, the coding, and the response headers."""
+
+    openmetrics: bool
+    gzip: bool
+    headers: dict[str, str]
+
+
+def negotiate(accept: str | None, accept_encoding: str | None) -> Negotiated:
+    """The format and coding `accept` and `accept_encoding` ask for, with their headers."""
     openmetrics = wants_openmetrics(accept)
-    body = render(openmetrics)
     headers = {
         "Content-Type": OPENMETRICS_CONTENT_TYPE if openmetrics else TEXT_CONTENT_TYPE,
         "Vary": "Accept, Accept-Encoding",
     }
-    if wants_gzip(accept_encoding):
-        body = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+    compress = wants_gzip(accept_encoding)
+    if compress:
         headers["Content-Encoding"] = "gzip"
-    return MetricsBody(body, headers)
+    return Negotiated(openmetrics, compress, headers)
+
+
+def metrics_body(
+    render: Callable[[bool], bytes], accept: str | None, accept_encoding: str | None
+) -> MetricsBody:
+    """Render with `render(openmetrics)` as the headers ask, gzip-compressed when accepted."""
+    chosen = negotiate(accept, accept_encoding)
+    body = render(chosen.openmetrics)
+    if chosen.gzip:
+        body = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+    return MetricsBody(body, chosen.headers)

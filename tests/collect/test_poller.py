@@ -225,3 +225,17 @@ async def test_one_info_line_per_poll_cycle(store: Store, caplog: pytest.LogCapt
     await scheduler.poll_now("a1")
     await scheduler.poll_now("a2")
     assert cycle_lines()[-1].getMessage().startswith("polled 2 accounts, 0 failed")
+
+
+async def test_the_cycle_follows_account_and_pause_changes(store: Store) -> None:
+    scheduler = PollScheduler(Poller(store, lambda: NOW), PollingSettings())
+    scheduler.set_accounts({"a1": runtime(), "a2": runtime(account("a2"))})
+    assert scheduler.cycle_accounts() == {"a1", "a2"}
+    # Same number of accounts, a2 now polled daily: it no longer holds the cycle line back.
+    daily = account("a2", interval=timedelta(days=1))
+    scheduler.set_accounts({"a1": runtime(), "a2": runtime(daily)})
+    assert scheduler.cycle_accounts() == {"a1"}
+    scheduler.paused.add("a1")
+    assert scheduler.cycle_accounts() == {"a2"}
+    scheduler.paused.discard("a1")
+    assert scheduler.cycle_accounts() == {"a1"}
