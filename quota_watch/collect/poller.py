@@ -91,29 +91,8 @@ class Poller:
             async with limit:
                 readings = await rt.collector.collect(ctx)
             stored = self._resolve(rt, readings, periods, started)
-        except TimeoutError:
-            outcome = Outcome.UNAVAILABLE
-            error = (
-                f"poll exceeded its deadline of {deadline:g}s" if limit.expired() else "timed out"
-            )
-        except CollectorError as exc:
-            outcome, error = Outcome(exc.outcome), scrub(str(exc) or type(exc).__name__, rt.secrets)
-            if isinstance(exc, RateLimited):
-                retry_after = exc.retry_after
-        except httpx.TimeoutException:
-            outcome, error = Outcome.UNAVAILABLE, "request timed out"
-        except httpx.HTTPError as exc:
-            outcome, error = Outcome.UNAVAILABLE, scrub(f"{type(exc).__name__}: {exc}", rt.secrets)
         except Exception as exc:  # a collector bug must not kill the daemon
-            outcome = Outcome.ERROR
-            error = scrub(f"{type(exc).__name__}: {exc}", rt.secrets)
-            log.error(
-                "collector %s crashed polling %s: %s",
-                rt.provider,
-                account,
-                error,
-                extra={"provider": rt.provider, "account": account},
-            )
+            outcome, error, retry_after = _failure(exc, rt, deadline, limit.expired())
         finished = self.clock()
         duration = time.perf_counter() - t0
         keep_state = outcome.keeps_state
@@ -141,25 +120,7 @@ class Poller:
             )
         if keep_state:
             rt.state = dict(ctx.state)
-        fields = {"provider": rt.provider, "account": account, "outcome": outcome.value}
-        if outcome is Outcome.SUCCESS:
-            log.debug(
-                "polled %s: %d readings in %.3fs",
-                account,
-                len(stored),
-                duration,
-                extra={**fields, "readings": len(stored), "duration_seconds": round(duration, 3)},
-            )
-        elif outcome is Outcome.NO_DATA:
-            log.info("polled %s: no data yet (%s)", account, error, extra=fields)
-        else:
-            log.warning(
-                "polling %s failed (%s): %s",
-                account,
-                outcome,
-                error,
-                extra={**fields, "error": error},
-            )
+        _log_outcome(rt, outcome, error, len(stored), duration)
         return PollResult(
             account=account,
             outcome=outcome,
@@ -228,3 +189,53 @@ def _zone_of(spec: PeriodSpec) -> str | None:
 
 
 _CALENDAR = frozenset({PeriodKind.DAILY, PeriodKind.CALENDAR_MONTH, PeriodKind.BILLING_CYCLE})
+
+
+def _failure(
+    exc: Exception, rt: AccountRuntime, deadline: float | None, expired: bool
+) -> tuple[Outcome, str, float | None]:
+    """The outcome, the scrubbed error and the Retry-After of a poll that raised `exc`."""
+    if isinstance(exc, TimeoutError):
+        return (
+            Outcome.UNAVAILABLE,
+            f"poll exceeded its deadline of {deadline:g}s" if expired else "timed out",
+            None,
+        )
+    if isinstance(exc, CollectorError):
+        retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+        return Outcome(exc.outcome), scrub(str(exc) or type(exc).__name__, rt.secrets), retry_after
+    if isinstance(exc, httpx.TimeoutException):
+        return Outcome.UNAVAILABLE, "request timed out", None
+    if isinstance(exc, httpx.HTTPError):
+        return Outcome.UNAVAILABLE, scrub(f"{type(exc).__name__}: {exc}", rt.secrets), None
+    error = scrub(f"{type(exc).__name__}: {exc}", rt.secrets)
+    log.error(
+        "collector %s crashed polling %s: %s",
+        rt.provider,
+        rt.config.name,
+        error,
+        extra={"provider": rt.provider, "account": rt.config.name},
+    )
+    return Outcome.ERROR, error, None
+
+
+def _log_outcome(
+    rt: AccountRuntime, outcome: Outcome, error: str | None, readings: int, duration: float
+) -> None:
+    """One log line per poll: debug when it succeeded, info for no data yet, else a warning."""
+    account = rt.config.name
+    fields = {"provider": rt.provider, "account": account, "outcome": outcome.value}
+    if outcome is Outcome.SUCCESS:
+        log.debug(
+            "polled %s: %d readings in %.3fs",
+            account,
+            readings,
+            duration,
+            extra={**fields, "readings": readings, "duration_seconds": round(duration, 3)},
+        )
+    elif outcome is Outcome.NO_DATA:
+        log.info("polled %s: no data yet (%s)", account, error, extra=fields)
+    else:
+        log.warning(
+            "polling %s failed (%s): %s", account, outcome, error, extra={**fields, "error": error}
+        )
