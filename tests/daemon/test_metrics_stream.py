@@ -14,8 +14,8 @@ from quota_watch.daemon.server import create_app
 from quota_watch.prometheus.body import CHUNK_BYTES
 from quota_watch.prometheus.exposition import Snapshot, render
 from quota_watch.prometheus.negotiate import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
-from tests.prometheus.test_body import Facts
 from tests.support.daemon_proc import free_port
+from tests.support.exposition_facts import Facts
 
 PROMETHEUS_ACCEPT = (
     "application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
