@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import Annotated
 
@@ -22,6 +23,11 @@ app = typer.Typer(
 )
 
 
+SHORT_READS = frozenset({"report", "history", "plan"})
+"""Commands that read the store, print and exit: they run without the cyclic garbage
+collector, which `main` turns off at start (their garbage is small and freed at exit)."""
+
+
 def _print_version(value: bool) -> None:
     if value:
         from quota_watch import __version__
@@ -32,6 +38,7 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -44,6 +51,8 @@ def root(
     ] = False,
 ) -> None:
     """Free-tier usage monitor: polls provider usage APIs, stores and exports the figures."""
+    if ctx.invoked_subcommand not in SHORT_READS:
+        gc.enable()  # everything else, the daemon above all, runs with it as usual
 
 
 def main() -> None:
