@@ -44,6 +44,8 @@ def secret_values(options: BaseModel) -> tuple[str, ...]:
     found: list[str] = []
 
     def walk(node: Any) -> None:
+        if isinstance(node, str | int | float | None):  # most leaves: nothing to look into
+            return
         if isinstance(node, SecretStr):
             value = node.get_secret_value()
             if value:

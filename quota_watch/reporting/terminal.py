@@ -67,6 +67,8 @@ def terminal_width() -> int:
 
 def cell_width(text: str) -> int:
     """The cells `text` takes on a terminal (a wide character takes two)."""
+    if text.isascii() and text.isprintable():
+        return len(text)  # one cell a character, as rich counts them
     from rich.cells import cell_len
 
     return cell_len(text)
