@@ -193,6 +193,7 @@ def _validate_accounts(
                 enabled=parsed.enabled,
                 options=options,
                 cap_overrides=overrides[0],
+                limits=limits,
             )
         )
     return accounts, infos
@@ -352,7 +353,7 @@ def _check_alerting(
         from quota_watch.collect.runtime import configured_cap
 
         for account in accounts:
-            limits = _declared_limits(infos[account.collector], account.options)
+            limits = account.limits or _declared_limits(infos[account.collector], account.options)
             for name, spec in limits.items():
                 cap, _ = configured_cap(name, spec, account.cap_overrides)
                 try:

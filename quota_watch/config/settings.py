@@ -40,6 +40,7 @@ from quota_watch.units import Duration, Interval
 
 if TYPE_CHECKING:
     from quota_watch.collect.registry import CollectorInfo
+    from quota_watch.sdk.limits import LimitSpec
 
 Path_ = tuple[str | int, ...]
 
@@ -357,6 +358,8 @@ class AccountConfig:
     enabled: bool
     options: BaseModel
     cap_overrides: Mapping[str, float]
+    limits: Mapping[str, LimitSpec] = field(default_factory=dict, compare=False)
+    """The limits it is polled for, as validation resolved them (empty: not resolved)."""
 
 
 @dataclass(frozen=True)

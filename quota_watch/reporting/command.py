@@ -113,7 +113,9 @@ def account_runtimes(
     missing = {a.collector for a in chosen} - set(infos)
     if missing:
         infos.update(discover(missing))
-    return {a.name: build_runtime(a, infos[a.collector], OFFLINE_CLIENT) for a in chosen}
+    return {
+        a.name: build_runtime(a, infos[a.collector], OFFLINE_CLIENT, secrets=False) for a in chosen
+    }
 
 
 def report_request(
