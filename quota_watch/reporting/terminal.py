@@ -56,13 +56,22 @@ class TableRow:
 
 def terminal_width() -> int:
     """The width rich detects: `COLUMNS`, else the terminal's, else 80."""
-    columns = os.environ.get("COLUMNS", "")
     term = os.environ.get("TERM", "").lower()
-    if columns.isdigit() and term not in ("dumb", "unknown") and sys.platform != "win32":
-        return int(columns)  # what rich answers then, without importing its console
-    from rich.console import Console
+    if term in ("dumb", "unknown") or sys.platform == "win32":
+        from rich.console import Console
 
-    return Console().width
+        return Console().width
+    # What rich answers here, without importing its console: COLUMNS when it is a number,
+    # else the size of the first of stdin, stdout and stderr that is a terminal, else 80.
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit():
+        return int(columns)
+    for descriptor in (0, 1, 2):
+        try:
+            return os.get_terminal_size(descriptor).columns or 80
+        except (AttributeError, ValueError, OSError):
+            continue
+    return 80
 
 
 def cell_width(text: str) -> int:
@@ -203,17 +212,21 @@ class Screen:
         parts: list[str] = []
         spans: list[tuple[int, int, str]] = []
         size = 0  # characters in `parts` so far: where the next span starts
+        used: dict[str, int] = {}  # cells of each distinct text (statuses, "-", bars repeat)
         for number, row in enumerate([header, *rows]):
             for line in _row_lines(fitted, row):
                 pieces = [" " * indent] if indent else []
                 at = size + indent
                 for index, (column, width) in enumerate(fitted):
                     text = line[index]
-                    pad = " " * (width - cell_width(text))
+                    cells = used.get(text)
+                    if cells is None:
+                        cells = used[text] = cell_width(text)
+                    pad = " " * (width - cells)
                     if index:
                         pieces.append(" " * GAP)
                         at += GAP
-                    style = row.styles.get(column.key, "")
+                    style = row.styles.get(column.key, "") if self.colour else ""
                     if style and text:
                         start = at + (len(pad) if column.right else 0)
                         spans.append((start, start + len(text), style))
