@@ -23,12 +23,14 @@ import asyncio
 import cProfile
 import json
 import pstats
+import resource
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -291,11 +293,13 @@ async def store_forecasts(db: Path, config_path: Path) -> tuple[int, float]:
     return len(records), time.perf_counter() - t0
 
 
-def db_facts(db: Path) -> dict[str, Any]:
-    """Row counts, file size and live (non-free) size of the database."""
-    conn = sqlite3.connect(db)
+def db_facts(db: Path, *, checkpoint: bool = True) -> dict[str, Any]:
+    """Row counts, file size and live (non-free) size of the database (after folding the
+    write-ahead log into the file when `checkpoint`; else read only)."""
+    conn = sqlite3.connect(db) if checkpoint else sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if checkpoint:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         counts = {
             t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
             for t in ("series", "sample", "rollup_hourly", "rollup_daily", "collector_run")
@@ -317,38 +321,42 @@ def db_facts(db: Path) -> dict[str, Any]:
     }
 
 
-def time_cli(
-    workdir: Path, config: Path | None, args: list[str], repeats: int
-) -> tuple[list[float], str]:
-    """Wall times of `python -m quota_watch ARGS` (fresh interpreter each run, after one
-    warm-up run) and its output."""
-    walls = []
+def time_process(
+    argv: list[str], workdir: Path, repeats: int, env_extra: Mapping[str, str] | None = None
+) -> tuple[list[float], list[float], str]:
+    """Wall and CPU seconds (user + system) of `argv` in a fresh interpreter each run, after
+    one warm-up run (it may still be writing bytecode caches), and its last output."""
+    walls, cpus = [], []
     out = ""
     for attempt in range(repeats + 1):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "quota_watch",
-                *args,
-                *([] if config is None else ["-c", str(config)]),
-            ],
+            argv,
             cwd=workdir,
             # Wide enough that the table keeps every column and one line per row.
-            env=isolated_env(workdir, {"COLUMNS": "200"}),
+            env=isolated_env(workdir, {"COLUMNS": "200", **(env_extra or {})}),
             capture_output=True,
             text=True,
             timeout=300,
         )
-        if attempt:  # the first run is a warm-up: it may still be writing bytecode caches
-            walls.append(time.perf_counter() - t0)
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if proc.returncode != 0:
-            raise RuntimeError(
-                f"quota-watch {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}"
-            )
+            raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stderr}")
+        if attempt:
+            walls.append(wall)
+            cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
         out = proc.stdout
-    return walls, out
+    return walls, cpus, out
+
+
+def time_cli(
+    workdir: Path, config: Path | None, args: list[str], repeats: int
+) -> tuple[list[float], list[float], str]:
+    """Wall and CPU times of `python -m quota_watch ARGS` (see time_process) and its output."""
+    argv = [sys.executable, "-m", "quota_watch", *args]
+    return time_process([*argv, *([] if config is None else ["-c", str(config)])], workdir, repeats)
 
 
 #: The peer: the smallest useful report, a bare sqlite3 reader printing one row per series
@@ -368,26 +376,75 @@ for provider, account, limit, resource, value, cap, end in rows:
 """
 
 
-def time_sqlite_peer(workdir: Path, db: Path, repeats: int) -> tuple[list[float], int]:
-    """Wall times of the bare sqlite3 reader over `db` (fresh interpreter each run, after one
-    warm-up run) and the rows it printed."""
-    walls = []
-    out = ""
+def time_sqlite_peer(workdir: Path, db: Path, repeats: int) -> tuple[list[float], list[float], int]:
+    """Wall and CPU times of the bare sqlite3 reader over `db` (see time_process) and the rows
+    it printed."""
+    walls, cpus, out = time_process([sys.executable, "-c", _SQLITE_PEER, str(db)], workdir, repeats)
+    return walls, cpus, len(out.splitlines()) - 1
+
+
+#: The report's steps in a fresh interpreter, as `quota-watch report` runs them (GC off, as
+#: `quota_watch.cli.main` has it for this command): first every module the CLI run imports,
+#: then the config, the runtimes, the store read and the table, each timed on its own.
+_STEPS = """
+import gc, importlib, json, sys, time
+t0 = time.perf_counter()
+gc.disable()
+for name in json.loads(sys.argv[2]):
+    importlib.import_module(name)
+t1 = time.perf_counter()
+import asyncio
+from pathlib import Path
+from quota_watch.config.load import load_config
+from quota_watch.reporting import command
+config = load_config(Path(sys.argv[1]), accounts=command.report_scope(None, None, None))
+t2 = time.perf_counter()
+request = command.report_request(config, None, None, None, None)
+runtimes = command.account_runtimes(config, request.selects)
+others = command.pool_runtimes(config, runtimes)
+t3 = time.perf_counter()
+now = command.utcnow()
+found, advice = asyncio.run(command.read_report(config.store_url(), config, runtimes, others, now))
+t4 = time.perf_counter()
+text = command.render("table", found, now, advice, width=200)
+t5 = time.perf_counter()
+print(json.dumps({"imports": t1 - t0, "config": t2 - t1, "runtimes": t3 - t2,
+                  "store": t4 - t3, "render": t5 - t4}))
+"""
+
+#: The modules a `quota-watch report` run has imported when it ends (a fresh interpreter).
+_IMPORTED = """
+import contextlib, io, json, sys
+sys.argv = ["quota-watch", "report", "-c", sys.argv[1]]
+from quota_watch.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    try:
+        main()
+    except SystemExit:
+        pass
+print(json.dumps([m for m in sys.modules if m != "__main__"]))
+"""
+
+
+def step_breakdown(workdir: Path, config: Path, repeats: int) -> dict[str, list[float]]:
+    """Seconds of each step of the report in a fresh interpreter (see _STEPS), per run."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _IMPORTED, str(config)],
+        cwd=workdir,
+        env=isolated_env(workdir, {"COLUMNS": "200"}),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    modules = proc.stdout.splitlines()[-1]
+    found: dict[str, list[float]] = {}
     for attempt in range(repeats + 1):
-        t0 = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, "-c", _SQLITE_PEER, str(db)],
-            cwd=workdir,
-            env=isolated_env(workdir),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=True,
-        )
+        _, _, out = time_process([sys.executable, "-c", _STEPS, str(config), modules], workdir, 0)
         if attempt:
-            walls.append(time.perf_counter() - t0)
-        out = proc.stdout
-    return walls, len(out.splitlines()) - 1
+            for step, seconds in json.loads(out.splitlines()[-1]).items():
+                found.setdefault(step, []).append(seconds)
+    return found
 
 
 def import_breakdown(workdir: Path, config: Path) -> tuple[float, list[tuple[str, float]]]:
@@ -396,7 +453,7 @@ def import_breakdown(workdir: Path, config: Path) -> tuple[float, list[tuple[str
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "quota_watch", "report", "-c", str(config)],
         cwd=workdir,
-        env=isolated_env(workdir),
+        env=isolated_env(workdir, {"COLUMNS": "200"}),
         capture_output=True,
         text=True,
         timeout=300,
@@ -484,6 +541,111 @@ def breakdown(config: Path) -> list[tuple[str, float]]:
     return [(name, found[name]) for name in STEPS if name in found]
 
 
+@dataclass(frozen=True)
+class Timed:
+    """Wall and CPU seconds of the runs of one command, and its last output."""
+
+    walls: list[float]
+    cpus: list[float]
+    out: str = ""
+
+
+def measure_cli(
+    workdir: Path, config: Path, db: Path, account: str, repeats: int
+) -> dict[str, Timed]:
+    """Every command line of the bench, fresh interpreters, one after the other: the bare
+    interpreter (the floor), --help, the sqlite3 peer, report (table, json), history, plan."""
+    found: dict[str, Timed] = {}
+    found["python"] = Timed(*time_process([sys.executable, "-c", "pass"], workdir, repeats))
+    found["help"] = Timed(*time_cli(workdir, None, ["--help"], repeats))
+    peer_walls, peer_cpus, peer_rows = time_sqlite_peer(workdir, db, repeats)
+    found["peer"] = Timed(peer_walls, peer_cpus, str(peer_rows))
+    found["table"] = Timed(*time_cli(workdir, config, ["report"], repeats))
+    found["json"] = Timed(*time_cli(workdir, config, ["report", "--format", "json"], repeats))
+    history = ["history", "-a", account, "-l", "requests", "--days", "30"]
+    found["history"] = Timed(*time_cli(workdir, config, history, repeats))
+    found["plan"] = Timed(*time_cli(workdir, config, ["plan"], repeats))
+    return found
+
+
+def print_figures(
+    cli: Mapping[str, Timed],
+    rows: int,
+    statuses: list[str],
+    steps: Mapping[str, list[float]],
+    local: Mapping[str, list[float]],
+    paths: Mapping[str, list[float]],
+) -> None:
+    """The figures table, then the report's steps in a fresh interpreter."""
+    floor = median(cli["python"].walls)
+    peer = median(cli["peer"].walls)
+    what = {
+        "python": ("bare `python -c pass` (the floor)", "interpreter start only"),
+        "help": ("CLI `--help`", "interpreter, CLI imports, every command's help"),
+        "peer": ("peer: bare sqlite3 reader", f"one SELECT, {cli['peer'].out} rows printed"),
+        "table": ("CLI `report` (table)", "imports, config, store reads, rules, render"),
+        "json": ("CLI `report --format json`", f"same; {rows} rows, statuses {statuses}"),
+        "history": ("CLI `history -a ... -l requests --days 30`", "one series' rollups"),
+        "plan": ("CLI `plan`", "pools and advice from the same read"),
+    }
+    figures = [
+        (
+            label,
+            ms(median(cli[key].walls)),
+            ms(min(cli[key].walls)),
+            ms(median(cli[key].cpus)),
+            f"{median(cli[key].walls) / floor:.1f}x",
+            f"{median(cli[key].walls) / peer:.1f}x",
+            note,
+        )
+        for key, (label, note) in what.items()
+    ]
+    figures += [
+        (
+            f"in-process `report --format {k}`",
+            ms(median(v)),
+            ms(min(v)),
+            "",
+            "",
+            "",
+            "the same command, imports already done",
+        )
+        for k, v in local.items()
+    ]
+    figures += [
+        (f"positions, {label}", ms(median(paths[key])), ms(min(paths[key])), "", "", "", note)
+        for key, label, note in (
+            ("stored", "daemon's stored forecasts", "in-process: the steady state"),
+            ("fitted", "forecasts fitted here", "no stored forecast: samples + fits"),
+        )
+    ]
+    headers = ["what", "median wall", "min wall", "median CPU", "/ python", "/ peer", "note"]
+    print(table(headers, figures))
+    total = sum(median(v) for v in steps.values())
+    print(
+        "\n`report` step by step in a fresh interpreter (median wall; GC off as in the CLI): "
+        + ", ".join(f"{step} {ms(median(v))}" for step, v in steps.items())
+        + f"; sum {ms(total)} + interpreter start {ms(floor)}"
+    )
+
+
+def ready_as_is(db: Path) -> bool:
+    """Whether a kept database is at the current schema with every series' forecast stored:
+    then the bench reads it and never writes it (no migration, no forecast write)."""
+    from quota_watch.store.revision import HEAD_REVISION
+
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        series = conn.execute("SELECT count(*) FROM series").fetchone()[0]
+        stored = conn.execute("SELECT count(*) FROM series_forecast").fetchone()[0]
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+    return revision is not None and revision[0] == HEAD_REVISION and 0 < series <= stored
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the bench and print its figures."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -496,11 +658,12 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         help="keep the database at this path and reuse it when it exists (skips the build; "
-        "the report then runs later than the newest poll, so some rows may show as stale)",
+        "the report then runs later than the newest poll, so some rows may show as stale); "
+        "one at the current schema with its forecasts stored is only read, never written",
     )
     args = parser.parse_args(argv)
     count = args.accounts or (10 if args.quick else 100)
-    repeats = args.repeats or (2 if args.quick else 5)
+    repeats = args.repeats or (2 if args.quick else 10)
     live_hours = 1.0 if args.quick else 6.0
     names = account_names(count)
     header(
@@ -517,19 +680,22 @@ def main(argv: list[str] | None = None) -> int:
         db = args.db.resolve() if args.db is not None else workdir / "report.db"
         config = workdir / "report.toml"
         write_config(config, db, names)
-        if db.exists():
+        if db.exists() and ready_as_is(db):
+            built = {"reused as is (read only)": (0, 0.0)}
+        elif db.exists():
             built = {"reused": (0, 0.0)}
             asyncio.run(migrate(db))  # a database kept by an older release
+            built["forecasts"] = asyncio.run(store_forecasts(db, config))
         else:
             built = asyncio.run(build(db, names, now, live_hours, args.days))
-        built["forecasts"] = asyncio.run(store_forecasts(db, config))
+            built["forecasts"] = asyncio.run(store_forecasts(db, config))
         print(
             table(
                 ["build step", "rows", "seconds"],
                 [(step, n, f"{seconds:.1f}") for step, (n, seconds) in built.items()],
             )
         )
-        facts = db_facts(db)
+        facts = db_facts(db, checkpoint="reused as is (read only)" not in built)
         print(
             f"\ndatabase: {mib(facts['file_bytes'])} file, {mib(facts['live_bytes'])} in use; "
             + ", ".join(f"{t} {n:,}" for t, n in facts["counts"].items())
@@ -538,13 +704,10 @@ def main(argv: list[str] | None = None) -> int:
             f"oldest raw sample {facts['oldest']['sample']}, oldest hourly bucket "
             f"{facts['oldest']['rollup_hourly']}\n"
         )
-        startup, _ = time_cli(workdir, None, ["--help"], repeats)
-        peer_walls, peer_rows = time_sqlite_peer(workdir, db, repeats)
-        table_walls, table_out = time_cli(workdir, config, ["report"], repeats)
-        json_walls, json_out = time_cli(workdir, config, ["report", "--format", "json"], repeats)
-        rows = json.loads(json_out)
+        cli = measure_cli(workdir, config, db, names[0], repeats)
+        rows = json.loads(cli["json"].out)
         expected = count * len(LIMITS)
-        table_part = table_out.split("\nAdvice:\n")[0]  # the plan's advice follows the rows
+        table_part = cli["table"].out.split("\nAdvice:\n")[0]  # the plan's advice follows
         table_lines = [line for line in table_part.splitlines() if line.strip()]
         if len(rows) != expected or len(table_lines) != expected + 1:
             raise RuntimeError(
@@ -552,98 +715,41 @@ def main(argv: list[str] | None = None) -> int:
                 f"expected {expected}"
             )
         statuses = {r["status"] for r in rows}
+        steps = step_breakdown(workdir, config, repeats)
         imports, top_imports = import_breakdown(workdir, config)
         local = {
             "table": in_process(config, 5 if args.quick else 10, "table"),
             "json": in_process(config, 5 if args.quick else 10, "json"),
         }
-        steps = breakdown(config)
+        profiled = breakdown(config)
         paths = positions_paths(config, db, 3 if args.quick else 5)
-        history_walls, _ = time_cli(
-            workdir, config, ["history", "-a", names[0], "-l", "requests", "--days", "30"], repeats
-        )
-    print(
-        table(
-            ["what", "median", "min", "includes"],
-            [
-                (
-                    "CLI `report` (table)",
-                    ms(median(table_walls)),
-                    ms(min(table_walls)),
-                    "interpreter start, imports, config, store reads, rules, forecasts, render",
-                ),
-                (
-                    "CLI `report --format json`",
-                    ms(median(json_walls)),
-                    ms(min(json_walls)),
-                    f"same; {len(rows)} rows, statuses {sorted(statuses)}",
-                ),
-                (
-                    "peer: bare sqlite3 reader",
-                    ms(median(peer_walls)),
-                    ms(min(peer_walls)),
-                    f"interpreter start, one SELECT, {peer_rows} rows printed; report / peer "
-                    f"= {median(table_walls) / median(peer_walls):.1f}x",
-                ),
-                (
-                    "CLI `--help` (start-up floor)",
-                    ms(median(startup)),
-                    ms(min(startup)),
-                    "interpreter start and CLI imports only",
-                ),
-                (
-                    "CLI `history -a ... -l requests --days 30`",
-                    ms(median(history_walls)),
-                    ms(min(history_walls)),
-                    "one series: daily and hourly rollups, raw samples",
-                ),
-                (
-                    "positions, daemon's stored forecasts",
-                    ms(median(paths["stored"])),
-                    ms(min(paths["stored"])),
-                    "in-process load_positions: the steady state beside a daemon",
-                ),
-                (
-                    "positions, forecasts fitted here",
-                    ms(median(paths["fitted"])),
-                    ms(min(paths["fitted"])),
-                    "no stored forecast (series polled by `collect --once`): samples + fits",
-                ),
-                *[
-                    (
-                        f"in-process `report --format {k}`",
-                        ms(median(v)),
-                        ms(min(v)),
-                        "the same command, imports already done",
-                    )
-                    for k, v in local.items()
-                ],
-            ],
-        )
-    )
+    print_figures(cli, len(rows), sorted(statuses), steps, local, paths)
     print(
         "\nwhere a warm in-process run spends its time (cProfile, cumulative): "
-        + ", ".join(f"{name} {ms(sec)}" for name, sec in steps)
+        + ", ".join(f"{name} {ms(sec)}" for name, sec in profiled)
     )
     print(
-        f"\nimports take {ms(imports)} of the CLI's run (python -X importtime); by package: "
-        + ", ".join(f"{name} {ms(sec)}" for name, sec in top_imports)
+        f"\nimports take {ms(imports)} of the CLI's run (python -X importtime, own time "
+        "summed); by package: " + ", ".join(f"{name} {ms(sec)}" for name, sec in top_imports)
     )
+    table_wall = median(cli["table"].walls)
+    json_wall = median(cli["json"].walls)
+    peer = median(cli["peer"].walls)
     results = [
         Result(
             "report",
             f"`quota-watch report`, {count} accounts x {len(LIMITS)} limits, "
             f"{args.days} days of history",
-            f"{ms(median(table_walls))} table, {ms(median(json_walls))} json (median wall)",
+            f"{ms(table_wall)} table, {ms(json_wall)} json (median wall)",
             f"< {ms(TARGET_SECONDS)}",
-            verdict(max(median(table_walls), median(json_walls)) < TARGET_SECONDS),
-            note=f"start-up floor {ms(median(startup))}; DB {mib(facts['file_bytes'])}",
+            verdict(max(table_wall, json_wall) < TARGET_SECONDS),
+            note=f"bare python {ms(median(cli['python'].walls))}; --help "
+            f"{ms(median(cli['help'].walls))}; DB {mib(facts['file_bytes'])}",
         ),
         Result(
             "report",
             "`report` vs a bare sqlite3 reader of the same rows",
-            f"{median(table_walls) / median(peer_walls):.1f}x "
-            f"({ms(median(table_walls))} vs {ms(median(peer_walls))})",
+            f"{table_wall / peer:.1f}x ({ms(table_wall)} vs {ms(peer)})",
         ),
         Result(
             "report",

@@ -155,8 +155,13 @@ for argv in {commands!r}:
     except SystemExit as exit:
         if exit.code not in (0, None):
             raise
-heavy = {{"sqlalchemy", "sqlmodel", "alembic", "aiosqlite", "asyncpg"}}
-print(json.dumps(sorted({{m.split(".")[0] for m in sys.modules}} & heavy)))
+heavy = {{"sqlalchemy", "sqlmodel", "alembic", "aiosqlite", "asyncpg", "apscheduler",
+         "apprise", "uvicorn", "starlette", "jinja2", "prometheus_client"}}
+# the daemon's modules and the other commands' modules are not on these commands' path
+elsewhere = ("quota_watch.daemon.process", "quota_watch.cli.run", "quota_watch.cli.db",
+             "quota_watch.engine.replay", "quota_watch.notify.outbox")
+other = {{m for m in sys.modules if m.startswith(elsewhere)}}
+print(json.dumps(sorted(({{m.split(".")[0] for m in sys.modules}} & heavy) | other)))
 """
 
 

@@ -1,5 +1,6 @@
 """The command line: one module per command group, composed in `quota_watch.cli.app`."""
 
+import gc
 import sys
 
 # httpx imports its own command line (rich, pygments, click) when they are installed; nothing
@@ -8,6 +9,15 @@ import sys
 if "httpx" not in sys.modules:
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
-from quota_watch.cli.app import main
-
 __all__ = ["main"]
+
+
+def main() -> None:
+    """Console-script entry point."""
+    # Start-up allocates tens of thousands of objects that live until exit (modules, classes,
+    # pydantic validators); the cyclic collector would scan them again and again for nothing.
+    # The root command turns it back on unless the command is a short read (see app.root).
+    gc.disable()
+    from quota_watch.cli.app import main as run
+
+    run()

@@ -1,28 +1,15 @@
-"""The root `quota-watch` command: composes the command groups; `main` is the entry point."""
+"""The root `quota-watch` command: its options and lazily built subcommands (quota_watch.cli.lazy);
+`main` is the entry point."""
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import Annotated
 
 import typer
 
-from quota_watch import __version__
-from quota_watch.cli.account import app as account_app
-from quota_watch.cli.cluster import app as cluster_app
-from quota_watch.cli.collect import app as collect_app
-from quota_watch.cli.collectors import app as collectors_app
-from quota_watch.cli.completion import app as completion_app
-from quota_watch.cli.config import app as config_app
-from quota_watch.cli.dashboards import app as dashboards_app
-from quota_watch.cli.db import app as db_app
-from quota_watch.cli.notify import app as notify_app
-from quota_watch.cli.plan import app as plan_app
-from quota_watch.cli.report import app as report_app
-from quota_watch.cli.rules import app as rules_app
-from quota_watch.cli.run import app as run_app
-from quota_watch.cli.setvalue import app as setvalue_app
-from quota_watch.cli.silence import app as silence_app
+from quota_watch.cli.lazy import LazyGroup
 
 app = typer.Typer(
     name="quota-watch",
@@ -31,28 +18,20 @@ app = typer.Typer(
     add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    cls=LazyGroup,  # each command is imported and built when it is used
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-# Unnamed groups add their commands at the top level; the order here is the order of --help.
-app.add_typer(run_app)
-app.add_typer(collect_app)
-app.add_typer(report_app)
-app.add_typer(plan_app)
-app.add_typer(setvalue_app)
-app.add_typer(collectors_app, name="collectors")
-app.add_typer(notify_app, name="notify")
-app.add_typer(silence_app, name="silence")
-app.add_typer(account_app, name="account")
-app.add_typer(rules_app, name="rules")
-app.add_typer(dashboards_app, name="dashboards")
-app.add_typer(config_app, name="config")
-app.add_typer(db_app, name="db")
-app.add_typer(cluster_app, name="cluster")
-app.add_typer(completion_app)
+
+
+SHORT_READS = frozenset({"report", "history", "plan"})
+"""Commands that read the store, print and exit: they run without the cyclic garbage
+collector, which `main` turns off at start (their garbage is small and freed at exit)."""
 
 
 def _print_version(value: bool) -> None:
     if value:
+        from quota_watch import __version__
+
         typer.echo(f"quota-watch {__version__}")
         raise typer.Exit()
 
@@ -72,9 +51,8 @@ def root(
     ] = False,
 ) -> None:
     """Free-tier usage monitor: polls provider usage APIs, stores and exports the figures."""
-    from quota_watch.cli.metavars import conform
-
-    conform(ctx.command)
+    if ctx.invoked_subcommand not in SHORT_READS:
+        gc.enable()  # everything else, the daemon above all, runs with it as usual
 
 
 def main() -> None:

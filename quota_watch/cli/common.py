@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 import typer
 
 if TYPE_CHECKING:
+    from quota_watch.config.load import AccountScope
     from quota_watch.config.settings import Config
 
 T = TypeVar("T")
@@ -43,13 +44,14 @@ def fail(lines: list[str] | str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
-def load(config_path: Path | None) -> Config:
-    """The configuration, or exit 2 listing every error."""
+def load(config_path: Path | None, accounts: AccountScope | None = None) -> Config:
+    """The configuration, or exit 2 listing every error (`accounts`: a read-only command's
+    scope, see load_config)."""
     from quota_watch.config.errors import ConfigError
     from quota_watch.config.load import load_config
 
     try:
-        return load_config(config_path)
+        return load_config(config_path, accounts=accounts)
     except ConfigError as exc:
         fail(["configuration error:", *(f"  {e}" for e in exc.errors)], EXIT_CONFIG)
 

@@ -49,9 +49,9 @@ def plan(
 ) -> None:
     """Shard pools and split advice: how many shards each pool needs, which limit binds, by
     when to act, which shard is hot; nothing is ever changed on the provider's side."""
-    cfg = load(config)
+    cfg = load(config, lambda every: {a.name for a in every if not group or a.group in group})
     setup_logging(cfg, "warning")
-    known = sorted({a.group for a in cfg.accounts if a.group is not None})
+    known = sorted({a.group for a in cfg.settings.accounts if a.group is not None})
     unknown = sorted(set(group or ()) - set(known))
     if unknown:
         fail(

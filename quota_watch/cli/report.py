@@ -89,9 +89,10 @@ def report(
     """Every limit of every configured account, grouped by account, riskiest first: a usage
     bar, value / cap, utilization, forecast, time to reset and to exhaustion, the last 15 days
     and the cap's source. Reads the store read-only, so it runs safely beside the daemon."""
-    cfg = load(config)
-    setup_logging(cfg, "warning")
     from quota_watch.reporting import command
+
+    cfg = load(config, command.report_scope(provider, account, group))
+    setup_logging(cfg, "warning")
     from quota_watch.reporting.entries import fails, only_statuses
 
     try:
@@ -139,7 +140,7 @@ def history(
 ) -> None:
     """One series' stored history by UTC day (min, max, last, samples, a sparkline of the
     hourly maxima), or every stored row (daily and hourly rollups, raw samples) as CSV."""
-    cfg = load(config)
+    cfg = load(config, lambda _every: {account})
     setup_logging(cfg, "warning")
     from quota_watch.reporting import command
     from quota_watch.reporting.history import HistoryError, to_csv, to_table
@@ -148,7 +149,7 @@ def history(
     require_database(url, "history")
     now = command.utcnow()
     try:
-        known = {a.name for a in cfg.accounts}
+        known = {a.name for a in cfg.settings.accounts}
         runtimes = (
             command.account_runtimes(cfg, lambda a: a.name == account) if account in known else {}
         )

@@ -46,6 +46,8 @@ def secret_values(options: BaseModel) -> tuple[str, ...]:
     found: list[str] = []
 
     def walk(node: Any) -> None:
+        if isinstance(node, str | int | float | None):  # most leaves: nothing to look into
+            return
         if isinstance(node, SecretStr):
             value = node.get_secret_value()
             if value:
@@ -142,16 +144,18 @@ def effective_cap(
 
 
 def build_runtime(
-    config: AccountConfig, info: CollectorInfo, client: httpx.AsyncClient
+    config: AccountConfig, info: CollectorInfo, client: httpx.AsyncClient, *, secrets: bool = True
 ) -> AccountRuntime:
-    """Instantiate the account's collector on the shared client and fix its limits."""
+    """Instantiate the account's collector on the shared client and fix its limits (those
+    config validation resolved, if it did); `secrets`: False for a runtime that never polls,
+    whose messages then need no scrubbing."""
     collector = instantiate(info.cls, config.options, client, info.catalogue.limits)
     return AccountRuntime(
         config=config,
         info=info,
         collector=collector,
-        limits=effective_limits(info, collector),
-        secrets=secret_values(config.options),
+        limits=dict(config.limits) if config.limits else effective_limits(info, collector),
+        secrets=secret_values(config.options) if secrets else (),
     )
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import (
     BaseModel,
@@ -28,12 +28,20 @@ from quota_watch.config.settings import (
     EMBEDDED_DEFAULT,
     ENV_CONFIG,
     AccountConfig,
+    AccountSettings,
     Config,
     Path_,
     Settings,
 )
 from quota_watch.sdk import LimitSpec, parse_quantity
 from quota_watch.units import format_duration
+
+if TYPE_CHECKING:
+    from quota_watch.collect.registry import CollectorInfo
+
+AccountScope = Callable[[Sequence[AccountSettings]], Collection[str]]
+"""A read-only command's scope: given every account's checked settings (name, collector,
+group), the names of the accounts it reads. Only their collector options are validated."""
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -108,15 +116,27 @@ def _read_secret_files(
 
 
 def _validate_accounts(
-    raw_accounts: Sequence[Any], settings: Settings | None, errors: list[str]
-) -> list[AccountConfig]:
+    raw_accounts: Sequence[Any],
+    settings: Settings | None,
+    errors: list[str],
+    scope: AccountScope | None = None,
+) -> tuple[list[AccountConfig], dict[str, CollectorInfo]]:
+    """The accounts with their collector options validated (with a `scope`, only those in it,
+    once the settings are valid) and the collectors they use."""
     from quota_watch.collect.registry import RegistryError, discover
 
+    wanted = None if scope is None or settings is None else set(scope(settings.accounts))
     used: dict[str, list[int]] = {}
     for index, raw in enumerate(raw_accounts):
+        if (
+            wanted is not None
+            and settings is not None
+            and settings.accounts[index].name not in wanted
+        ):
+            continue
         if isinstance(raw, dict) and isinstance(raw.get("collector"), str):
             used.setdefault(raw["collector"], []).append(index)
-    infos = {}
+    infos: dict[str, CollectorInfo] = {}
     for collector_name, indexes in sorted(used.items()):
         try:
             infos.update(discover([collector_name]))
@@ -138,6 +158,12 @@ def _validate_accounts(
                     f"accounts[{index}].name: {name!r} is already used by accounts[{seen[name]}]"
                 )
             seen.setdefault(name, index)
+        if (
+            wanted is not None
+            and settings is not None
+            and settings.accounts[index].name not in wanted
+        ):
+            continue
         collector = raw.get("collector")
         info = infos.get(collector) if isinstance(collector, str) else None
         if info is None:
@@ -167,9 +193,10 @@ def _validate_accounts(
                 enabled=parsed.enabled,
                 options=options,
                 cap_overrides=overrides[0],
+                limits=limits,
             )
         )
-    return accounts
+    return accounts, infos
 
 
 def _mixed_pools(raw_accounts: Sequence[Any]) -> list[str]:
@@ -222,27 +249,43 @@ def _cap_overrides(
     return caps, errors
 
 
-def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
-    """Find, read and validate the configuration; raises ConfigError listing every problem."""
+def load_config(
+    explicit: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    accounts: AccountScope | None = None,
+) -> Config:
+    """Find, read and validate the configuration; raises ConfigError listing every problem.
+
+    `accounts` is a read-only command's scope (report, history, plan): the file is checked
+    as always, but only the accounts in scope get their collector options validated and
+    their rule overrides checked, notifier URLs are left alone, and `Config.accounts` holds
+    only those accounts (`Config.settings.accounts` lists them all).
+    """
     env = os.environ if env is None else env
     source = find_config_file(explicit, env)
     if source is None:
-        return validate_config(EMBEDDED_DEFAULT, source, env)
+        return validate_config(EMBEDDED_DEFAULT, source, env, accounts=accounts)
     data, text = read_toml_text(source)
     from quota_watch.config.include import expand, locate
 
     data, origins, files = expand(data, text, source)
     try:
-        config = validate_config(data, source, env)
+        config = validate_config(data, source, env, accounts=accounts)
     except ConfigError as exc:
         raise ConfigError(locate(exc.errors, source, origins)) from None
     return replace(config, includes=tuple(files))
 
 
 def validate_config(
-    data: Mapping[str, Any], source: Path | None, env: Mapping[str, str] | None = None
+    data: Mapping[str, Any],
+    source: Path | None,
+    env: Mapping[str, str] | None = None,
+    *,
+    accounts: AccountScope | None = None,
 ) -> Config:
-    """Validate parsed TOML data; raises ConfigError listing every problem with its TOML path."""
+    """Validate parsed TOML data; raises ConfigError listing every problem with its TOML path
+    (`accounts`: a read-only command's scope, see load_config)."""
     env = os.environ if env is None else env
     where = f"{source}: " if source else ""
     problem = nesting_problem(data)
@@ -264,16 +307,18 @@ def validate_config(
     finally:
         _ENVIRON.reset(token)
     raw_accounts = data.get("accounts", [])
-    accounts = (
-        _validate_accounts(raw_accounts, settings, errors) if isinstance(raw_accounts, list) else []
+    checked, infos = (
+        _validate_accounts(raw_accounts, settings, errors, accounts)
+        if isinstance(raw_accounts, list)
+        else ([], {})
     )
     if settings is not None:
-        errors.extend(_check_alerting(settings, accounts))
+        errors.extend(_check_alerting(settings, checked, infos, notifiers=accounts is None))
         errors.extend(_check_cluster(settings))
     if errors:
         raise ConfigError([f"{where}{line}" for line in errors])
     assert settings is not None
-    return Config(settings=settings, accounts=tuple(accounts), source=source)
+    return Config(settings=settings, accounts=tuple(checked), source=source, collectors=infos)
 
 
 def _check_cluster(settings: Settings) -> list[str]:
@@ -287,8 +332,15 @@ def _check_cluster(settings: Settings) -> list[str]:
     return []
 
 
-def _check_alerting(settings: Settings, accounts: Sequence[AccountConfig]) -> list[str]:
-    """Rule pack readable, every [[rules]] entry applicable, notifier URLs usable."""
+def _check_alerting(
+    settings: Settings,
+    accounts: Sequence[AccountConfig],
+    infos: Mapping[str, CollectorInfo],
+    *,
+    notifiers: bool = True,
+) -> list[str]:
+    """Rule pack readable, every [[rules]] entry applicable to `accounts`, notifier URLs
+    usable (unless not `notifiers`: checking them imports apprise)."""
     from quota_watch.engine.rulepack import RuleError, effective_rules, load_rule_pack
     from quota_watch.notify.config import check_notifiers
 
@@ -298,12 +350,10 @@ def _check_alerting(settings: Settings, accounts: Sequence[AccountConfig]) -> li
     except ConfigError as exc:
         return [f"alerts.rule_pack: {line}" for line in exc.errors]
     if settings.rules:
-        from quota_watch.collect.registry import discover
         from quota_watch.collect.runtime import configured_cap
 
-        infos = discover({a.collector for a in accounts})
         for account in accounts:
-            limits = _declared_limits(infos[account.collector], account.options)
+            limits = account.limits or _declared_limits(infos[account.collector], account.options)
             for name, spec in limits.items():
                 cap, _ = configured_cap(name, spec, account.cap_overrides)
                 try:
@@ -319,7 +369,7 @@ def _check_alerting(settings: Settings, accounts: Sequence[AccountConfig]) -> li
                     )
                 except RuleError as exc:
                     errors.append(f"{exc} (account {account.name}, limit {name})")
-    if settings.notifiers:
+    if settings.notifiers and notifiers:
         errors.extend(check_notifiers(settings.notifiers))
     return list(dict.fromkeys(errors))
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -37,6 +37,10 @@ from quota_watch.daemon.auth import (
 from quota_watch.engine.rulepack import RuleOverride
 from quota_watch.notify.config import NotifierSettings
 from quota_watch.units import Duration, Interval
+
+if TYPE_CHECKING:
+    from quota_watch.collect.registry import CollectorInfo
+    from quota_watch.sdk.limits import LimitSpec
 
 Path_ = tuple[str | int, ...]
 
@@ -354,6 +358,8 @@ class AccountConfig:
     enabled: bool
     options: BaseModel
     cap_overrides: Mapping[str, float]
+    limits: Mapping[str, LimitSpec] = field(default_factory=dict, compare=False)
+    """The limits it is polled for, as validation resolved them (empty: not resolved)."""
 
 
 @dataclass(frozen=True)
@@ -364,6 +370,8 @@ class Config:
     accounts: tuple[AccountConfig, ...]
     source: Path | None
     includes: tuple[Path, ...] = ()  # files `include` added, in reading order
+    collectors: Mapping[str, CollectorInfo] = field(default_factory=dict, compare=False)
+    """The collectors the accounts use, as validation loaded them (name -> collector)."""
 
     def store_url(self) -> str:
         """The store URL, defaulting to SQLite in the user data directory."""

@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from quota_watch.collect.runtime import AccountRuntime
-    from quota_watch.config.settings import AccountConfig, Config
+    from quota_watch.config.load import AccountScope
+    from quota_watch.config.settings import AccountConfig, AccountSettings, Config
     from quota_watch.reporting.entries import Entry
     from quota_watch.reporting.history import History
     from quota_watch.status.position import SeriesPosition
@@ -31,6 +32,7 @@ __all__ = [
     "read_report",
     "render",
     "report_request",
+    "report_scope",
     "sqlite_file",
     "utcnow",
     "wants_colour",
@@ -46,12 +48,18 @@ class ReportError(Exception):
     """Bad input to report or history: the message names the option and the valid values."""
 
 
-def choose(option: str, given: Iterable[str] | None, valid: Iterable[str]) -> list[str]:
-    """The values of a repeatable option (each may be a comma list), checked against `valid`;
-    ReportError naming the option and listing the valid values otherwise."""
+def _values(given: Iterable[str] | None) -> list[str]:
+    """The values of a repeatable option, each occurrence possibly a comma list."""
     chosen: list[str] = []
     for item in given or ():
         chosen.extend(v.strip() for v in item.split(",") if v.strip())
+    return chosen
+
+
+def choose(option: str, given: Iterable[str] | None, valid: Iterable[str]) -> list[str]:
+    """The values of a repeatable option (each may be a comma list), checked against `valid`;
+    ReportError naming the option and listing the valid values otherwise."""
+    chosen = _values(given)
     known = list(dict.fromkeys(valid))
     unknown = [v for v in dict.fromkeys(chosen) if v not in known]
     if unknown:
@@ -63,6 +71,17 @@ def choose(option: str, given: Iterable[str] | None, valid: Iterable[str]) -> li
     return list(dict.fromkeys(chosen))
 
 
+class _Account(Protocol):
+    """What the filters look at: an account's settings or its validated config."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def collector(self) -> str: ...
+    @property
+    def group(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class ReportRequest:
     """The filters of one report run (empty: no filter)."""
@@ -72,7 +91,7 @@ class ReportRequest:
     groups: Sequence[str] = ()
     statuses: Sequence[str] = ()
 
-    def selects(self, account: AccountConfig) -> bool:
+    def selects(self, account: _Account) -> bool:
         """Whether `account` passes the provider, account and pool filters."""
         return (
             (not self.providers or account.collector in self.providers)
@@ -90,8 +109,13 @@ def account_runtimes(
     from quota_watch.collect.runtime import OFFLINE_CLIENT, build_runtime
 
     chosen = [a for a in config.accounts if wanted(a)]
-    infos = discover({a.collector for a in chosen})
-    return {a.name: build_runtime(a, infos[a.collector], OFFLINE_CLIENT) for a in chosen}
+    infos = dict(config.collectors)  # loaded when the config was validated
+    missing = {a.collector for a in chosen} - set(infos)
+    if missing:
+        infos.update(discover(missing))
+    return {
+        a.name: build_runtime(a, infos[a.collector], OFFLINE_CLIENT, secrets=False) for a in chosen
+    }
 
 
 def report_request(
@@ -101,15 +125,32 @@ def report_request(
     groups: Iterable[str] | None,
     statuses: Iterable[str] | None,
 ) -> ReportRequest:
-    """The report's filters, each checked against the configuration (ReportError if not)."""
+    """The report's filters, each checked against the configured accounts (ReportError if
+    not)."""
     from quota_watch.reporting.entries import STATUSES
 
+    every = config.settings.accounts
     return ReportRequest(
-        providers=choose("--provider", providers, sorted({a.collector for a in config.accounts})),
-        accounts=choose("--account", accounts, [a.name for a in config.accounts]),
-        groups=choose("--group", groups, sorted({a.group for a in config.accounts if a.group})),
+        providers=choose("--provider", providers, sorted({a.collector for a in every})),
+        accounts=choose("--account", accounts, [a.name for a in every]),
+        groups=choose("--group", groups, sorted({a.group for a in every if a.group})),
         statuses=choose("--status", statuses, STATUSES),
     )
+
+
+def report_scope(
+    providers: Iterable[str] | None, accounts: Iterable[str] | None, groups: Iterable[str] | None
+) -> AccountScope:
+    """The accounts a report with these filters reads, for load_config: those the filters
+    select and the other members of their pools (an unknown value selects nothing here;
+    report_request then names it)."""
+    request = ReportRequest(_values(providers), _values(accounts), _values(groups))
+
+    def scope(every: Sequence[AccountSettings]) -> set[str]:
+        pools = {a.group for a in every if a.group and request.selects(a)}
+        return {a.name for a in every if request.selects(a) or a.group in pools}
+
+    return scope
 
 
 def pool_runtimes(

@@ -77,11 +77,14 @@ async def daily_maxima(
     first = _day(now) - timedelta(days=days - 1)
     maxima = await store.daily_maxima({r.account for r in readings}, first)
     found: dict[SeriesKey, tuple[float | None, ...]] = {}
+    indexes: dict[datetime, int] = {}  # a few distinct days across every series
     for reading in readings:
         key = (reading.account, reading.limit, reading.resource)
         slots: list[float | None] = [None] * days
         for day, top in maxima.get(key, ()):
-            index = (day - first).days
+            index = indexes.get(day)
+            if index is None:
+                index = indexes[day] = (day - first).days
             if 0 <= index < days:
                 slots[index] = top
         index = (_day(reading.ts) - first).days

@@ -7,11 +7,16 @@ is plain text with no ANSI escapes.
 
 rich measures the cells (wide characters), styles them and writes the colour; the columns are
 laid out here, once, from the fitted widths: rich's own Table re-measures and pads every cell
-(about 1 ms a row, a third of a second for a 400-row report against its 0.5 s budget)."""
+(about 1 ms a row, a third of a second for a 400-row report against its 0.5 s budget). Plain
+text (a pipe, NO_COLOR) never goes through rich's console: importing it costs more than the
+whole table, so it is only imported for colour, a line wider than the screen, or a width that
+only it can detect."""
 
 from __future__ import annotations
 
 import io
+import os
+import sys
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +25,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["Column", "Screen", "TableRow", "fit_columns", "terminal_width"]
+__all__ = ["Column", "Screen", "TableRow", "cell_width", "fit_columns", "terminal_width"]
 
 GAP = 2
 """Spaces between two columns."""
@@ -51,29 +56,57 @@ class TableRow:
 
 def terminal_width() -> int:
     """The width rich detects: `COLUMNS`, else the terminal's, else 80."""
-    from rich.console import Console
+    term = os.environ.get("TERM", "").lower()
+    if term in ("dumb", "unknown") or sys.platform == "win32":
+        from rich.console import Console
 
-    return Console().width
+        return Console().width
+    # What rich answers here, without importing its console: COLUMNS when it is a number,
+    # else the size of the first of stdin, stdout and stderr that is a terminal, else 80.
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit():
+        return int(columns)
+    for descriptor in (0, 1, 2):
+        try:
+            return os.get_terminal_size(descriptor).columns or 80
+        except (AttributeError, ValueError, OSError):
+            continue
+    return 80
 
 
-def _longest_word(text: str) -> int:
+def cell_width(text: str) -> int:
+    """The cells `text` takes on a terminal (a wide character takes two)."""
+    if text.isascii() and text.isprintable():
+        return len(text)  # one cell a character, as rich counts them
     from rich.cells import cell_len
 
-    return max((cell_len(word) for word in text.split()), default=0)
+    return cell_len(text)
 
 
-def _full(column: Column, rows: Sequence[TableRow]) -> int:
-    from rich.cells import cell_len
+class _Measured:
+    """Each column's cell widths in a table, measured once."""
 
-    lines = [column.header, *(row.cells.get(column.key, "") for row in rows)]
-    return max(cell_len(line) for line in lines)
+    def __init__(self, rows: Sequence[TableRow]) -> None:
+        self.rows = rows
+        self._full: dict[str, int] = {}
+        self._least: dict[str, int] = {}
 
+    def full(self, column: Column) -> int:
+        """The width of the column's widest cell (its header included)."""
+        if column.key not in self._full:
+            lines = [column.header, *(row.cells.get(column.key, "") for row in self.rows)]
+            self._full[column.key] = max(cell_width(line) for line in lines)
+        return self._full[column.key]
 
-def _least(column: Column, rows: Sequence[TableRow]) -> int:
-    if not column.wrap:
-        return _full(column, rows)
-    texts = [column.header, *(row.cells.get(column.key, "") for row in rows)]
-    return max(_longest_word(text) for text in texts)
+    def least(self, column: Column) -> int:
+        """The narrowest the column can be: its widest cell, or longest word if it wraps."""
+        if not column.wrap:
+            return self.full(column)
+        if column.key not in self._least:
+            texts = [column.header, *(row.cells.get(column.key, "") for row in self.rows)]
+            words = (word for text in set(texts) for word in text.split())
+            self._least[column.key] = max((cell_width(word) for word in words), default=0)
+        return self._least[column.key]
 
 
 def fit_columns(
@@ -83,17 +116,18 @@ def fit_columns(
     unwrapped; when only kept columns remain, narrow the widest wrapping column a cell at a
     time (never below its longest word) until it fits."""
     kept = list(columns)
+    measured = _Measured(rows)
 
     def total(widths: Sequence[int]) -> int:
         return sum(widths) + GAP * (len(widths) - 1)
 
-    while total([_full(c, rows) for c in kept]) > width:
+    while total([measured.full(c) for c in kept]) > width:
         droppable = [c for c in kept if c.drop > 0]
         if not droppable:
             break
         kept.remove(max(droppable, key=lambda c: c.drop))
-    widths = [_full(c, rows) for c in kept]
-    least = [_least(c, rows) for c in kept]
+    widths = [measured.full(c) for c in kept]
+    least = [measured.least(c) for c in kept]
     while total(widths) > width:
         room = [i for i, c in enumerate(kept) if c.wrap and widths[i] > least[i]]
         if not room:
@@ -103,19 +137,13 @@ def fit_columns(
     return list(zip(kept, widths, strict=True))
 
 
-def _cells(text: str) -> int:
-    from rich.cells import cell_len
-
-    return cell_len(text)
-
-
 def _row_lines(fitted: Sequence[tuple[Column, int]], row: TableRow) -> list[list[str]]:
     """The row's lines, one text per column: a cell wider than its column wraps between words
     (a column that may not wrap was fitted to its widest cell)."""
     cells = []
     for column, width in fitted:
         text = row.cells.get(column.key, "")
-        if column.wrap and _cells(text) > width:
+        if column.wrap and cell_width(text) > width:
             cells.append(textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False))
         else:
             cells.append([text])
@@ -127,25 +155,35 @@ class Screen:
     """Text for the terminal, built in order (lines, tables, paragraphs) and returned whole."""
 
     def __init__(self, *, width: int | None = None, colour: bool = False) -> None:
-        from rich.console import Console
-
         self.width = width if width is not None else terminal_width()
         self.colour = colour
         self._buffer = io.StringIO()
-        self._console: Console = Console(
-            file=self._buffer,
-            width=self.width,
-            force_terminal=colour,
-            no_color=not colour,
-            color_system="standard" if colour else None,
-            highlight=False,
-            markup=False,
-            emoji=False,
-            soft_wrap=False,
-        )
+        self._rich: Console | None = None
+
+    @property
+    def _console(self) -> Console:
+        """rich's console writing into the buffer: made on first use (colour, or a long line)."""
+        if self._rich is None:
+            from rich.console import Console
+
+            self._rich = Console(
+                file=self._buffer,
+                width=self.width,
+                force_terminal=self.colour,
+                no_color=not self.colour,
+                color_system="standard" if self.colour else None,
+                highlight=False,
+                markup=False,
+                emoji=False,
+                soft_wrap=False,
+            )
+        return self._rich
 
     def line(self, text: str = "", style: str = "") -> None:
-        """One line as given (the caller keeps it short: a heading, a note)."""
+        """One line as given (the caller keeps it short: a heading, a note); cut at the width."""
+        if not self.colour and text.isprintable() and cell_width(text) <= self.width:
+            self._buffer.write(text + "\n")  # what rich writes for it, without rich
+            return
         from rich.text import Text
 
         self._console.print(Text(text, style=style, no_wrap=True, overflow="ignore"))
@@ -169,27 +207,29 @@ class Screen:
     ) -> None:
         """A table without borders fitted to the width (less `indent`): bold headers, cells
         styled as given, wrapping cells over several lines, a blank line after a section."""
-        from rich.text import Span, Text
-
         fitted = fit_columns(columns, rows, self.width - indent)
         header = TableRow({c.key: c.header for c, _ in fitted}, {c.key: "bold" for c, _ in fitted})
         parts: list[str] = []
-        spans: list[Span] = []
+        spans: list[tuple[int, int, str]] = []
         size = 0  # characters in `parts` so far: where the next span starts
+        used: dict[str, int] = {}  # cells of each distinct text (statuses, "-", bars repeat)
         for number, row in enumerate([header, *rows]):
             for line in _row_lines(fitted, row):
                 pieces = [" " * indent] if indent else []
                 at = size + indent
                 for index, (column, width) in enumerate(fitted):
                     text = line[index]
-                    pad = " " * (width - _cells(text))
+                    cells = used.get(text)
+                    if cells is None:
+                        cells = used[text] = cell_width(text)
+                    pad = " " * (width - cells)
                     if index:
                         pieces.append(" " * GAP)
                         at += GAP
-                    style = row.styles.get(column.key, "")
+                    style = row.styles.get(column.key, "") if self.colour else ""
                     if style and text:
                         start = at + (len(pad) if column.right else 0)
-                        spans.append(Span(start, start + len(text), style))
+                        spans.append((start, start + len(text), style))
                     cell = pad + text if column.right else text + pad
                     pieces.append(cell)
                     at += len(cell)
@@ -203,7 +243,10 @@ class Screen:
         if not self.colour:  # nothing to style: the text as it is
             self._buffer.write(plain)
             return
-        self._console.print(Text(plain, spans=spans, no_wrap=True), end="", crop=False)
+        from rich.text import Span, Text
+
+        styled = Text(plain, spans=[Span(*span) for span in spans], no_wrap=True)
+        self._console.print(styled, end="", crop=False)
 
     def text(self) -> str:
         """Everything written so far, trailing spaces and the last newline removed."""

@@ -325,9 +325,14 @@ async def daily_maxima(
         rows, _HOURLY_MAXIMA.format(day=day), accounts, {"since": hourly_since}
     )
     tops: dict[SeriesKey, dict[datetime, float]] = {}
+    # A few distinct days over thousands of rows: each parsed once, and the same datetime
+    # object each time (it caches its hash; hashing an aware datetime afresh is not cheap).
+    moments: dict[Any, datetime] = {}
     for account, limit, resource, start, top in found_rows:
         days = tops.setdefault((account, limit, resource or None), {})
-        moment = to_time(start)
+        moment = moments.get(start)
+        if moment is None:
+            moment = moments[start] = to_time(start)
         known = days.get(moment)
         days[moment] = top if known is None else max(known, top)
     for key, days in tops.items():

@@ -18,8 +18,8 @@ from quota_watch.engine import (
     load_series,
     parse_series_csv,
     parse_series_toml,
-    replay,
 )
+from quota_watch.engine.replay import replay
 from quota_watch.sdk import Measure, PeriodKind, Unit
 
 ROOT = Path(__file__).resolve().parents[2]
