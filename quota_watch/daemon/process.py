@@ -36,6 +36,7 @@ from quota_watch.prometheus.exposition import (
 )
 from quota_watch.sdk import RateLimitStatus
 from quota_watch.store.facade import Store
+from quota_watch.store.migrator import open_migrated
 from quota_watch.store.models import StoreError
 from quota_watch.web.source import LiveSource
 
@@ -193,7 +194,7 @@ class Daemon:
         except OSError as exc:
             log.error("cannot listen on %s: %s", settings.server.listen, exc.strerror or exc)
             return 1
-        self.store = await Store.open(self.config.store_url())
+        self.store = await open_migrated(self.config.store_url())  # Alembic in a child
         log.info("store: %s", self.store.display_url)
         self.client = http_client(self.config)
         poller = Poller(self.store, self.clock)
