@@ -21,6 +21,7 @@ from quota_watch.daemon.alerting import Alerting
 from quota_watch.daemon.auth import BasicAuth, is_loopback
 from quota_watch.daemon.heartbeat import Heartbeat
 from quota_watch.daemon.livemetrics import DaemonWideFacts, LiveMetrics
+from quota_watch.daemon.memory import limit_malloc_arenas
 from quota_watch.daemon.selfstats import process_stats
 from quota_watch.daemon.server import bind, build_server, create_app
 from quota_watch.daemon.staleness import StalenessWatch
@@ -183,6 +184,7 @@ class Daemon:
 
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT; returns the process exit code."""
+        limit_malloc_arenas()  # before the store's and the executor's threads start
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop.set)
