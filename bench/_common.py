@@ -291,7 +291,7 @@ class BenchDaemon(daemon_proc.DaemonProcess):
     """The tests' daemon subprocess, started in the benches' environment (bytecode cache on)."""
 
     def __init__(
-        self, workdir: Path, config: Path, port: int, env: Mapping[str, str] | None = None
+        self, workdir: Path, config: Path | None, port: int, env: Mapping[str, str] | None = None
     ) -> None:
         super().__init__(workdir, port, config, env, base_env=isolated_env(workdir))
 

@@ -9,6 +9,7 @@ account has at least k runs). Also measured: the import floor (RSS of a bare pyt
 
     python bench/bench_daemon_rss.py           # 20 accounts every 1s until 1,000 cycles
     python bench/bench_daemon_rss.py --quick   # 10 accounts every 500ms, 100 cycles (~1 min)
+    python bench/bench_daemon_rss.py --default-config   # no config file: host collector (~1 min)
 
 The interval and account count are chosen so that the daemon keeps up: it spends ~25 ms of CPU
 per poll (HTTP, the store, the rules engine re-reading each series' recent samples), so it
@@ -25,6 +26,7 @@ The target is 100 MB in SI units (1e8 bytes, as the project writes quantities; 9
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import subprocess
 import sys
@@ -54,6 +56,7 @@ from quota_watch.sdk import parse_duration
 from quota_watch.testing.emulator import Emulator, demo_accounts
 
 TARGET_BYTES = 100_000_000  # 100 MB (SI), 95.4 MiB
+DEFAULT_TARGET_BYTES = 85_000_000  # 85 MB (SI), 81.1 MiB: the default config (issue #16)
 _RUNS = re.compile(rb"^quota_watch_collector_runs_total\{[^}]*\} ([0-9.e+]+)$", re.MULTILINE)
 
 _FLOOR_SNIPPETS = {
@@ -69,6 +72,17 @@ _FLOOR_SNIPPETS = {
         "import quota_watch.daemon.process, apprise\napprise.Apprise().add('json://127.0.0.1:9/')"
     ),
 }
+_DEFAULT_FLOORS = {
+    "bare python": "",
+    "the daemon's modules, the CLI and the host collector": (
+        "import quota_watch.cli, quota_watch.daemon.process, httpcore\n"
+        "from quota_watch.collect.registry import discover\n"
+        "discover({'host'})"
+    ),
+}
+# httpcore imports trio whenever it is installed; here selenium (a dev dependency) brings it.
+_WITHOUT_TRIO = "import sys\nsys.modules['trio'] = None  # as where trio is not installed\n"
+
 _SKIPPED = "maximum number of running instances reached"
 _PRINT_RSS = (
     "\nfor _l in open('/proc/self/status'):\n"
@@ -112,10 +126,10 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def import_floor(workdir: Path) -> dict[str, int]:
+def import_floor(workdir: Path, snippets: dict[str, str] = _FLOOR_SNIPPETS) -> dict[str, int]:
     """RSS right after each snippet runs in a fresh interpreter."""
     floors = {}
-    for label, code in _FLOOR_SNIPPETS.items():
+    for label, code in snippets.items():
         for _ in range(2):  # the first run may still be writing bytecode caches
             out = subprocess.run(
                 [sys.executable, "-c", code + _PRINT_RSS],
@@ -221,6 +235,85 @@ def run_daemon(
     return samples, facts
 
 
+def run_default(workdir: Path, starts: int, env: dict[str, str]) -> list[tuple[int, int, int]]:
+    """Start the daemon with no config file `starts` times on one database (the first start
+    creates it); (RSS, peak, anon) of each after its first poll and a /metrics scrape."""
+    home = workdir / "home"
+    home.mkdir()
+    found = []
+    for _ in range(starts):
+        port = free_port()
+        with BenchDaemon(home, None, port, {"HOME": str(home), **env}) as daemon:
+            daemon.wait_serving()
+            deadline = time.monotonic() + 120
+            while min_runs(daemon.timed_get("/metrics")[1], 1) < 1:
+                daemon.check_alive()
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"no poll within 120 s:\n{daemon.log()}")
+                time.sleep(0.2)
+            time.sleep(1.0)  # the poll's store write and rules are done by now
+            daemon.timed_get("/metrics")
+            found.append(proc_status(daemon.pid))
+            code, log = daemon.stop(timeout=60), daemon.log()
+        if code != 0 or "embedded default" not in log:
+            raise RuntimeError(f"daemon exited {code}, or ran another config:\n{log}")
+    return found
+
+
+def default_config(args: argparse.Namespace) -> int:
+    """--default-config: the daemon with no config file, beside its import floor."""
+    starts = 3 if args.quick else 7
+    header(
+        "daemon RSS, default config",
+        "Real daemon (subprocess) run with no config file (the embedded default: the host "
+        "collector, SQLite in $XDG_DATA_HOME) in a temporary HOME; RSS read after its first "
+        f"poll and a /metrics scrape. Started {starts} times on one database: the first start "
+        "creates it (migrations in a child process), the restarts are the steady case.",
+    )
+    snippets = dict(_DEFAULT_FLOORS)
+    has_trio = importlib.util.find_spec("trio") is not None
+    if has_trio:
+        label = "the same with trio hidden (as in an install without trio)"
+        snippets[label] = (
+            _WITHOUT_TRIO + _DEFAULT_FLOORS["the daemon's modules, the CLI and the host collector"]
+        )
+    with tempfile.TemporaryDirectory(prefix="qw-bench-rss-") as tmp:
+        floors = import_floor(Path(tmp), snippets)
+        env = dict(item.split("=", 1) for item in args.daemon_env)
+        found = run_default(Path(tmp), starts, env)
+    print(table(["import floor", "RSS"], [(k, f"{mib(v)} = {mb(v)}") for k, v in floors.items()]))
+    steady = sorted(found[1:], key=lambda f: f[0])[len(found[1:]) // 2]  # the median restart
+    floor = floors["the daemon's modules, the CLI and the host collector"]
+    rows = [("first start (fresh database)", found[0]), ("restart, median", steady)]
+    print()
+    print(
+        table(
+            ["daemon, default config", "RSS", "of which anon", "peak RSS", "RSS - import floor"],
+            [
+                (label, f"{mib(r)} = {mb(r)}", mib(anon), mib(hwm), mib(r - floor))
+                for label, (r, hwm, anon) in rows
+            ],
+        )
+    )
+    print(f"\nrestarts: {', '.join(mib(r) for r, _, _ in found[1:])}")
+    if has_trio:
+        print("trio is installed here (selenium, a dev dependency): httpcore imports it if present")
+    ok = max(steady[0], found[0][0]) <= DEFAULT_TARGET_BYTES
+    print()
+    results = [
+        Result(
+            "daemon RSS",
+            "default config, after a poll and a scrape (restart / first start)",
+            f"{mib(steady[0])} / {mib(found[0][0])}",
+            "<= 85 MB (81.1 MiB)",
+            verdict(ok),
+            f"{mb(steady[0])}; import floor {mib(floor)}",
+        )
+    ]
+    write_results(args.json, results, {"floors": floors, "starts": found})
+    return 0
+
+
 def at_cycle(samples: list[Sample], cycle: int) -> Sample | None:
     """The first sample at or after `cycle` cycles."""
     return next((s for s in samples if s.cycles >= cycle), None)
@@ -272,7 +365,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="APPRISE_URL",
         help="configure one apprise notifier (critical alerts only), e.g. json://127.0.0.1:9/",
     )
+    parser.add_argument(
+        "--default-config",
+        action="store_true",
+        help="measure the daemon with no config file (host collector) instead; ~1 min",
+    )
     args = parser.parse_args(argv)
+    if args.default_config:
+        return default_config(args)
     cycles = args.cycles or (100 if args.quick else 1000)
     args.accounts = args.accounts or (10 if args.quick else 20)
     args.interval = args.interval or ("500ms" if args.quick else "1s")

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import bcrypt
 from pydantic import SecretStr
 
 #: bcrypt's modular-crypt form: $2a$/$2b$/$2y$ (htpasswd writes 2y), cost 04-31, 53 characters.
@@ -62,6 +61,8 @@ def hash_password(password: str, cost: int = DEFAULT_COST) -> str:
         raise ValueError("the password is empty")
     if len(raw) > MAX_PASSWORD_BYTES:
         raise ValueError(f"the password is longer than bcrypt's {MAX_PASSWORD_BYTES} bytes")
+    import bcrypt  # loaded where a hash is made or checked, not by every config load
+
     return bcrypt.hashpw(raw, bcrypt.gensalt(cost)).decode()
 
 
@@ -166,6 +167,8 @@ class BasicAuth:
     async def _dummy(self, users: Mapping[str, SecretStr]) -> bytes:
         cost = max(_cost(h.get_secret_value().encode()) for h in users.values())
         if cost not in self._dummies:
+            import bcrypt
+
             password = secrets.token_bytes(16)
             salt = bcrypt.gensalt(int(cost))
             self._dummies[cost] = await asyncio.to_thread(bcrypt.hashpw, password, salt)
@@ -178,6 +181,8 @@ def _cost(hashed: bytes) -> bytes:
 
 
 def _checkpw(password: bytes, hashed: bytes) -> bool:
+    import bcrypt
+
     try:
         return bcrypt.checkpw(password, hashed)
     except ValueError:  # e.g. a password over 72 bytes (bcrypt>=5)

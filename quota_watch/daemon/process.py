@@ -21,6 +21,7 @@ from quota_watch.daemon.alerting import Alerting
 from quota_watch.daemon.auth import BasicAuth, is_loopback
 from quota_watch.daemon.heartbeat import Heartbeat
 from quota_watch.daemon.livemetrics import DaemonWideFacts, LiveMetrics
+from quota_watch.daemon.memory import limit_malloc_arenas
 from quota_watch.daemon.selfstats import process_stats
 from quota_watch.daemon.server import bind, build_server, create_app
 from quota_watch.daemon.staleness import StalenessWatch
@@ -36,6 +37,7 @@ from quota_watch.prometheus.exposition import (
 )
 from quota_watch.sdk import RateLimitStatus
 from quota_watch.store.facade import Store
+from quota_watch.store.migrator import open_migrated
 from quota_watch.store.models import StoreError
 from quota_watch.web.source import LiveSource
 
@@ -182,6 +184,7 @@ class Daemon:
 
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT; returns the process exit code."""
+        limit_malloc_arenas()  # before the store's and the executor's threads start
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop.set)
@@ -193,7 +196,7 @@ class Daemon:
         except OSError as exc:
             log.error("cannot listen on %s: %s", settings.server.listen, exc.strerror or exc)
             return 1
-        self.store = await Store.open(self.config.store_url())
+        self.store = await open_migrated(self.config.store_url())  # Alembic in a child
         log.info("store: %s", self.store.display_url)
         self.client = http_client(self.config)
         poller = Poller(self.store, self.clock)

@@ -180,6 +180,7 @@ def build_server(
         log_level="warning",
         access_log=False,
         lifespan="off",
+        ws="none",  # no WebSocket routes: loads no WebSocket library
         server_header=False,
         ssl_certfile=settings.tls_cert_file,
         ssl_keyfile=settings.tls_key_file,

@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self, TypeAlias
+from typing import TYPE_CHECKING, Any, Self, TypeAlias
 
 from sqlalchemy import ColumnElement, Table, delete, event, select, text, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -26,6 +26,9 @@ from quota_watch.store.models import StoreError
 from quota_watch.store.queries import Rows, bind_params
 from quota_watch.store.revision import HEAD_REVISION
 from quota_watch.store.urls import DatabaseURL, mask_url_text, parse_database_url
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql
 
 __all__ = ["Cutoff", "StoreBase", "fixed_cutoff"]
 
@@ -210,7 +213,11 @@ class StoreBase:
     # --- plumbing -----------------------------------------------------------------------------
 
     def _insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
-        return sqlite.insert(table) if self.dialect == "sqlite" else postgresql.insert(table)
+        if self.dialect == "sqlite":
+            return sqlite.insert(table)
+        from sqlalchemy.dialects import postgresql  # ~2 MiB that a SQLite daemon never needs
+
+        return postgresql.insert(table)
 
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Table, and_, func, literal_column, select, true
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quota_watch.store.common import DAY, HOUR, floor_day, floor_hour, require_aware
@@ -22,6 +21,9 @@ from quota_watch.store.tables import (
     ROLLUP_STATE,
     SAMPLE,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 __all__ = ["MaintenanceMixin"]
 

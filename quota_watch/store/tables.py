@@ -23,7 +23,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeEngine
 from sqlmodel import Field, SQLModel
@@ -93,6 +93,8 @@ class UTCDateTime(TypeDecorator[datetime]):
                 sqlite.DATETIME(storage_format=SQLITE_DATETIME_FORMAT)  # type: ignore[no-untyped-call]
             )
         if dialect.name == "postgresql":
+            from sqlalchemy.dialects import postgresql  # not loaded by a SQLite daemon
+
             return dialect.type_descriptor(postgresql.TIMESTAMP(timezone=True))
         return dialect.type_descriptor(DateTime(timezone=True))
 

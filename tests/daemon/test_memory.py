@@ -1,0 +1,80 @@
+"""The daemon caps glibc's malloc arenas, so its threads share heaps instead of one each."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+# Eight threads alive at once each allocate outside pymalloc (> 512 bytes); glibc's
+# malloc_info then lists one <heap> per arena in use.
+_ARENAS_IN_USE = textwrap.dedent(
+    """
+    import ctypes, os, sys, tempfile, threading
+    from quota_watch.daemon.memory import limit_malloc_arenas
+
+    done = limit_malloc_arenas(int(sys.argv[1])) if sys.argv[1] != "-" else None
+    barrier = threading.Barrier(9)
+    kept = []
+
+    def work():
+        kept.append(bytearray(64 * 1024))
+        barrier.wait()
+        barrier.wait()
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    libc = ctypes.CDLL(None)
+    libc.fopen.restype = ctypes.c_void_p
+    libc.fclose.argtypes = [ctypes.c_void_p]
+    libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    path = os.path.join(tempfile.mkdtemp(), "info.xml")
+    stream = libc.fopen(path.encode(), b"w")
+    libc.malloc_info(0, stream)
+    libc.fclose(stream)
+    barrier.wait()
+    for t in threads:
+        t.join()
+    print(done, open(path).read().count("<heap nr="))
+    """
+)
+
+glibc_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or os.confstr("CS_GNU_LIBC_VERSION") is None,
+    reason="glibc's malloc only",
+)
+
+
+def _arenas(argument: str, **env: str) -> tuple[str, int]:
+    environment = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"} | env
+    done = subprocess.run(
+        [sys.executable, "-c", _ARENAS_IN_USE, argument],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env=environment,
+    )
+    flag, heaps = done.stdout.split()
+    return flag, int(heaps)
+
+
+@glibc_only
+def test_threads_share_at_most_the_capped_arenas() -> None:
+    assert _arenas("2") == ("True", 2)
+
+
+@glibc_only
+def test_without_the_cap_the_threads_take_more_arenas() -> None:
+    flag, heaps = _arenas("-")
+    assert flag == "None" and heaps > 2
+
+
+@glibc_only
+def test_an_operators_malloc_arena_max_is_left_alone() -> None:
+    assert _arenas("2", MALLOC_ARENA_MAX="3") == ("False", 3)
