@@ -112,7 +112,7 @@ def test_sighup_reloads_accounts_and_survives_a_bad_config(tmp_path: Path) -> No
             daemon.signal(signal.SIGHUP)
             body = daemon.wait_for('quota_watch_usage{account="acct-03"')
             assert 'account="acct-02"' in body
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + 60
             while 'account="acct-01"' in body and time.monotonic() < deadline:
                 time.sleep(0.2)
                 body = daemon.wait_for('account="acct-02"')
@@ -120,7 +120,7 @@ def test_sighup_reloads_accounts_and_survives_a_bad_config(tmp_path: Path) -> No
 
             config.write_text("[[accounts]]\nname = 'x'\ncollector = 'no-such-collector'\n")
             daemon.signal(signal.SIGHUP)
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 60
             while "reload failed" not in daemon.log() and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert "reload failed" in daemon.log()
