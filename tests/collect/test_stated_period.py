@@ -14,7 +14,8 @@ from quota_watch.collect.periods import current_period, stated_period
 from quota_watch.collect.poller import Poller
 from quota_watch.collect.registry import CollectorInfo
 from quota_watch.collect.runtime import AccountRuntime, build_runtime
-from quota_watch.engine import RulePack, effective_rules, forecast_signal
+from quota_watch.engine.forecast import forecast_signal
+from quota_watch.engine.rulepack import RulePack, effective_rules
 from quota_watch.sdk import Period, PeriodKind, PeriodSpec, Reading
 from quota_watch.status.series import recent_views
 from quota_watch.store.facade import Store

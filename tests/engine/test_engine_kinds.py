@@ -13,22 +13,11 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from quota_watch.collect.periods import current_period
-from quota_watch.engine import (
-    AccountHealth,
-    EffectiveRules,
-    RuleOverride,
-    RulePack,
-    SeriesView,
-    auth_signal,
-    effective_rules,
-    fit_trend,
-    forecast_signal,
-    held_severity,
-    stale_signal,
-    theil_sen,
-    threshold_signal,
-)
-from quota_watch.engine.signals import settle
+from quota_watch.engine.forecast import fit_trend, forecast_signal, theil_sen
+from quota_watch.engine.health import AccountHealth, auth_signal, stale_signal
+from quota_watch.engine.rulepack import EffectiveRules, RuleOverride, RulePack, effective_rules
+from quota_watch.engine.signals import SeriesView, settle
+from quota_watch.engine.threshold import held_severity, threshold_signal
 from quota_watch.model import AccountStatus
 from quota_watch.sdk import Measure, Period, PeriodKind, PeriodSpec
 

@@ -10,16 +10,15 @@ import pytest
 from freezegun import freeze_time
 from pydantic import TypeAdapter
 
-from quota_watch.engine import (
-    RuleOverride,
-    RulePack,
+from quota_watch.engine.replay import (
     SeriesFileError,
-    Transition,
     load_series,
     parse_series_csv,
     parse_series_toml,
+    replay,
 )
-from quota_watch.engine.replay import replay
+from quota_watch.engine.rulepack import RuleOverride, RulePack
+from quota_watch.engine.state import Transition
 from quota_watch.sdk import Measure, PeriodKind, Unit
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from quota_watch.engine import (
+from quota_watch.engine.rulepack import (
     EffectiveRules,
     RuleError,
     RuleOverride,

@@ -12,23 +12,19 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import TypeAdapter
 
-from quota_watch.engine import (
+from quota_watch.engine.evaluation import evaluate_account
+from quota_watch.engine.health import AccountHealth
+from quota_watch.engine.rulepack import EffectiveRules, RuleOverride, RulePack, effective_rules
+from quota_watch.engine.signals import SeriesView, Signal
+from quota_watch.engine.state import (
     ALERTNAMES,
-    AccountHealth,
     AlertSubject,
-    EffectiveRules,
-    RuleOverride,
-    RulePack,
-    SeriesView,
-    Signal,
     Transition,
     alertname,
-    effective_rules,
-    evaluate_account,
     fingerprint,
     step,
-    threshold_signal,
 )
+from quota_watch.engine.threshold import threshold_signal
 from quota_watch.model import AlertState, Outcome
 from quota_watch.sdk import Measure, Period, PeriodKind
 

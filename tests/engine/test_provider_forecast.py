@@ -7,15 +7,10 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from quota_watch.engine import (
-    EffectiveRules,
-    RuleOverride,
-    RulePack,
-    SeriesView,
-    effective_rules,
-    forecast_signal,
-)
+from quota_watch.engine.forecast import forecast_signal
 from quota_watch.engine.provider_forecast import PROVIDER_NOTE, with_provider_forecast
+from quota_watch.engine.rulepack import EffectiveRules, RuleOverride, RulePack, effective_rules
+from quota_watch.engine.signals import SeriesView
 from quota_watch.sdk import Measure, Period, PeriodKind
 
 MONTH = Period(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
