@@ -7,10 +7,10 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from quota_watch import __version__
 from quota_watch.cluster.member import ClusterMember, cluster_params
 from quota_watch.collect.poller import Poller, PollResult
 from quota_watch.collect.runtime import AccountRuntime, build_runtimes, http_client, utcnow
@@ -18,12 +18,12 @@ from quota_watch.collect.scheduler import PollScheduler
 from quota_watch.config.errors import ConfigError
 from quota_watch.config.settings import Config, HeartbeatSettings
 from quota_watch.daemon.alerting import Alerting
-from quota_watch.daemon.auth import BasicAuth, is_loopback
+from quota_watch.daemon.auth import BasicAuth
 from quota_watch.daemon.heartbeat import Heartbeat
 from quota_watch.daemon.livemetrics import DaemonWideFacts, LiveMetrics
 from quota_watch.daemon.memory import limit_malloc_arenas
 from quota_watch.daemon.selfstats import process_stats
-from quota_watch.daemon.server import bind, build_server, create_app
+from quota_watch.daemon.server import announce, bind, build_server, create_app
 from quota_watch.daemon.staleness import StalenessWatch
 from quota_watch.daemon.tlsreload import TlsReloader
 from quota_watch.engine.rulepack import RulePack
@@ -40,6 +40,9 @@ from quota_watch.store.facade import Store
 from quota_watch.store.migrator import open_migrated
 from quota_watch.store.models import StoreError
 from quota_watch.web.source import LiveSource
+
+if TYPE_CHECKING:
+    import uvicorn
 
 log = logging.getLogger("quota_watch.daemon")
 
@@ -196,6 +199,45 @@ class Daemon:
         except OSError as exc:
             log.error("cannot listen on %s: %s", settings.server.listen, exc.strerror or exc)
             return 1
+        await self._open_and_schedule()
+        assert self.store is not None and self.scheduler is not None
+        assert self.alerting is not None and self.client is not None
+        auth = BasicAuth(lambda: self.config.settings.server.basic_auth_users or {})
+        app = create_app(
+            self.snapshot, self.ready, auth, self._page_source(), resume=self.scheduler.resume
+        )
+        server = build_server(app, host, port, settings.server)
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        tls_watch = self._watch_tls(server)
+        outbox = asyncio.create_task(
+            self.alerting.run_outbox(settings.alerts.outbox_interval, self.stop)
+        )
+        self.heartbeat = Heartbeat(self._heartbeat_settings, self.health, self.client, self.clock)
+        heartbeat = asyncio.create_task(self.heartbeat.run(self.stop))
+        members = self.cluster.run(self.stop) if self.cluster is not None else asyncio.sleep(0)
+        membership = asyncio.create_task(members)
+        staleness = StalenessWatch(self.store, self.scheduler, self.alerting, self.clock)
+        stale_watch = asyncio.create_task(staleness.run(self.stop))
+        live_facts = asyncio.create_task(self.live.run(self._daemon_wide, self.stop))
+        await asyncio.sleep(0)
+        announce(self.config, host, auth.enabled)
+        stop = asyncio.create_task(self.stop.wait())
+        done, _ = await asyncio.wait({serving, stop}, return_when=asyncio.FIRST_COMPLETED)
+        code = 0
+        if serving in done and (serving.exception() or not server.started):
+            log.error("HTTP server on %s could not start", settings.server.listen)
+            code = 1
+        tasks = [serving, outbox, heartbeat, stale_watch, live_facts]
+        tasks += [tls_watch] if tls_watch is not None else []
+        await self._shut_down(server, membership, tasks)
+        stop.cancel()
+        log.info("stopped")
+        return code
+
+    async def _open_and_schedule(self) -> None:
+        """Open (and migrate) the store, start the scheduler with its maintenance jobs, join
+        the cluster when configured and schedule the accounts this daemon polls."""
+        settings = self.config.settings
         self.store = await open_migrated(self.config.store_url())  # Alembic in a child
         log.info("store: %s", self.store.display_url)
         self.client = http_client(self.config)
@@ -217,13 +259,10 @@ class Daemon:
         await self._load_live()
         if self.cluster is None:
             await self._retire_unwatched()
-        auth = BasicAuth(lambda: self.config.settings.server.basic_auth_users or {})
-        app = create_app(
-            self.snapshot, self.ready, auth, self._page_source(), resume=self.scheduler.resume
-        )
-        server = build_server(app, host, port, settings.server)
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        tls_watch: asyncio.Task[None] | None = None
+
+    def _watch_tls(self, server: uvicorn.Server) -> asyncio.Task[None] | None:
+        """Re-read the TLS files when they change (and on SIGHUP), when TLS is on."""
+        settings = self.config.settings
         if settings.server.tls_cert_file is not None and settings.server.tls_key_file is not None:
             self.tls = TlsReloader(
                 lambda: server.config.ssl if server.config.loaded else None,
@@ -231,41 +270,19 @@ class Daemon:
                 settings.server.tls_key_file,
             )
             interval = settings.server.tls_reload_interval
-            tls_watch = asyncio.create_task(self.tls.watch(interval, self.stop))
-        outbox = asyncio.create_task(
-            self.alerting.run_outbox(settings.alerts.outbox_interval, self.stop)
-        )
-        self.heartbeat = Heartbeat(self._heartbeat_settings, self.health, self.client, self.clock)
-        heartbeat = asyncio.create_task(self.heartbeat.run(self.stop))
-        members = self.cluster.run(self.stop) if self.cluster is not None else asyncio.sleep(0)
-        membership = asyncio.create_task(members)
-        staleness = StalenessWatch(self.store, self.scheduler, self.alerting, self.clock)
-        stale_watch = asyncio.create_task(staleness.run(self.stop))
-        live_facts = asyncio.create_task(self.live.run(self._daemon_wide, self.stop))
-        await asyncio.sleep(0)
-        source = self.config.source or "embedded default (host collector)"
-        scheme = "https" if settings.server.tls_cert_file else "http"
-        log.info(
-            "quota-watch %s: %d accounts from %s; metrics on %s://%s/metrics%s",
-            __version__,
-            len(self.config.accounts),
-            source,
-            scheme,
-            settings.server.listen,
-            " (basic auth)" if auth.enabled else "",
-        )
-        if not is_loopback(host) and not auth.enabled:
-            log.warning(
-                "listening on %s without basic auth: anyone who can reach it reads /metrics; "
-                "set [server.basic_auth_users] (and TLS) or listen on 127.0.0.1",
-                settings.server.listen,
-            )
-        stop = asyncio.create_task(self.stop.wait())
-        done, _ = await asyncio.wait({serving, stop}, return_when=asyncio.FIRST_COMPLETED)
-        code = 0
-        if serving in done and (serving.exception() or not server.started):
-            log.error("HTTP server on %s could not start", settings.server.listen)
-            code = 1
+            return asyncio.create_task(self.tls.watch(interval, self.stop))
+        return None
+
+    async def _shut_down(
+        self,
+        server: uvicorn.Server,
+        membership: asyncio.Task[None],
+        tasks: list[asyncio.Task[Any]],
+    ) -> None:
+        """Drain the polls, store the latest forecasts, leave the cluster, stop every task and
+        close the client and the store."""
+        assert self.scheduler is not None and self.alerting is not None
+        assert self.client is not None and self.store is not None
         log.info("stopping: draining polls")
         await self.scheduler.drain(DRAIN_TIMEOUT)
         try:
@@ -277,14 +294,9 @@ class Daemon:
         if self.cluster is not None:
             await asyncio.gather(membership, return_exceptions=True)  # no tick after leaving
             await self.cluster.leave()
-        tasks = [serving, outbox, heartbeat, stale_watch, membership, live_facts]
-        tasks += [tls_watch] if tls_watch is not None else []
-        await asyncio.gather(*tasks, return_exceptions=True)
-        stop.cancel()
+        await asyncio.gather(membership, *tasks, return_exceptions=True)
         await self.client.aclose()
         await self.store.close()
-        log.info("stopped")
-        return code
 
     async def reload(self) -> None:
         """Re-read the config (SIGHUP); a bad config keeps the running one and says why."""

@@ -15,9 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from quota_watch.config.settings import ServerSettings
+from quota_watch import __version__
+from quota_watch.config.settings import Config, ServerSettings
 from quota_watch.daemon import connections as conn
-from quota_watch.daemon.auth import CHALLENGE, BasicAuth
+from quota_watch.daemon.auth import CHALLENGE, BasicAuth, is_loopback
 from quota_watch.prometheus.body import CHUNK_BYTES, Body
 from quota_watch.prometheus.exposition import Snapshot, render_body
 from quota_watch.prometheus.negotiate import GZIP_LEVEL, negotiate
@@ -194,3 +195,26 @@ def build_server(
         h11_max_incomplete_event_size=conn.MAX_REQUEST_HEAD,
     )
     return _EmbeddedServer(config)
+
+
+def announce(config: Config, host: str, authenticated: bool) -> None:
+    """The start-up line (version, accounts, where /metrics is), and a warning when /metrics
+    is open to the network without basic auth."""
+    settings = config.settings
+    source = config.source or "embedded default (host collector)"
+    scheme = "https" if settings.server.tls_cert_file else "http"
+    log.info(
+        "quota-watch %s: %d accounts from %s; metrics on %s://%s/metrics%s",
+        __version__,
+        len(config.accounts),
+        source,
+        scheme,
+        settings.server.listen,
+        " (basic auth)" if authenticated else "",
+    )
+    if not is_loopback(host) and not authenticated:
+        log.warning(
+            "listening on %s without basic auth: anyone who can reach it reads /metrics; "
+            "set [server.basic_auth_users] (and TLS) or listen on 127.0.0.1",
+            settings.server.listen,
+        )

@@ -14,7 +14,7 @@ from quota_watch.engine.provider_forecast import with_provider_forecast
 from quota_watch.engine.rulepack import EffectiveRules, RuleOverride, RulePack
 from quota_watch.engine.scope import account_rules, rules_for_series
 from quota_watch.engine.signals import SeriesView, Signal
-from quota_watch.engine.state import AlertSubject, Transition, retire, step
+from quota_watch.engine.state import AlertSubject, Transition, resolved_now, retire, step
 from quota_watch.engine.threshold import threshold_signal
 from quota_watch.model import AlertState
 
@@ -241,12 +241,5 @@ def _gone(prev: AlertState, now: datetime) -> tuple[AlertState | None, list[Tran
     """An alert whose series the account no longer reports: resolved with its last figures."""
     if prev.status != "firing":
         return None, []
-    state = replace(
-        prev,
-        status="resolved",
-        resolved_at=now,
-        last_notified_at=now,
-        next_reminder_at=None,
-        updated_at=now,
-    )
+    state = resolved_now(prev, now)
     return state, [Transition("resolved", state)]

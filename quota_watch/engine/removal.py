@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import datetime
 
 from quota_watch.engine.evaluation import Evaluation
-from quota_watch.engine.state import KINDS, Transition
+from quota_watch.engine.state import KINDS, Transition, resolved_now
 from quota_watch.model import AlertState
 
 __all__ = ["retire_account"]
@@ -24,14 +23,7 @@ def retire_account(prior: Iterable[AlertState], now: datetime) -> Evaluation:
         if alert.status == "pending":
             out.deletions.append(alert.fingerprint)
         elif alert.status == "firing":
-            resolved = replace(
-                alert,
-                status="resolved",
-                resolved_at=now,
-                last_notified_at=now,
-                next_reminder_at=None,
-                updated_at=now,
-            )
+            resolved = resolved_now(alert, now)
             out.states.append(resolved)
             out.transitions.append(Transition("resolved", resolved))
     return out

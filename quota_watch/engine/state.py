@@ -33,6 +33,7 @@ __all__ = [
     "Transition",
     "alertname",
     "fingerprint",
+    "resolved_now",
     "retire",
     "step",
 ]
@@ -144,23 +145,35 @@ def _same_series(prev: AlertState, kind: str, subject: AlertSubject) -> bool:
     )
 
 
+def resolved_now(prev: AlertState, now: datetime, **changes: Any) -> AlertState:
+    """`prev` resolved at `now`, its message sent now, no reminder left; `changes` override
+    (the current figures, say)."""
+    return replace(
+        prev,
+        **{
+            "status": "resolved",
+            "resolved_at": now,
+            "last_notified_at": now,
+            "next_reminder_at": None,
+            "updated_at": now,
+            **changes,
+        },
+    )
+
+
 def retire(prev: AlertState, signal: Signal, now: datetime) -> list[Transition]:
     """Close an alert of an earlier period: a firing one resolves with a period_reset message
     carrying the new period's figures; pending and resolved ones produce nothing."""
     if prev.status != "firing":
         return []
-    state = replace(
+    state = resolved_now(
         prev,
-        status="resolved",
-        resolved_at=now,
-        last_notified_at=now,
-        next_reminder_at=None,
+        now,
         value=signal.value,
         cap=signal.cap,
         ratio=signal.ratio,
         forecast_value=signal.forecast_value,
         exhausts_at=signal.exhausts_at,
-        updated_at=now,
     )
     return [Transition("period_reset", state)]
 
@@ -307,14 +320,7 @@ def _step_firing(
         # a reminder in the meantime does not report a glitch.
         return replace(prev, pending_runs=prev.pending_runs + 1, updated_at=now), []
     if held is None:
-        state = replace(
-            prev,
-            status="resolved",
-            resolved_at=now,
-            last_notified_at=now,
-            next_reminder_at=None,
-            **figures,
-        )
+        state = resolved_now(prev, now, **figures)
         return state, [Transition("resolved", state)]
     state = replace(
         prev, severity=held, alertname=alertname(signal.kind, held), pending_runs=0, **figures
