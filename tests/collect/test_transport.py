@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from quota_watch.collect.runtime import http_client
 from quota_watch.collect.transport import ShardedTransport
 from quota_watch.config.load import validate_config
+from tests.support.asgiserver import serve_asgi
 from tests.support.daemon_proc import free_port
 
 
@@ -37,45 +36,35 @@ class SlowApp:
             self.in_flight -= 1
 
 
-async def served(app: SlowApp) -> AsyncIterator[str]:
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110  (uvicorn exposes no event for it)
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await serving
-
-
 @pytest.mark.slow
 async def test_requests_beyond_one_pool_go_to_the_others() -> None:
     app = SlowApp()
     transport = ShardedTransport(shards=3, connections=2)
-    async for url in served(app):
-        async with httpx.AsyncClient(transport=transport, base_url=url) as client:
-            responses = await asyncio.gather(*(client.get(f"/r{i}") for i in range(9)))
-            assert [r.text for r in responses] == [f"/r{i}" for i in range(9)]
-            assert transport.busy == [0, 0, 0]
-            # One pool of 2 connections would have served two at a time.
-            assert app.peak == 6
-            one = await client.get("/alone")
-            assert one.text == "/alone" and transport.busy == [0, 0, 0]
+    async with (
+        serve_asgi(app) as url,
+        httpx.AsyncClient(transport=transport, base_url=url) as client,
+    ):
+        responses = await asyncio.gather(*(client.get(f"/r{i}") for i in range(9)))
+        assert [r.text for r in responses] == [f"/r{i}" for i in range(9)]
+        assert transport.busy == [0, 0, 0]
+        # One pool of 2 connections would have served two at a time.
+        assert app.peak == 6
+        one = await client.get("/alone")
+        assert one.text == "/alone" and transport.busy == [0, 0, 0]
 
 
 @pytest.mark.slow
 async def test_counts_are_released_by_early_close_and_by_errors() -> None:
     app = SlowApp()
     transport = ShardedTransport(shards=2, connections=1)
-    async for url in served(app):
-        async with httpx.AsyncClient(transport=transport, base_url=url) as client:
-            async with client.stream("GET", "/unread") as response:
-                assert response.status_code == 200
-                assert transport.busy == [1, 0]
-            assert transport.busy == [0, 0]
+    async with (
+        serve_asgi(app) as url,
+        httpx.AsyncClient(transport=transport, base_url=url) as client,
+    ):
+        async with client.stream("GET", "/unread") as response:
+            assert response.status_code == 200
+            assert transport.busy == [1, 0]
+        assert transport.busy == [0, 0]
     with pytest.raises(httpx.ConnectError):
         async with httpx.AsyncClient(transport=transport) as client:
             await client.get(f"http://127.0.0.1:{free_port()}/refused")

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import gzip
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
+from starlette.applications import Starlette
 
 from quota_watch.daemon.server import create_app
 from quota_watch.prometheus.body import CHUNK_BYTES
 from quota_watch.prometheus.exposition import Snapshot, render
 from quota_watch.prometheus.negotiate import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
-from tests.support.daemon_proc import free_port
+from tests.support.asgiserver import serve_asgi
 from tests.support.exposition_facts import Facts
 
 PROMETHEUS_ACCEPT = (
@@ -30,33 +28,21 @@ def facts() -> Facts:
     return facts
 
 
-async def _served(facts: Facts) -> AsyncIterator[str]:
+def _app(facts: Facts) -> Starlette:
     async def take() -> Snapshot:
         return facts.snapshot(live=True)
 
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(take, lambda: None), host="127.0.0.1", port=port, lifespan="off")
-    )
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110  (uvicorn exposes no event for it)
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await serving
+    return create_app(take, lambda: None)
 
 
 @pytest.mark.slow
 async def test_streamed_text_over_loopback_is_the_rendered_text(facts: Facts) -> None:
-    async for url in _served(facts):
-        async with httpx.AsyncClient(base_url=url) as client:
-            text = await client.get("/metrics", headers={"Accept-Encoding": "identity"})
-            async with client.stream(
-                "GET", "/metrics", headers={"Accept": PROMETHEUS_ACCEPT, "Accept-Encoding": "gzip"}
-            ) as scraped:
-                raw = b"".join([chunk async for chunk in scraped.aiter_raw()])
+    async with serve_asgi(_app(facts)) as url, httpx.AsyncClient(base_url=url) as client:
+        text = await client.get("/metrics", headers={"Accept-Encoding": "identity"})
+        async with client.stream(
+            "GET", "/metrics", headers={"Accept": PROMETHEUS_ACCEPT, "Accept-Encoding": "gzip"}
+        ) as scraped:
+            raw = b"".join([chunk async for chunk in scraped.aiter_raw()])
     assert text.status_code == 200
     assert text.headers["content-type"] == TEXT_CONTENT_TYPE
     assert "transfer-encoding" not in text.headers  # the length is sent, not chunked encoding
