@@ -2,7 +2,7 @@
 
 In-process on a synthetic snapshot (N accounts x 10 limits, each with cap, period bounds and a
 forecast, plus one poll status per account): no daemon, no store, only
-quota_watch.prometheus.exposition.render and quota_watch.prometheus.negotiate.metrics_body.
+quota_watch.prometheus.exposition.render and render_body (the body the daemon serves).
 The peers are gzip at level 6 (zlib's default) and 9 (prometheus-client's choice) beside
 our level 1.
 
@@ -21,8 +21,14 @@ from _common import header, mib, ms, table
 
 from quota_watch.daemon.selfstats import process_stats
 from quota_watch.model import AccountStatus
-from quota_watch.prometheus.exposition import AccountFacts, ForecastFacts, Snapshot, render
-from quota_watch.prometheus.negotiate import GZIP_LEVEL, metrics_body
+from quota_watch.prometheus.exposition import (
+    AccountFacts,
+    ForecastFacts,
+    Snapshot,
+    render,
+    render_body,
+)
+from quota_watch.prometheus.negotiate import GZIP_LEVEL, negotiate
 from quota_watch.store.models import StoredReading
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -105,8 +111,9 @@ def main() -> None:
                 )
             )
     print(table(("format", "encoding", "body", "on the wire", "saving", "render", "gzip"), rows))
-    served = metrics_body(lambda om: render(snap, om), "application/openmetrics-text", "gzip")
-    print(f"\nas served to Prometheus (OpenMetrics + gzip): {len(served.body)} bytes")
+    chosen = negotiate("application/openmetrics-text", "gzip")
+    served = render_body(snap, chosen.openmetrics).gzip(GZIP_LEVEL)
+    print(f"\nas served to Prometheus (OpenMetrics + gzip): {len(served)} bytes")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-from collections.abc import Callable
 from dataclasses import dataclass
 
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -12,14 +10,6 @@ OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset
 #: compresses 26x in 35 ms (bench/bench_metrics_encoding.py) -- once the samples are pre-rendered,
 #: gzip is most of a scrape's CPU, and a 1 GB VM scraped every 15 s wants the CPU back.
 GZIP_LEVEL = 1
-
-
-@dataclass(frozen=True)
-class MetricsBody:
-    """A /metrics response body with its headers."""
-
-    body: bytes
-    headers: dict[str, str]
 
 
 def _weights(header: str) -> dict[str, float]:
@@ -80,14 +70,3 @@ def negotiate(accept: str | None, accept_encoding: str | None) -> Negotiated:
     if compress:
         headers["Content-Encoding"] = "gzip"
     return Negotiated(openmetrics, compress, headers)
-
-
-def metrics_body(
-    render: Callable[[bool], bytes], accept: str | None, accept_encoding: str | None
-) -> MetricsBody:
-    """Render with `render(openmetrics)` as the headers ask, gzip-compressed when accepted."""
-    chosen = negotiate(accept, accept_encoding)
-    body = render(chosen.openmetrics)
-    if chosen.gzip:
-        body = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
-    return MetricsBody(body, chosen.headers)
