@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import inspect
-import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import BaseModel, SecretStr
 
 from quota_watch import __version__
 from quota_watch.collect.registry import CollectorInfo, discover
-from quota_watch.collect.transport import ShardedTransport
 from quota_watch.config.settings import AccountConfig, Config
 from quota_watch.sdk import (
     Collector,
     LimitSpec,
     anchored,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass
@@ -169,6 +169,13 @@ def utcnow() -> datetime:
 
 def http_client(config: Config) -> httpx.AsyncClient:
     """The one shared HTTP client: pooled, with timeouts and our User-Agent."""
+    # Imported here: read-only commands build runtimes but never poll.
+    import urllib.request
+
+    import httpx
+
+    from quota_watch.collect.transport import ShardedTransport
+
     timeout = config.settings.polling.timeout.total_seconds()
     # A proxy from the environment (HTTPS_PROXY, ...) is honoured by httpx's own transport
     # only: with one set, the client keeps it (and its single pool).

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import AsyncIterator, Iterator
-
-import httpx
+from typing import TYPE_CHECKING
 
 from quota_watch.sdk.errors import UnexpectedResponse
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["ACCEPT_ENCODING", "INFLATE_STEP", "aiter_bounded", "read_bounded"]
 
@@ -96,6 +98,8 @@ def _too_large(where: str, limit: int) -> UnexpectedResponse:
 async def aiter_bounded(response: httpx.Response, limit: int, where: str) -> AsyncIterator[bytes]:
     """A streamed response's decompressed body in pieces, UnexpectedResponse once more than
     `limit` decompressed bytes arrived (at most `limit` plus one INFLATE_STEP is ever held)."""
+    import httpx
+
     declared = response.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise UnexpectedResponse(f"{where}: response of {declared} bytes exceeds {limit} bytes")

@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
 from pydantic import BaseModel
 
 from quota_watch.sdk.body import ACCEPT_ENCODING, aiter_bounded, read_bounded
@@ -29,6 +28,9 @@ from quota_watch.sdk.errors import (
 )
 from quota_watch.sdk.http import plausible_wait, rate_limit_headers, wait_from_headers
 from quota_watch.sdk.parse import parse_json, parse_model
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "DEFAULT_MAX_BODY",
@@ -56,6 +58,8 @@ _MAX_DETAIL = 200
 
 def display_url(url: httpx.URL | str) -> str:
     """A URL fit for messages: no user info, no query string, no fragment."""
+    import httpx
+
     parsed = httpx.URL(str(url))
     return str(parsed.copy_with(username=None, password=None, query=None, fragment=None))
 
@@ -126,6 +130,8 @@ class Answer:
 
 def _links(header: str) -> list[dict[str, str]]:
     # httpx's parser, applied to a header we already hold (a Response is not kept).
+    import httpx
+
     if not header:
         return []
     return list(httpx.Response(200, headers={"link": header}).links.values())
@@ -238,6 +244,8 @@ class ProviderHttp:
         headers: Mapping[str, str] | None,
         request_timeout: float | None = None,
     ) -> httpx.Request:
+        import httpx
+
         url = path if "://" in path else self.base_url + path
         return self.client.build_request(
             method,
@@ -250,6 +258,8 @@ class ProviderHttp:
         )
 
     def _transport_failure(self, exc: httpx.HTTPError, where: str) -> CollectorError:
+        import httpx
+
         name = type(exc).__name__
         if isinstance(exc, httpx.TimeoutException):
             return ProviderUnavailable(f"{where}: timed out ({name})")
@@ -275,6 +285,8 @@ class ProviderHttp:
         request_timeout: float | None = None,
     ) -> Answer:
         """Send one request and read its body within the limit; the status is not checked."""
+        import httpx
+
         where = where or self.where(method, path)
         limit = self.max_body if max_body is None else max_body
         request = self._request(
@@ -408,6 +420,8 @@ class ProviderHttp:
         """Stream a line-delimited body (JSONL) to `on_line(number, line)`, never holding more
         than one line; returns the number of lines. A failed status reads at most
         ERROR_BODY_LIMIT bytes of the body for the provider's message."""
+        import httpx
+
         where = self.where(method, path)
         limit = self.max_body if max_body is None else max_body
         request = self._request(

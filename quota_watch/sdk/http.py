@@ -5,11 +5,13 @@ from __future__ import annotations
 import email.utils
 import math
 from datetime import UTC, datetime, timedelta
-
-import httpx
+from typing import TYPE_CHECKING
 
 from quota_watch.sdk.body import read_bounded
 from quota_watch.sdk.contract import RateLimitStatus
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_WAIT_SECONDS = 366 * 86400.0
 """A wait longer than a year is not advice but a broken header: it is read as absent."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import httpx
 from pydantic import AfterValidator
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = ["ApiBase", "check_api_base"]
 
@@ -13,6 +15,8 @@ __all__ = ["ApiBase", "check_api_base"]
 def check_api_base(value: str) -> str:
     """`value` as an API root: an http(s) URL with a host and no user info, query string or
     fragment (credentials have options of their own), without its trailing slash."""
+    import httpx
+
     try:
         url = httpx.URL(value)
     except httpx.InvalidURL as exc:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, TypeVar
 
 from quota_watch.sdk.client import Answer, ProviderHttp
 from quota_watch.sdk.errors import UnexpectedResponse
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = ["cursor_pages", "link_pages", "numbered_pages"]
 
@@ -59,6 +60,8 @@ async def link_pages(
     A next link to another origin (the credentials would follow it), one that points back to
     a page already read, or more than `max_pages` pages is an UnexpectedResponse.
     """
+    import httpx
+
     answer = await http.get(path, params=params)
     origin = (answer.url.scheme, answer.url.host, answer.url.port)
     seen = {str(answer.url)}

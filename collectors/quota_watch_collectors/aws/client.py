@@ -20,9 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
 from pydantic import ValidationError
 
 from quota_watch.sdk import (
@@ -38,6 +37,9 @@ from quota_watch.sdk import (
 )
 from quota_watch_collectors.aws.models import AwsErrorBody
 from quota_watch_collectors.aws.options import AwsOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "CONTENT_TYPE",

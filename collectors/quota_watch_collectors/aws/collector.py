@@ -9,9 +9,8 @@ from collections import defaultdict
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal, TypeGuard, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeGuard, TypeVar
 
-import httpx
 from pydantic import BaseModel, ValidationError
 
 from quota_watch.sdk import (
@@ -30,6 +29,9 @@ from quota_watch_collectors.aws.models import (
     describe_validation_error,
 )
 from quota_watch_collectors.aws.options import AwsOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["AwsCollector", "UnitKind", "classify_unit", "months_before"]
 

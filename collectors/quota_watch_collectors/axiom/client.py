@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-import httpx
 from pydantic import TypeAdapter
 
 from quota_watch.sdk import Answer, ProviderHttp, Quirks, header_number, parse_adapter
 from quota_watch_collectors.axiom.models import IngestLimit, Named, Organization
 from quota_watch_collectors.axiom.options import AxiomOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["LIMIT_EXCEEDED", "MAX_RESPONSE_BYTES", "AxiomApi", "ingest_limit"]
 

@@ -11,9 +11,8 @@ import math
 import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import ValidationError
 
 from quota_watch.sdk import (
@@ -38,6 +37,9 @@ from quota_watch_collectors.cloudflare.models import (
     ResultInfo,
 )
 from quota_watch_collectors.cloudflare.options import CloudflareOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "ANALYTICS_PERMISSION",

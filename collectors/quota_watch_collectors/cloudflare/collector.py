@@ -6,9 +6,8 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
-import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from quota_watch.sdk import (
@@ -44,6 +43,9 @@ from quota_watch_collectors.cloudflare.query import (
     UsageQuery,
     build_usage_query,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "DO_BILLED_MEMORY_GB",

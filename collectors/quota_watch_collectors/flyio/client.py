@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-import httpx
 from pydantic import TypeAdapter, ValidationError
 
 from quota_watch.sdk import (
@@ -18,6 +18,9 @@ from quota_watch.sdk import (
 )
 from quota_watch_collectors.flyio.models import AppList, ErrorBody, Machine, Volume
 from quota_watch_collectors.flyio.options import FlyioOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["FlyApi"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-import httpx
 from pydantic import ValidationError
 
 from quota_watch.sdk import (
@@ -22,6 +22,9 @@ from quota_watch.sdk import (
 )
 from quota_watch_collectors.github.models import ApiError, UsageReport
 from quota_watch_collectors.github.options import GitHubOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["MAX_RESPONSE_BYTES", "GitHubClient"]
 

@@ -7,9 +7,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import httpx
 from pydantic import BaseModel
 
 from quota_watch.sdk import (
@@ -38,6 +37,9 @@ from quota_watch_collectors.github.billing import (
 from quota_watch_collectors.github.client import GitHubClient
 from quota_watch_collectors.github.models import UsageItem
 from quota_watch_collectors.github.options import GitHubOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["GitHubCollector", "plan_limits"]
 

@@ -9,9 +9,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
 from pydantic import BaseModel, ValidationError
 
 from quota_watch.sdk import (
@@ -35,6 +34,9 @@ from quota_watch_collectors.host.procfs import (
     read_mounts,
     read_net_dev,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["STATE_KEY", "HostCollector"]
 

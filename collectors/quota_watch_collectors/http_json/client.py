@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from quota_watch.sdk import Answer, ProviderHttp, Quirks, retry_after_seconds
 from quota_watch_collectors.http_json.options import HttpJsonOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["fetch_json", "retry_after_seconds"]
 
@@ -27,6 +28,8 @@ class _Configured(Quirks):
 
 def _secrets(options: HttpJsonOptions) -> list[str]:
     """Every secret the request carries: header values, the URL's password and query."""
+    import httpx
+
     url = httpx.URL(str(options.url))
     return [
         *(v.get_secret_value() for v in options.headers.values()),

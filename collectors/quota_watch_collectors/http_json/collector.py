@@ -6,9 +6,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
-import httpx
 import jmespath
 from jmespath.exceptions import JMESPathError
 from jmespath.parser import ParsedResult
@@ -23,6 +22,9 @@ from quota_watch.sdk import (
 )
 from quota_watch_collectors.http_json.client import fetch_json
 from quota_watch_collectors.http_json.options import DeclaredLimit, HttpJsonOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["HttpJsonCollector"]
 

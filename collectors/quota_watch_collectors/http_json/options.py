@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import httpx
 import jmespath
 from jmespath.exceptions import JMESPathError
 from pydantic import (
@@ -24,6 +23,9 @@ from pydantic import (
 
 from quota_watch.sdk import LimitSpec, Scope, Unit, parse_duration, parse_quantity
 
+if TYPE_CHECKING:
+    pass
+
 __all__ = ["DeclaredLimit", "HttpJsonOptions", "safe_url"]
 
 _LIMIT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -32,6 +34,8 @@ _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 def safe_url(url: str) -> str:
     """The URL without user info, query string or fragment: what messages may show."""
+    import httpx
+
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
-import httpx
 from pydantic import ValidationError
 
 from quota_watch.sdk import (
@@ -26,6 +26,9 @@ from quota_watch_collectors.mongodb_atlas.models import (
     ProcessPage,
 )
 from quota_watch_collectors.mongodb_atlas.options import MongodbAtlasOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["ACCEPT", "MAX_RESPONSE_BYTES", "AtlasApi"]
 
@@ -114,6 +117,8 @@ class AtlasApi:
 
     async def _get(self, path: str, query: list[tuple[str, str]]) -> Answer:
         """GET `API_PATH + path`; with an API key, answering the Digest challenge once."""
+        import httpx
+
         target = f"{API_PATH}{path}?{urlencode(query)}" if query else f"{API_PATH}{path}"
         options = self._options
         if options.public_key is None or options.private_key is None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-import httpx
 from pydantic import ValidationError
 
 from quota_watch.sdk import (
@@ -23,6 +23,9 @@ from quota_watch_collectors.neon.models import (
     ProjectList,
 )
 from quota_watch_collectors.neon.options import NeonOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["MAX_RESPONSE_BYTES", "NeonApi"]
 

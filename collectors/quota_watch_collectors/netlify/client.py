@@ -6,10 +6,9 @@ import email.utils
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-import httpx
 from pydantic import ValidationError
 
 from quota_watch.sdk import (
@@ -23,6 +22,9 @@ from quota_watch.sdk import (
 )
 from quota_watch_collectors.netlify.models import ErrorBody
 from quota_watch_collectors.netlify.options import NetlifyOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["MAX_RESPONSE_BYTES", "NetlifyApi", "Page", "parse_retry_after", "rate_limit_status"]
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-
-import httpx
+from typing import TYPE_CHECKING
 
 from quota_watch.sdk import Answer, ProviderHttp, Quirks
 from quota_watch_collectors.posthog.models import Billing
 from quota_watch_collectors.posthog.options import PostHogOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["MAX_RESPONSE_BYTES", "PostHogApi"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import httpx
 from pydantic import ValidationError
 
 from quota_watch.sdk import (
@@ -18,6 +18,9 @@ from quota_watch.sdk import (
 )
 from quota_watch_collectors.prometheus.models import QueryData, QueryResponse
 from quota_watch_collectors.prometheus.options import PrometheusOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["auth_headers", "instant_query", "secrets"]
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import ValidationError
 
 from quota_watch.sdk import (
@@ -20,6 +19,9 @@ from quota_watch.sdk import (
 )
 from quota_watch_collectors.railway.models import GraphqlErrors, UsageData
 from quota_watch_collectors.railway.options import RailwayOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["MEASUREMENTS", "RailwayApi", "usage_query"]
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote
-
-import httpx
 
 from quota_watch.sdk import Answer, ProviderHttp, Quirks, header_number, retry_after_seconds
 from quota_watch_collectors.sentry.models import Stats
 from quota_watch_collectors.sentry.options import SentryOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["MAX_RESPONSE_BYTES", "SentryApi", "sentry_rate_limit"]
 
@@ -91,6 +93,8 @@ class SentryApi:
 
     async def stats(self, params: Mapping[str, str | list[str]]) -> Stats:
         """GET /organizations/{org}/stats_v2/ with `params` (repeatable ones as lists)."""
+        import httpx
+
         query = httpx.QueryParams(params)
         path = f"/organizations/{self._org}/stats_v2/?{query}"
         return (await self._http.get(path)).model(Stats)

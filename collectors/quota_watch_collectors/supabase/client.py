@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from quota_watch.sdk import (
     Answer,
@@ -22,6 +20,9 @@ from quota_watch.sdk import parse_model as validate
 from quota_watch.sdk import wait_from_headers as retry_after_seconds
 from quota_watch_collectors.supabase.models import AnalyticsError
 from quota_watch_collectors.supabase.options import SupabaseOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "EndpointGone",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-
-import httpx
+from typing import TYPE_CHECKING
 
 from quota_watch.sdk import Answer, CollectorError, ProviderHttp, Quirks, UnexpectedResponse
 from quota_watch_collectors.turso.models import Plans, Subscription, UsageResponse
 from quota_watch_collectors.turso.options import TursoOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["MAX_BODY_BYTES", "TursoApi"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import httpx
 from pydantic import TypeAdapter
 
 from quota_watch.sdk import Answer, ProviderHttp, Quirks, parse_adapter
@@ -16,6 +16,9 @@ from quota_watch_collectors.upstash.models import (
     QStashUser,
 )
 from quota_watch_collectors.upstash.options import UpstashOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["MAX_BODY_BYTES", "UpstashApi"]
 

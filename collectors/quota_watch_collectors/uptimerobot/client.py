@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import httpx
 from pydantic import ValidationError
 
 from quota_watch.sdk import (
@@ -20,6 +20,9 @@ from quota_watch.sdk import (
 )
 from quota_watch_collectors.uptimerobot.models import AccountDetails, ErrorBody
 from quota_watch_collectors.uptimerobot.options import UptimeRobotOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["MAX_RESPONSE_BYTES", "UptimeRobotApi"]
 
@@ -93,6 +96,8 @@ class UptimeRobotApi:
 
     async def account_details(self) -> AccountDetails:
         """POST /getAccountDetails: the account's limits and monitor counts."""
+        import httpx
+
         body = httpx.QueryParams({"api_key": self._key, "format": "json"})
         answer = await self._http.request(
             "POST",

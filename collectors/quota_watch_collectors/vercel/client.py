@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import httpx
 from pydantic import ValidationError
 
 from quota_watch.sdk import (
@@ -21,6 +21,9 @@ from quota_watch.sdk import rate_limit_headers as rate_limit_status
 from quota_watch.sdk import wait_from_headers as retry_after_seconds
 from quota_watch_collectors.vercel.models import ErrorBody
 from quota_watch_collectors.vercel.options import VercelOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "CHARGES_PATH",

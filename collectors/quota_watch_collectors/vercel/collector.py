@@ -7,10 +7,9 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import ClassVar, NoReturn
+from typing import TYPE_CHECKING, ClassVar, NoReturn
 from zoneinfo import ZoneInfo
 
-import httpx
 from pydantic import BaseModel, ValidationError
 
 from quota_watch.sdk import (
@@ -37,6 +36,9 @@ from quota_watch_collectors.vercel.options import (
     normalize_service,
     normalize_unit,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["VercelCollector", "usage_window"]
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import httpx
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -16,6 +15,9 @@ from pydantic import (
     SecretStr,
     field_validator,
 )
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = [
     "DEFAULT_API_BASE",
@@ -171,6 +173,8 @@ LIMIT_KEYS: frozenset[str] = frozenset(DEFAULT_SERVICES)
 
 
 def _api_base(value: str) -> str:
+    import httpx
+
     try:
         url = httpx.URL(value)
     except httpx.InvalidURL:
