@@ -14,17 +14,14 @@ from pydantic import (
     BaseModel,
     ValidationError,
 )
-from pydantic_settings import SettingsError
 
 from quota_watch.config.errors import ConfigError, format_validation_error, toml_path
 from quota_watch.config.files import (
-    env_override_problem,
     nesting_problem,
     read_secret_file,
     read_toml_text,
 )
 from quota_watch.config.settings import (
-    _ENVIRON,
     EMBEDDED_DEFAULT,
     ENV_CONFIG,
     AccountConfig,
@@ -32,6 +29,8 @@ from quota_watch.config.settings import (
     Config,
     Path_,
     Settings,
+    file_settings,
+    overrides_in,
 )
 from quota_watch.sdk import LimitSpec, parse_quantity
 from quota_watch.units import format_duration
@@ -295,17 +294,14 @@ def validate_config(
     data = _interpolate(dict(data), (), env, missing)
     errors = [f"{path}: {message}" for path, message in missing.items()]
     settings: Settings | None = None
-    token = _ENVIRON.set(env)
     try:
-        settings = Settings(**data)
+        settings = _settings(data, env)
     except ValidationError as exc:
         errors.extend(
             line for line in format_validation_error(exc) if line.partition(": ")[0] not in missing
         )
-    except SettingsError as exc:  # a QUOTA_WATCH_* variable holding malformed JSON
-        errors.append(env_override_problem(exc, env))
-    finally:
-        _ENVIRON.reset(token)
+    except ValueError as exc:  # EnvOverrideError: a QUOTA_WATCH_* variable not valid JSON
+        errors.append(str(exc))
     raw_accounts = data.get("accounts", [])
     checked, infos = (
         _validate_accounts(raw_accounts, settings, errors, accounts)
@@ -319,6 +315,16 @@ def validate_config(
         raise ConfigError([f"{where}{line}" for line in errors])
     assert settings is not None
     return Config(settings=settings, accounts=tuple(checked), source=source, collectors=infos)
+
+
+def _settings(data: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
+    """The file's settings, with the environment's QUOTA_WATCH_* variables overriding them
+    (through pydantic-settings, imported only when one is set)."""
+    if not overrides_in(env):
+        return file_settings(data)
+    from quota_watch.config.environ import with_environment
+
+    return with_environment(data, env)
 
 
 def _check_cluster(settings: Settings) -> list[str]:

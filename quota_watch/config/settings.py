@@ -1,9 +1,8 @@
-"""Configuration: TOML through pydantic-settings, env overrides, ${VAR} and *_file secrets."""
+"""Configuration: the TOML file's model (QUOTA_WATCH_* overrides: config.environ)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -19,21 +18,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import (
-    BaseSettings,
-    EnvSettingsSource,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
-from pydantic_settings.sources.utils import parse_env_vars
 
-from quota_watch.daemon.auth import (
-    check_ca_bundle,
-    check_hash,
-    check_readable,
-    check_tls_pair,
-    check_user_name,
-)
+from quota_watch.config.files import ENV_PREFIX
 from quota_watch.engine.rulepack import RuleOverride
 from quota_watch.notify.config import NotifierSettings
 from quota_watch.units import Duration, Interval
@@ -49,6 +35,22 @@ DEFAULT_LISTEN = "127.0.0.1:9877"
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 
 
+# The server's checks live with its auth code (quota_watch.daemon.auth, which loads asyncio and
+# ssl): imported when a setting needs one, not by every command that reads the config.
+
+
+def _readable(path: Path) -> Path:
+    from quota_watch.daemon.auth import check_readable
+
+    return check_readable(path)
+
+
+def _bcrypt_hash(value: SecretStr) -> SecretStr:
+    from quota_watch.daemon.auth import check_hash
+
+    return check_hash(value)
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -57,13 +59,13 @@ class ServerSettings(_Section):
     """The HTTP endpoint serving /metrics, /healthz and /readyz."""
 
     listen: str = Field(DEFAULT_LISTEN, description="host:port to listen on; keep it on loopback")
-    tls_cert_file: Annotated[Path, AfterValidator(check_readable)] | None = Field(
+    tls_cert_file: Annotated[Path, AfterValidator(_readable)] | None = Field(
         None, description="PEM certificate (chain) to serve HTTPS with; needs tls_key_file"
     )
-    tls_key_file: Annotated[Path, AfterValidator(check_readable)] | None = Field(
+    tls_key_file: Annotated[Path, AfterValidator(_readable)] | None = Field(
         None, description="unencrypted PEM private key of tls_cert_file", validate_default=True
     )
-    tls_client_ca_file: Annotated[Path, AfterValidator(check_readable)] | None = Field(
+    tls_client_ca_file: Annotated[Path, AfterValidator(_readable)] | None = Field(
         None, description="PEM CA bundle: require client certificates it signed (mutual TLS)"
     )
     tls_reload_interval: Duration = Field(
@@ -71,7 +73,7 @@ class ServerSettings(_Section):
         description="how often tls_cert_file and tls_key_file are checked for a renewal "
         "(SIGHUP re-reads them at once)",
     )
-    basic_auth_users: dict[str, Annotated[SecretStr, AfterValidator(check_hash)]] | None = Field(
+    basic_auth_users: dict[str, Annotated[SecretStr, AfterValidator(_bcrypt_hash)]] | None = Field(
         None,
         description="a [server.basic_auth_users] table of user = bcrypt hash (`quota-watch "
         "config hash-password`): protects /metrics and /readyz; /healthz stays open for probes",
@@ -98,6 +100,8 @@ class ServerSettings(_Section):
         if value is not None and "tls_cert_file" in info.data and cert is None:
             raise ValueError("needs tls_cert_file")
         if value is not None and cert is not None:
+            from quota_watch.daemon.auth import check_tls_pair
+
             check_tls_pair(cert, value)
         return value
 
@@ -107,12 +111,16 @@ class ServerSettings(_Section):
         if value is not None:
             if info.data.get("tls_cert_file") is None:
                 raise ValueError("client certificates need TLS: set tls_cert_file too")
+            from quota_watch.daemon.auth import check_ca_bundle
+
             check_ca_bundle(value)
         return value
 
     @field_validator("basic_auth_users")
     @classmethod
     def _user_names(cls, value: dict[str, SecretStr] | None) -> dict[str, SecretStr] | None:
+        from quota_watch.daemon.auth import check_user_name
+
         for name in value or {}:
             problem = check_user_name(name)
             if problem is not None:
@@ -293,25 +301,12 @@ class AccountSettings(_Section):
     )
 
 
-_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("quota_watch_environ", default=None)
-
-
-class _InjectedEnvSource(EnvSettingsSource):
-    """pydantic-settings' environment source reading an injected mapping instead of os.environ."""
-
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        env = _ENVIRON.get()
-        if env is None:
-            return super()._load_env_vars()
-        return parse_env_vars(env, self.case_sensitive or False, self.env_ignore_empty)
-
-
-class Settings(BaseSettings):
+class Settings(_Section):
     """The whole configuration file."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="QUOTA_WATCH_", env_nested_delimiter="__", extra="forbid"
-    )
+    # QUOTA_WATCH_* variables override it through pydantic-settings (config.environ), whose
+    # BaseSettings validates defaults too: so does this model, with or without a variable.
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     server: ServerSettings = ServerSettings()
     store: StoreSettings = StoreSettings()
@@ -329,17 +324,30 @@ class Settings(BaseSettings):
     rules: list[RuleOverride] = Field(default_factory=list)
     notifiers: list[NotifierSettings] = Field(default_factory=list)
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Environment variables override the file; no .env or secrets-dir magic."""
-        return _InjectedEnvSource(settings_cls), init_settings
+
+def overrides_in(env: Mapping[str, str]) -> bool:
+    """Whether `env` may hold a variable overriding a setting (QUOTA_WATCH_<FIELD>..., any
+    case, as pydantic-settings matches them); QUOTA_WATCH_CONFIG alone is not one."""
+    prefixes = tuple(f"{ENV_PREFIX}{name}".lower() for name in Settings.model_fields)
+    return any(key.lower().startswith(prefixes) for key in env)
+
+
+def file_settings(data: Mapping[str, Any]) -> Settings:
+    """`data` (the file's tables, no variable overriding them) validated as Settings, its
+    top-level keys matched to the fields as pydantic-settings matches them: in any case, the
+    first of several spellings winning (config.environ validates the same with overrides)."""
+    spellings: dict[str, list[str]] = {}
+    for key in data:
+        spellings.setdefault(key.lower(), []).append(key)
+    left = set(data)
+    values: dict[str, Any] = {}
+    for name in Settings.model_fields:
+        keys = [key for key in spellings.get(name, ()) if key in left]
+        if keys:
+            left.difference_update(keys)
+            values[name] = data[keys[0]]
+    values.update((key, value) for key, value in data.items() if key in left)
+    return Settings.model_validate(values)
 
 
 EMBEDDED_DEFAULT: dict[str, Any] = {

@@ -17,7 +17,6 @@ from pydantic import (
 )
 
 from quota_watch.model import Severity
-from quota_watch.notify.deliver import validate_url
 from quota_watch.units import Duration
 
 __all__ = [
@@ -25,7 +24,6 @@ __all__ = [
     "QuietHours",
     "check_notifiers",
     "notifier_name",
-    "validate_url",
 ]
 
 _CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
@@ -137,6 +135,9 @@ def check_notifiers(notifiers: Sequence[NotifierSettings]) -> list[str]:
     Imports apprise (heavy), so call it from `config check` and daemon start, not per request.
     """
     errors: list[str] = []
+    # notify.deliver (asyncio, threads) only when there are notifiers to check.
+    from quota_watch.notify.deliver import validate_url
+
     seen: dict[str, int] = {}
     for index, notifier in enumerate(notifiers):
         name = notifier_name(notifier, index)
