@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
@@ -121,6 +121,35 @@ def run_async(coro_fn: Callable[[], Awaitable[T]]) -> T:
         fail(f"store error: {exc}", 1)
     except KeyboardInterrupt:
         fail("interrupted", 130)
+
+
+def run_read(url: str, coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a read-only command's read of the store at `url` as run_async does; for a plain
+    SQLite file without an event loop: the sqlite3 reader never waits on one, so the command
+    does not import asyncio at all."""
+    from quota_watch.store.sqlite_reader import simple_sqlite_path
+
+    if simple_sqlite_path(url) is None:
+        return run_async(coro_fn)
+    from quota_watch.store.models import StoreError
+
+    try:
+        return _complete(coro_fn())
+    except StoreError as exc:
+        fail(f"store error: {exc}", 1)
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+
+
+def _complete(coro: Coroutine[Any, Any, T]) -> T:
+    """The result of `coro`, run in one step: RuntimeError if it waits on an event loop."""
+    try:
+        waited = coro.send(None)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+    coro.close()
+    raise RuntimeError(f"a loop-free read waited on the event loop ({waited!r})")
 
 
 def require_database(url: str, what: str) -> None:

@@ -15,7 +15,7 @@ from quota_watch.cli.common import (
     fail,
     load,
     require_database,
-    run_async,
+    run_read,
     setup_logging,
 )
 
@@ -70,7 +70,7 @@ def plan(
     runtimes = command.account_runtimes(cfg, lambda a: not group or a.group in group)
     pack = load_rule_pack(cfg.settings.alerts.rule_pack)
     now = command.utcnow()
-    positions = run_async(lambda: command.read_positions(url, cfg, runtimes, now))
+    positions = run_read(url, lambda: command.read_positions(url, cfg, runtimes, now))
     result = build_plan(positions, runtimes, pack, now)
     if fmt is PlanFormat.json:
         typer.echo(plan_to_json(result))

@@ -15,7 +15,7 @@ from quota_watch.cli.common import (
     fail,
     load,
     require_database,
-    run_async,
+    run_read,
     setup_logging,
 )
 
@@ -104,7 +104,7 @@ def report(
     runtimes = command.account_runtimes(cfg, request.selects)
     others = command.pool_runtimes(cfg, runtimes)
     now = command.utcnow()
-    found, advice = run_async(lambda: command.read_report(url, cfg, runtimes, others, now))
+    found, advice = run_read(url, lambda: command.read_report(url, cfg, runtimes, others, now))
     entries = only_statuses(found, request.statuses)
     colour = command.wants_colour(sys.stdout.isatty(), os.environ)
     text = command.render(fmt.value, entries, now, advice, colour=colour)
@@ -154,8 +154,8 @@ def history(
             command.account_runtimes(cfg, lambda a: a.name == account) if account in known else {}
         )
         display = command.display_units(runtimes).get((account, limit))
-        found = run_async(
-            lambda: command.read_history(url, account, limit, resource, days, now, display)
+        found = run_read(
+            url, lambda: command.read_history(url, account, limit, resource, days, now, display)
         )
     except HistoryError as exc:
         fail(str(exc), EXIT_CONFIG)
