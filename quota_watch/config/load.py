@@ -70,6 +70,8 @@ def find_config_file(explicit: Path | None, env: Mapping[str, str] | None = None
 
 def _interpolate(node: Any, path: Path_, env: Mapping[str, str], errors: dict[str, str]) -> Any:
     if isinstance(node, str):
+        if "$" not in node:  # most values: nothing to substitute
+            return node
 
         def substitute(match: re.Match[str]) -> str:
             if match.group(0) == "$$":
