@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections.abc import Mapping
@@ -92,6 +91,8 @@ class HostCollector(CollectorBase):
 
     async def probe(self) -> None:
         """Check that every source file can be read and parsed."""
+        import asyncio  # here: commands that only build the collector run without a loop
+
         await asyncio.to_thread(self._probe)
 
     def _probe(self) -> None:
@@ -101,6 +102,8 @@ class HostCollector(CollectorBase):
 
     async def collect(self, ctx: CollectContext) -> list[Reading]:
         """Read disks, egress counters and block devices; advance the egress state."""
+        import asyncio
+
         month_start = _month_start(ctx)
         previous = _load_state(ctx.state.get(STATE_KEY))
         readings, update, missing = await asyncio.to_thread(
