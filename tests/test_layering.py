@@ -1,6 +1,6 @@
 """Dependency direction (design §2): the sdk imports nothing internal, collectors only the sdk,
 the engine no I/O stage, the read model no process; no import cycles; the report without
-SQLAlchemy."""
+SQLAlchemy, HTTP or an event loop."""
 
 from __future__ import annotations
 
