@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from quota_watch.cluster.member import ClusterMember, cluster_params
 from quota_watch.collect.poller import Poller, PollResult
 from quota_watch.collect.runtime import AccountRuntime, build_runtimes, http_client, utcnow
 from quota_watch.collect.scheduler import PollScheduler
@@ -44,6 +43,8 @@ from quota_watch.web.source import LiveSource
 
 if TYPE_CHECKING:
     import uvicorn
+
+    from quota_watch.cluster.member import ClusterMember
 
 log = logging.getLogger("quota_watch.daemon")
 
@@ -395,6 +396,8 @@ class Daemon:
 
     async def _join_cluster(self) -> None:
         """Join the group: first tick before any poll, so this member polls only its share."""
+        from quota_watch.cluster.member import ClusterMember, cluster_params  # [cluster] only
+
         assert self.store is not None and self.scheduler is not None
         params = cluster_params(self.config)
         self.cluster = ClusterMember(
