@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import json
 import logging
@@ -36,24 +37,29 @@ def rss_bytes() -> int:
 def sqlite_memory() -> int:
     """Bytes SQLite's allocator holds in this process (page caches, schemas, statements):
     memory outside Python's heap that tracemalloc does not see; -1 if not found."""
+    used = _sqlite_memory_used()
+    return -1 if used is None else int(used())
+
+
+@functools.cache
+def _sqlite_memory_used() -> Callable[[], int] | None:
     import ctypes
     import ctypes.util
 
-    name = ctypes.util.find_library("sqlite3")
+    name = ctypes.util.find_library("sqlite3")  # the library _sqlite3 is linked to
     try:
         used = ctypes.CDLL(name).sqlite3_memory_used if name else None
     except (OSError, AttributeError):
-        used = None
-    if used is None:
-        return -1
-    used.restype = ctypes.c_int64
-    return int(used())
+        return None
+    if used is not None:
+        used.restype = ctypes.c_int64
+    return used
 
 
 @dataclass(frozen=True)
 class MemTrace:
     """At each mark (polls finished since the hook started) a line of figures goes to
-    `marks.jsonl`: RSS, Python's allocated blocks, gc-tracked objects and the daemon's own
+    `marks.jsonl`: RSS, Python's allocated blocks, SQLite's memory and the daemon's own
     `facts`; when tracemalloc traces (PYTHONTRACEMALLOC=<frames>) also the traced bytes and a
     snapshot, `polls-<mark>.tracemalloc`, for `tracemalloc.Snapshot.load`."""
 
@@ -105,18 +111,21 @@ class MemTrace:
             "polls": done,
             "rss": rss_bytes(),
             "blocks": sys.getallocatedblocks(),
-            "gc_objects": len(gc.get_objects()),
             "sqlite": sqlite_memory(),
             **facts,
         }
-        import tracemalloc  # here: a daemon without the hook does not load it
+        if os.environ.get("PYTHONTRACEMALLOC") or "tracemalloc" in sys._xoptions:
+            self._snapshot(mark, line)
+        with (self.directory / "marks.jsonl").open("a", encoding="utf-8") as out:
+            out.write(json.dumps(line) + "\n")
 
-        if tracemalloc.is_tracing():  # PYTHONTRACEMALLOC=<frames> started it
+    def _snapshot(self, mark: int, line: dict[str, Any]) -> None:
+        import tracemalloc  # only when tracing: the hook itself should weigh nothing
+
+        if tracemalloc.is_tracing():
             tracemalloc.take_snapshot().dump(str(self.directory / f"polls-{mark}.tracemalloc"))
             line["traced"] = tracemalloc.get_traced_memory()[0]
             line["tracemalloc_overhead"] = tracemalloc.get_tracemalloc_memory()
-        with (self.directory / "marks.jsonl").open("a", encoding="utf-8") as out:
-            out.write(json.dumps(line) + "\n")
 
 
 def memtrace_tasks(
