@@ -466,7 +466,8 @@ def steady_state(
             f"{args.accounts} accounts, RSS growth per 10,000 polls (slope)",
             f"{growth / 2**20:+.2f} MiB = {growth / 1e6:+.2f} MB",
             "flat: < 1 MB",
-            verdict(growth < FLAT_BYTES_PER_10K),
+            # A slope over a few hundred polls says nothing about 10,000: no verdict then.
+            verdict(growth < FLAT_BYTES_PER_10K) if polls >= 5_000 else "too short to judge",
         ),
     ]
 
