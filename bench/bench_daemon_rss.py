@@ -1,26 +1,32 @@
-"""Daemon memory benchmark: RSS of the real daemon polling N emulated accounts for ~1,000 cycles.
+"""Daemon memory benchmark: RSS of the real daemon polling N emulated accounts, and whether it
+stays flat once every bounded structure is full.
 
-`python -m quota_watch run -c cfg` in a subprocess polls N http_json accounts (default 50) on the
-loopback emulator (in this process's thread) with a short interval, while this script
-samples the daemon's VmRSS from /proc/<pid>/status and scrapes /metrics every few seconds as a
-Prometheus would, reading quota_watch_collector_runs_total to count cycles (cycle k = every
-account has at least k runs). Also measured: the import floor (RSS of a bare python, of
-`import quota_watch.daemon`, and of that plus loading the http_json collector).
+`python -m quota_watch run -c cfg` in a subprocess polls N http_json accounts on the loopback
+emulator (in this process's thread), while this script samples the daemon's VmRSS from
+/proc/<pid>/status and scrapes /metrics every few seconds as a Prometheus would, reading
+quota_watch_collector_runs_total to count cycles (cycle k = every account has k runs).
 
-    python bench/bench_daemon_rss.py           # 20 accounts every 1s until 1,000 cycles
-    python bench/bench_daemon_rss.py --quick   # 10 accounts every 500ms, 100 cycles (~1 min)
+Steady state, honestly: the rules keep each series' samples over the forecast lookback in
+memory (144 points at the default 24 h / 10 min), which by polling alone fill only after 144
+cycles. By default (--prefill) a seeding daemon runs one cycle, the bench writes 144 intervals
+of history before each series' first sample, and the measured daemon starts with full windows;
+then --warmup-cycles (default 10) let the other bounded structures fill (SQLite's page caches,
+SQLAlchemy's statement cache, the log-repeat filter) before the measured phase, whose RSS slope
+per 1,000 polls is printed beside the slopes of Python's allocated blocks and
+of SQLite's own memory, read by the daemon's QUOTA_WATCH_MEMTRACE hook every --mark-every
+polls. --trace FRAMES runs the daemon under tracemalloc and lists, between marks, where traced
+memory grew (the daemon then costs several times the CPU per poll: use fewer polls a second).
+
+    python bench/bench_daemon_rss.py --accounts 200 --interval 10s --cycles 60 \
+        --notifier json://127.0.0.1:9/        # the issue's case: 10,000 polls after warm-up
+    python bench/bench_daemon_rss.py --quick   # 10 accounts every 1s, 100 cycles (~2 min)
     python bench/bench_daemon_rss.py --default-config   # no config file: host collector (~1 min)
+    python bench/bench_daemon_rss.py --accounts 40 --interval 5s --cycles 262 --trace 8
 
-The interval and account count are chosen so that the daemon keeps up: it spends ~25 ms of CPU
-per poll (HTTP, the store, the rules engine re-reading each series' recent samples), so it
-sustains about 40 polls/s on one core; 20 accounts every second is ~50 %. Faster than that the
-daemon saturates, APScheduler skips every run whose previous one is still going and logs a
-warning for each, that skip storm eats more CPU, and the run measures an overloaded daemon (the
-bench then counts the skips). 1,000 cycles take ~18 min; --timeout (default 25 min) bounds the
-run and the figures say how many cycles were reached. `--accounts 50 --interval 250ms` is the
-overload case.
-
-The target is 100 MB in SI units (1e8 bytes, as the project writes quantities; 95.4 MiB).
+Keep the daemon below saturation: past it APScheduler skips runs (the bench counts the skips)
+and the run measures an overloaded daemon. The targets are SI: 100 MB (95.4 MiB) with 200
+accounts and a notifier, 85 MB (81.1 MiB) with the default config; "flat" is less than 1 MB of
+RSS growth per 10,000 polls (the least-squares slope over the measured phase).
 """
 
 from __future__ import annotations
@@ -51,6 +57,18 @@ from _common import (
     verdict,
     write_results,
 )
+from _rss_steady import (
+    FLAT_BYTES_PER_10K,
+    MEMTRACE_ENV,
+    SAMPLE_BYTES,
+    growth_tables,
+    marks_table,
+    memtrace_env,
+    per_1000,
+    prefill_history,
+    read_marks,
+    slope,
+)
 
 from quota_watch.sdk import parse_duration
 from quota_watch.testing.emulator import Emulator, demo_accounts
@@ -59,6 +77,7 @@ TARGET_BYTES = 100_000_000  # 100 MB (SI), 95.4 MiB
 DEFAULT_TARGET_BYTES = 85_000_000  # 85 MB (SI), 81.1 MiB: the default config (issue #16)
 _RUNS = re.compile(rb"^quota_watch_collector_runs_total\{[^}]*\} ([0-9.e+]+)$", re.MULTILINE)
 
+_DAEMON_FLOOR = "import quota_watch.daemon.process (the daemon's modules)"
 _FLOOR_SNIPPETS = {
     "bare python": "",
     "import quota_watch.daemon": "import quota_watch.daemon",
@@ -67,7 +86,7 @@ _FLOOR_SNIPPETS = {
         "from quota_watch.collect.registry import discover\n"
         "discover({'http_json'})"
     ),
-    "import quota_watch.daemon.process (the daemon's modules)": "import quota_watch.daemon.process",
+    _DAEMON_FLOOR: "import quota_watch.daemon.process",
     "+ apprise with a URL checked": (
         "import quota_watch.daemon.process, apprise\napprise.Apprise().add('json://127.0.0.1:9/')"
     ),
@@ -82,6 +101,20 @@ _DEFAULT_FLOORS = {
 }
 # httpcore imports trio whenever it is installed; here selenium (a dev dependency) brings it.
 _WITHOUT_TRIO = "import sys\nsys.modules['trio'] = None  # as where trio is not installed\n"
+
+
+def daemon_env(args: argparse.Namespace, workdir: Path) -> dict[str, str]:
+    """--daemon-env, and with --without-trio a sitecustomize that hides trio from the daemon."""
+    env = dict(item.split("=", 1) for item in args.daemon_env)
+    if args.without_trio:
+        # httpcore imports trio whenever it is installed; here only selenium, a dev dependency,
+        # brings it (pip install quota-watch and the Docker image have no trio): ~5 MiB.
+        hide = workdir / "without-trio"
+        hide.mkdir(exist_ok=True)
+        (hide / "sitecustomize.py").write_text(_WITHOUT_TRIO, encoding="utf-8")
+        env["PYTHONPATH"] = str(hide)
+    return env
+
 
 _SKIPPED = "maximum number of running instances reached"
 _PRINT_RSS = (
@@ -101,6 +134,7 @@ class Sample:
     anon: int
     cycles: int  # min runs_total over the accounts at the last scrape
     cpu: float  # daemon CPU seconds so far
+    polls: int = 0  # requests the emulator has served to the measured daemon
 
 
 def mb(nbytes: float) -> str:
@@ -162,48 +196,75 @@ def min_runs(body: bytes, accounts: int) -> int:
     return int(min(runs))
 
 
+def seed_store(
+    workdir: Path, config: Path, port: int, env: dict[str, str], accounts: int, points: int
+) -> int:
+    """Run the daemon for one cycle to create the store and its series, then write `points`
+    intervals of history before each series' first sample (pre-filled windows)."""
+    with BenchDaemon(workdir, config, port, env) as daemon:
+        daemon.wait_serving()
+        deadline = time.monotonic() + 300
+        while min_runs(daemon.timed_get("/metrics")[1], accounts) < 1:
+            daemon.check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no full cycle within 300 s:\n{daemon.log()}")
+            time.sleep(0.5)
+        code = daemon.stop(timeout=60)
+        if code != 0:
+            raise RuntimeError(f"seeding daemon exited {code}:\n{daemon.log()}")
+    document = tomllib.loads(config.read_text(encoding="utf-8"))
+    interval = parse_duration(document["accounts"][0]["interval"]).total_seconds()
+    return prefill_history(workdir / "rss.db", interval, points)
+
+
 def run_daemon(
     workdir: Path,
-    accounts: int,
-    interval: str,
+    args: argparse.Namespace,
     cycles: int,
-    scrape_every: float,
-    timeout: float,
     env: dict[str, str],
-    lookback_points: int,
-    notifier: str | None = None,
 ) -> tuple[list[Sample], dict[str, Any]]:
     """Run the daemon until `cycles` cycles; returns the samples and end-of-run facts."""
+    accounts, interval = args.accounts, args.interval
+    timeout, scrape_every = args.timeout, args.scrape_every
     db = workdir / "rss.db"
     port = free_port()
     samples: list[Sample] = []
+    prefilled = 0
     with Emulator(demo_accounts(accounts), seed=4) as emulator:
         document: dict[str, Any] = tomllib.loads(
             emulator.config_toml(
                 interval=interval, store_url=f"sqlite:///{db}", listen=f"127.0.0.1:{port}"
             )
         )
-        # The rules re-read each series' samples over the forecast lookback after every poll;
-        # keep as many points in that window as the default 24 h holds at a 10-minute interval.
-        # A [[rules]] forecast_lookback cannot do it (the read uses the longest lookback of the
-        # pack and the overrides), so the bench runs a copy of the default pack.
-        seconds = parse_duration(interval).total_seconds() * lookback_points
+        # The rules keep each series' samples over the forecast lookback in memory; keep as
+        # many points in that window as the default 24 h holds at a 10-minute interval.
+        # A [[rules]] forecast_lookback cannot do it (the windows use the longest lookback of
+        # the pack and the overrides), so the bench runs a copy of the default pack.
+        seconds = parse_duration(interval).total_seconds() * args.lookback_points
         document["alerts"] = {"rule_pack": str(scaled_rule_pack(workdir, seconds))}
-        if notifier is not None:
-            document["notifiers"] = [{"name": "ops", "url": notifier, "severities": ["critical"]}]
+        if args.notifier is not None:
+            document["notifiers"] = [
+                {"name": "ops", "url": args.notifier, "severities": ["critical"]}
+            ]
         config = workdir / "rss.toml"
         config.write_text(tomli_w.dumps(document), encoding="utf-8")
+        seeded = 0  # the seeding cycle is in every account's runs_total
+        if args.prefill:
+            quiet = {k: v for k, v in env.items() if k != MEMTRACE_ENV}
+            prefilled = seed_store(workdir, config, port, quiet, accounts, args.lookback_points)
+            seeded = 1
+        served = emulator_polls(emulator)
         with BenchDaemon(workdir, config, port, env) as daemon:
             t0 = time.perf_counter()
             daemon.wait_serving()
             rss, hwm, anon = proc_status(daemon.pid)
             samples.append(
-                Sample(time.perf_counter() - t0, rss, hwm, anon, 0, proc_cpu(daemon.pid))
+                Sample(time.perf_counter() - t0, rss, hwm, anon, 0, proc_cpu(daemon.pid), 0)
             )
             done = 0
             next_scrape = 0.0
             deadline = time.monotonic() + timeout
-            while done < cycles:
+            while done - seeded < cycles:
                 daemon.check_alive()
                 if time.monotonic() > deadline:
                     print(f"stopping at the {timeout:.0f} s time limit after {done} cycles")
@@ -216,15 +277,18 @@ def run_daemon(
                         done = min_runs(body, accounts)
                     next_scrape = now + (0.2 if done == 0 else scrape_every)
                 rss, hwm, anon = proc_status(daemon.pid)
-                samples.append(Sample(now, rss, hwm, anon, done, proc_cpu(daemon.pid)))
+                polls = emulator_polls(emulator) - served
+                own = max(0, done - seeded)
+                samples.append(Sample(now, rss, hwm, anon, own, proc_cpu(daemon.pid), polls))
                 time.sleep(0.2 if done == 0 else 0.5)
             stats = emulator.stats
             code = daemon.stop(timeout=60)
             log = daemon.log()
             if code != 0:
                 raise RuntimeError(f"daemon exited {code}:\n{log}")
-    requests = sum(sum(counter.values()) for counter in stats.values())
+    requests = sum(sum(counter.values()) for counter in stats.values()) - served
     facts = {
+        "prefilled": prefilled,
         "db_bytes": db.stat().st_size + sum(p.stat().st_size for p in workdir.glob("rss.db-*")),
         "requests": requests,
         "warnings": [
@@ -233,6 +297,11 @@ def run_daemon(
         "skipped": sum(1 for line in log.splitlines() if _SKIPPED in line),
     }
     return samples, facts
+
+
+def emulator_polls(emulator: Emulator) -> int:
+    """Requests the emulator has served so far."""
+    return sum(sum(counter.values()) for counter in emulator.stats.values())
 
 
 def run_default(workdir: Path, starts: int, env: dict[str, str]) -> list[tuple[int, int, int]]:
@@ -268,22 +337,26 @@ def default_config(args: argparse.Namespace) -> int:
         "Real daemon (subprocess) run with no config file (the embedded default: the host "
         "collector, SQLite in $XDG_DATA_HOME) in a temporary HOME; RSS read after its first "
         f"poll and a /metrics scrape. Started {starts} times on one database: the first start "
-        "creates it (migrations in a child process), the restarts are the steady case.",
+        "creates it (migrations in a child process), the restarts are the steady case."
+        + (" trio hidden from the daemon (--without-trio)." if args.without_trio else ""),
     )
     snippets = dict(_DEFAULT_FLOORS)
     has_trio = importlib.util.find_spec("trio") is not None
+    hidden = "the same with trio hidden (as in an install without trio)"
     if has_trio:
-        label = "the same with trio hidden (as in an install without trio)"
-        snippets[label] = (
+        snippets[hidden] = (
             _WITHOUT_TRIO + _DEFAULT_FLOORS["the daemon's modules, the CLI and the host collector"]
         )
     with tempfile.TemporaryDirectory(prefix="qw-bench-rss-") as tmp:
         floors = import_floor(Path(tmp), snippets)
-        env = dict(item.split("=", 1) for item in args.daemon_env)
-        found = run_default(Path(tmp), starts, env)
+        found = run_default(Path(tmp), starts, daemon_env(args, Path(tmp)))
     print(table(["import floor", "RSS"], [(k, f"{mib(v)} = {mb(v)}") for k, v in floors.items()]))
     steady = sorted(found[1:], key=lambda f: f[0])[len(found[1:]) // 2]  # the median restart
-    floor = floors["the daemon's modules, the CLI and the host collector"]
+    floor = floors[
+        hidden
+        if has_trio and args.without_trio
+        else "the daemon's modules, the CLI and the host collector"
+    ]
     rows = [("first start (fresh database)", found[0]), ("restart, median", steady)]
     print()
     print(
@@ -296,14 +369,18 @@ def default_config(args: argparse.Namespace) -> int:
         )
     )
     print(f"\nrestarts: {', '.join(mib(r) for r, _, _ in found[1:])}")
-    if has_trio:
-        print("trio is installed here (selenium, a dev dependency): httpcore imports it if present")
+    if has_trio and not args.without_trio:
+        print(
+            "trio is installed here (selenium, a dev dependency): httpcore imports it if present; "
+            "--without-trio measures the daemon as installed without it"
+        )
     ok = max(steady[0], found[0][0]) <= DEFAULT_TARGET_BYTES
     print()
     results = [
         Result(
             "daemon RSS",
-            "default config, after a poll and a scrape (restart / first start)",
+            "default config, after a poll and a scrape (restart / first start)"
+            + (", trio hidden" if args.without_trio else ""),
             f"{mib(steady[0])} / {mib(found[0][0])}",
             "<= 85 MB (81.1 MiB)",
             verdict(ok),
@@ -319,30 +396,106 @@ def at_cycle(samples: list[Sample], cycle: int) -> Sample | None:
     return next((s for s in samples if s.cycles >= cycle), None)
 
 
-def slope_per_100(samples: list[Sample], start_cycle: int) -> float | None:
-    """Least-squares RSS growth in bytes per 100 cycles, from `start_cycle` on (leak check)."""
-    points = [(s.cycles, s.rss) for s in samples if s.cycles >= start_cycle]
-    if len({c for c, _ in points}) < 3:
-        return None
-    n = len(points)
-    mean_c = sum(c for c, _ in points) / n
-    mean_r = sum(r for _, r in points) / n
-    var = sum((c - mean_c) ** 2 for c, _ in points)
-    cov = sum((c - mean_c) * (r - mean_r) for c, r in points)
-    return cov / var * 100
+def steady_state(
+    samples: list[Sample],
+    marks: list[dict[str, Any]],
+    floors: dict[str, int],
+    args: argparse.Namespace,
+    warm: int,
+) -> list[Result]:
+    """The measured phase (after `warm` cycles): RSS and Python-heap slopes, the windows
+    beside their full size, and the verdicts."""
+    first, last = at_cycle(samples, warm), samples[-1]
+    if first is None or last.polls - first.polls < 3 * args.accounts:
+        print(f"no measured phase: the run ended before {warm} cycles")
+        return []
+    measured = [s for s in samples if s.polls >= first.polls]
+    polls = last.polls - first.polls
+    rss_slope = slope([(s.polls, s.rss) for s in measured])
+    anon_slope = slope([(s.polls, s.anon) for s in measured])
+    in_phase = [m for m in marks if m["polls"] >= first.polls]
+    highest = max(s.rss for s in measured)
+    held = marks[-1] if marks else {}
+    full = held.get("window_series", 0) * (args.lookback_points + 1)
+    rows = [
+        ("measured polls (after the warm-up)", f"{first.polls} -> {last.polls}: {polls}"),
+        ("RSS at the warm-up's end / at the end", f"{mib(first.rss)} / {mib(last.rss)}"),
+        ("highest RSS in the measured phase", f"{mib(highest)} = {mb(highest)}"),
+        ("RSS slope (least squares)", per_1000(rss_slope) + " per 1,000 polls"),
+        ("RssAnon slope", per_1000(anon_slope) + " per 1,000 polls"),
+        (
+            "Python allocated blocks slope",
+            per_1000(slope([(m["polls"], m["blocks"]) for m in in_phase]), "blocks")
+            + " per 1,000 polls",
+        ),
+        (
+            "SQLite's own memory (page caches: bounded) at the end / slope",
+            f"{mib(held.get('sqlite', 0))} / "
+            + per_1000(slope([(m["polls"], m.get("sqlite", 0)) for m in in_phase]))
+            + " per 1,000 polls",
+        ),
+        (
+            "import floor: the daemon's modules / + apprise",
+            f"{mib(floors[_DAEMON_FLOOR])} / {mib(floors['+ apprise with a URL checked'])}",
+        ),
+        (
+            "rules' windows: samples held / full (bounded)",
+            f"{held.get('window_samples', 0)} / {full} "
+            f"({mib(held.get('window_samples', 0) * SAMPLE_BYTES)} packed; full "
+            f"{mib(full * SAMPLE_BYTES)})",
+        ),
+    ]
+    if any("traced" in m for m in in_phase):
+        traced = slope([(m["polls"], m["traced"]) for m in in_phase if "traced" in m])
+        rows.append(("traced Python memory slope", per_1000(traced) + " per 1,000 polls"))
+    print(table(["steady state", "value"], rows))
+    if args.trace:
+        print("\n(tracemalloc on: RSS includes its own bookkeeping; no verdict)")
+        return []
+    growth = (rss_slope or 0.0) * 10_000
+    return [
+        Result(
+            "daemon RSS",
+            f"{args.accounts} accounts, highest RSS over {polls} polls after the warm-up",
+            f"{mib(highest)} = {mb(highest)}",
+            "<= 100 MB (95.4 MiB)",
+            verdict(highest <= TARGET_BYTES),
+        ),
+        Result(
+            "daemon RSS",
+            f"{args.accounts} accounts, RSS growth per 10,000 polls (slope)",
+            f"{growth / 2**20:+.2f} MiB = {growth / 1e6:+.2f} MB",
+            "flat: < 1 MB",
+            # A slope over a few hundred polls says nothing about 10,000: no verdict then.
+            verdict(growth < FLAT_BYTES_PER_10K) if polls >= 5_000 else "too short to judge",
+        ),
+    ]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the bench and print its figures."""
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     add_common_args(parser)
     parser.add_argument("--accounts", type=int, default=None, help="default 20 (quick: 10)")
     parser.add_argument(
-        "--interval",
-        default=None,
-        help="poll interval (default 1s; quick: 500ms): one the daemon keeps up with",
+        "--interval", default="1s", help="poll interval (default 1s): one the daemon keeps up with"
     )
-    parser.add_argument("--cycles", type=int, default=None, help="default 1000 (quick: 100)")
+    parser.add_argument(
+        "--cycles", type=int, default=None, help="measured daemon's cycles (default 1000)"
+    )
+    parser.add_argument(
+        "--warmup-cycles",
+        type=int,
+        default=None,
+        help="cycles before the measured phase (default 10; quick: 3)",
+    )
+    parser.add_argument(
+        "--prefill",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="give each series --lookback-points of history before the measured daemon "
+        "starts, so the rules' windows are full from its first poll (default on)",
+    )
     parser.add_argument("--scrape-every", type=float, default=5.0, help="seconds between scrapes")
     parser.add_argument(
         "--daemon-env",
@@ -366,16 +519,37 @@ def main(argv: list[str] | None = None) -> int:
         help="configure one apprise notifier (critical alerts only), e.g. json://127.0.0.1:9/",
     )
     parser.add_argument(
+        "--mark-every", type=int, default=1000, help="polls between the daemon's memory figures"
+    )
+    parser.add_argument(
+        "--trace",
+        type=int,
+        default=0,
+        metavar="FRAMES",
+        help="run the daemon under tracemalloc (PYTHONTRACEMALLOC=FRAMES) and list where "
+        "traced memory grew between marks; slows every poll several-fold",
+    )
+    parser.add_argument(
+        "--without-trio",
+        action="store_true",
+        help="hide trio from the daemon, as in an install without the dev dependencies",
+    )
+    parser.add_argument(
         "--default-config",
         action="store_true",
         help="measure the daemon with no config file (host collector) instead; ~1 min",
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the bench and print its figures."""
+    args = parse_args(argv)
     if args.default_config:
         return default_config(args)
     cycles = args.cycles or (100 if args.quick else 1000)
     args.accounts = args.accounts or (10 if args.quick else 20)
-    args.interval = args.interval or ("500ms" if args.quick else "1s")
+    warmup = args.warmup_cycles if args.warmup_cycles is not None else (3 if args.quick else 10)
     header(
         "daemon RSS",
         f"Real daemon (subprocess), {args.accounts} http_json accounts on the loopback emulator "
@@ -384,25 +558,64 @@ def main(argv: list[str] | None = None) -> int:
         "RSS = VmRSS from /proc/<pid>/status (resident memory, shared libraries included); "
         "anon = RssAnon, the private heap part (the rest is file-backed pages). Forecast "
         f"lookback = {args.lookback_points} intervals (as 24 h at 10 min; a copy of the default "
-        "rule pack), so the per-poll rules work matches production's."
+        "rule pack), so the per-poll rules work matches production's. "
+        + (
+            f"Windows pre-filled: {args.lookback_points} intervals of history written before "
+            "each series' first sample (one seeding cycle, then the measured daemon starts). "
+            if args.prefill
+            else "Windows not pre-filled: they fill as the daemon polls. "
+        )
+        + f"Steady state = after {warmup} warm-up cycles."
         + (f" Daemon environment: {' '.join(args.daemon_env)}." if args.daemon_env else "")
-        + (" One apprise notifier configured." if args.notifier else ""),
+        + (" One apprise notifier configured." if args.notifier else "")
+        + (" trio hidden from the daemon (--without-trio)." if args.without_trio else ""),
     )
     with tempfile.TemporaryDirectory(prefix="qw-bench-rss-") as tmp:
         floors = import_floor(Path(tmp))
         print(table(["import floor", "RSS"], [(k, mib(v)) for k, v in floors.items()]))
         print()
-        samples, facts = run_daemon(
-            Path(tmp),
-            args.accounts,
-            args.interval,
-            cycles,
-            args.scrape_every,
-            args.timeout,
-            dict(item.split("=", 1) for item in args.daemon_env),
-            args.lookback_points,
-            args.notifier,
+        trace_dir = Path(tmp) / "memtrace"
+        env = daemon_env(args, Path(tmp))
+        env |= memtrace_env(trace_dir, (cycles + 2) * args.accounts, args.mark_every)
+        if args.trace:
+            env["PYTHONTRACEMALLOC"] = str(args.trace)
+        samples, facts = run_daemon(Path(tmp), args, cycles, env)
+        marks = read_marks(trace_dir)
+        growth = growth_tables(trace_dir, marks) if args.trace else ""
+    print_run(samples, facts, args, cycles)
+    print()
+    if marks:
+        print(marks_table(marks, args.lookback_points))
+        print()
+    if growth:
+        print(growth)
+        print()
+    results = steady_state(samples, marks, floors, args, warmup)
+    first_full = at_cycle(samples, 1)
+    results.append(
+        Result(
+            "daemon RSS",
+            f"{args.accounts} accounts, RSS at start / after first cycle",
+            f"{mib(samples[0].rss)} / {mib(first_full.rss) if first_full else 'n/a'}",
         )
+    )
+    write_results(
+        args.json,
+        results,
+        {
+            "floors": floors,
+            "marks": marks,
+            "facts": facts,
+            "samples": [s.__dict__ for s in samples[:: max(1, len(samples) // 400)]],
+        },
+    )
+    return 0
+
+
+def print_run(
+    samples: list[Sample], facts: dict[str, Any], args: argparse.Namespace, cycles: int
+) -> None:
+    """The run's milestones, its pace and what the daemon logged."""
     last = samples[-1]
     milestones = [("start (/readyz answers)", samples[0])]
     for mark in (1, 10, 100, 250, 500, 1000, cycles):
@@ -413,13 +626,14 @@ def main(argv: list[str] | None = None) -> int:
     milestones.append(("end", last))
     print(
         table(
-            ["when", "elapsed", "cycles", "RSS", "of which anon", "peak RSS (VmHWM)", "daemon CPU"],
+            ["when", "elapsed", "cycles", "polls", "RSS", "of which anon", "peak RSS", "CPU"],
             [
                 (
                     label,
                     f"{s.elapsed:.1f} s",
                     s.cycles,
-                    mib(s.rss),
+                    s.polls,
+                    f"{mib(s.rss)} = {mb(s.rss)}",
                     mib(s.anon),
                     mib(s.hwm),
                     f"{s.cpu:.1f} s",
@@ -428,23 +642,21 @@ def main(argv: list[str] | None = None) -> int:
             ],
         )
     )
-    polls = last.cycles * args.accounts
     first_full = at_cycle(samples, 1)
     period = (
-        (last.elapsed - first_full.elapsed) / max(1, last.cycles - 1)
+        (last.elapsed - first_full.elapsed) / max(1, last.cycles - first_full.cycles)
         if first_full
         else float("nan")
     )
+    if facts["prefilled"]:
+        print(f"\n{facts['prefilled']} history samples written before the measured start")
     print(
-        f"\n{facts['requests']} polls served by the emulator; one cycle took {period:.2f} s on "
-        f"average (interval {args.interval} + scheduler jitter); daemon CPU "
+        f"\n{facts['requests']} polls served to the measured daemon; one cycle took "
+        f"{period:.2f} s on average (interval {args.interval} + scheduler jitter); daemon CPU "
         f"{last.cpu / max(1, facts['requests']) * 1000:.1f} ms per poll, "
         f"{last.cpu / max(last.elapsed, 1e-9):.0%} of one core; SQLite files "
         f"{mib(facts['db_bytes'])} at the end"
     )
-    growth = slope_per_100(samples, min(100, max(2, last.cycles // 4)))
-    if growth is not None:
-        print(f"RSS trend after warm-up: {growth / 2**20:+.2f} MiB per 100 cycles")
     if facts["skipped"]:
         print(
             f"APScheduler skipped {facts['skipped']} runs whose previous run was still going "
@@ -454,41 +666,6 @@ def main(argv: list[str] | None = None) -> int:
         print("other WARNING lines in the daemon's log (first 5):")
         for line in facts["warnings"]:
             print(f"  {line}")
-    print()
-    reached = last.cycles >= cycles
-    results = [
-        Result(
-            "daemon RSS",
-            f"{args.accounts} accounts, peak RSS over {last.cycles} cycles ({polls} polls)",
-            f"{mib(last.hwm)} (RSS at the end {mib(last.rss)}, anon {mib(last.anon)})",
-            "< 100 MB (95.4 MiB)",
-            verdict(max(s.hwm for s in samples) < TARGET_BYTES),
-            f"{mb(last.hwm)}" + ("" if reached else f"; time limit hit before {cycles} cycles"),
-        ),
-        Result(
-            "daemon RSS",
-            f"{args.accounts} accounts, RSS at start / after first cycle",
-            f"{mib(samples[0].rss)} / {mib(first_full.rss) if first_full else 'n/a'}",
-        ),
-        Result(
-            "daemon RSS",
-            "import floor: bare python / import quota_watch.daemon",
-            f"{mib(floors['bare python'])} / {mib(floors['import quota_watch.daemon'])}",
-        ),
-    ]
-    if growth is not None:
-        results.append(
-            Result("daemon RSS", "RSS trend after warm-up", f"{growth / 2**20:+.2f} MiB/100 cycles")
-        )
-    write_results(
-        args.json,
-        results,
-        {
-            "floors": floors,
-            "samples": [s.__dict__ for s in samples[:: max(1, len(samples) // 400)]],
-        },
-    )
-    return 0
 
 
 if __name__ == "__main__":

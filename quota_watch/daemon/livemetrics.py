@@ -128,6 +128,10 @@ class LiveMetrics:
         self.exposition.set_status(status)
         self._dirty.set()
 
+    def polls_done(self) -> int:
+        """Polls of the watched accounts recorded so far (the store's count at start-up on)."""
+        return sum(s.runs_total for s in self._statuses.values())
+
     def forecasts_changed(self, account: str) -> None:
         """Re-render `account`'s series after its forecasts changed."""
         if account in self._readings:

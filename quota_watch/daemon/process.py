@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from quota_watch.cluster.member import ClusterMember, cluster_params
 from quota_watch.collect.poller import Poller, PollResult
 from quota_watch.collect.runtime import AccountRuntime, build_runtimes, http_client, utcnow
 from quota_watch.collect.scheduler import PollScheduler
@@ -22,6 +21,7 @@ from quota_watch.daemon.auth import BasicAuth
 from quota_watch.daemon.heartbeat import Heartbeat
 from quota_watch.daemon.livemetrics import DaemonWideFacts, LiveMetrics
 from quota_watch.daemon.memory import limit_malloc_arenas
+from quota_watch.daemon.memtrace import memtrace_tasks
 from quota_watch.daemon.selfstats import process_stats
 from quota_watch.daemon.server import announce, bind, build_server, create_app
 from quota_watch.daemon.staleness import StalenessWatch
@@ -43,6 +43,8 @@ from quota_watch.web.source import LiveSource
 
 if TYPE_CHECKING:
     import uvicorn
+
+    from quota_watch.cluster.member import ClusterMember
 
 log = logging.getLogger("quota_watch.daemon")
 
@@ -174,6 +176,11 @@ class Daemon:
         except StoreError as exc:
             log.error("reading the latest values for /metrics: %s", exc)
 
+    def _held(self) -> dict[str, int]:
+        """What the per-series memory holds now (for the memtrace bench hook)."""
+        series, samples = self.alerting.windows.held() if self.alerting else (0, 0)
+        return {"window_series": series, "window_samples": samples}
+
     def _page_source(self) -> LiveSource:
         """The status page's view of this daemon, read anew at each request."""
         return LiveSource(
@@ -219,6 +226,7 @@ class Daemon:
         staleness = StalenessWatch(self.store, self.scheduler, self.alerting, self.clock)
         stale_watch = asyncio.create_task(staleness.run(self.stop))
         live_facts = asyncio.create_task(self.live.run(self._daemon_wide, self.stop))
+        traced = memtrace_tasks(self.live.polls_done, self.stop, self._held)  # a bench's hook
         await asyncio.sleep(0)
         announce(self.config, host, auth.enabled)
         stop = asyncio.create_task(self.stop.wait())
@@ -227,7 +235,7 @@ class Daemon:
         if serving in done and (serving.exception() or not server.started):
             log.error("HTTP server on %s could not start", settings.server.listen)
             code = 1
-        tasks = [serving, outbox, heartbeat, stale_watch, live_facts]
+        tasks = [serving, outbox, heartbeat, stale_watch, live_facts, *traced]
         tasks += [tls_watch] if tls_watch is not None else []
         await self._shut_down(server, membership, tasks)
         stop.cancel()
@@ -388,6 +396,8 @@ class Daemon:
 
     async def _join_cluster(self) -> None:
         """Join the group: first tick before any poll, so this member polls only its share."""
+        from quota_watch.cluster.member import ClusterMember, cluster_params  # [cluster] only
+
         assert self.store is not None and self.scheduler is not None
         params = cluster_params(self.config)
         self.cluster = ClusterMember(

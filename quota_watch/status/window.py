@@ -133,6 +133,11 @@ class SeriesWindows:
         window = self._accounts[account] = _AccountWindow(_micros(since), series)
         return window
 
+    def held(self) -> tuple[int, int]:
+        """(series, samples) held now; a sample costs 16 bytes (packed time and value)."""
+        rings = [ring for window in self._accounts.values() for ring in window.series.values()]
+        return len(rings), sum(len(ring.ts) for ring in rings)
+
     def forget(self, accounts: Collection[str] | None = None) -> None:
         """Drop the windows of `accounts` (all if None): they are read again at next use."""
         if accounts is None:

@@ -52,3 +52,18 @@ def test_a_sqlite_daemon_never_loads_the_postgresql_dialect(tmp_path: object) ->
         [sys.executable, "-c", code, url], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_the_cluster_modules_load_only_for_a_cluster() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        import quota_watch.cli.run
+        import quota_watch.daemon.process
+        print(sorted(m for m in sys.modules if m.startswith("quota_watch.cluster")))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

@@ -88,3 +88,19 @@ async def test_a_longer_lookback_reads_the_store_again(store: Store) -> None:
     got = await windows.views(store, rt, readings, now, longer)
     assert got == await recent_views(store, rt, readings, now, longer)
     assert len(got[0].points) == 6
+
+
+async def test_the_windows_hold_no_more_than_the_lookback_however_long_the_run(
+    store: Store,
+) -> None:
+    rt = runtime()
+    windows = SeriesWindows()
+    lookback = timedelta(hours=1)  # 7 samples of a 10-minute series (both ends)
+    for step in range(40):
+        now = START + timedelta(minutes=10 * step)
+        readings = [requests(10.0 * step, now), storage(5e6, now, "db-1")]
+        await store.record_poll(run(now, len(readings)), readings)
+        await windows.views(store, rt, readings, now, lookback)
+        series, samples = windows.held()
+        assert series == 2 and samples <= 2 * 7, f"poll {step}: {samples} samples held"
+    assert windows.held() == (2, 2 * 7)
