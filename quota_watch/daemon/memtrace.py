@@ -132,7 +132,11 @@ def memtrace_tasks(
     polls: Callable[[], int], stop: asyncio.Event, facts: Callable[[], Mapping[str, int]]
 ) -> list[asyncio.Task[None]]:
     """The hook running as a task when ENV asks for it; none otherwise (the default)."""
-    trace = MemTrace.from_env()
+    try:
+        trace = MemTrace.from_env()
+    except ValueError as exc:  # a bench's typo: say so, and run the daemon as usual
+        log.error("%s", exc)
+        return []
     if trace is None:
         return []
     return [asyncio.create_task(trace.run(polls, stop, facts))]

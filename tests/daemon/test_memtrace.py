@@ -82,3 +82,12 @@ def test_the_daemon_starts_no_hook_without_the_variable(monkeypatch: pytest.Monk
         return len(memtrace_tasks(lambda: 0, asyncio.Event(), dict))
 
     assert asyncio.run(main()) == 0
+
+
+async def test_a_malformed_value_is_logged_and_the_daemon_runs_without_the_hook(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv(ENV, "no-marks-here")
+    stop = asyncio.Event()
+    assert memtrace_tasks(lambda: 0, stop, dict) == []
+    assert any(ENV in record.getMessage() for record in caplog.records)
