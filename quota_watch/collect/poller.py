@@ -14,7 +14,7 @@ import httpx
 
 from quota_watch.collect.periods import current_period, stated_period
 from quota_watch.collect.runtime import AccountRuntime, effective_cap, scrub
-from quota_watch.model import Outcome
+from quota_watch.model import AccountStatus, Outcome
 from quota_watch.sdk import (
     CollectContext,
     CollectorError,
@@ -51,6 +51,7 @@ class PollResult:
     rate_limit: RateLimitStatus | None = None
     store_error: str | None = None  # the store refused this poll's write (nothing was kept)
     run: RunRecord | None = None  # the run record as stored (None when nothing was kept)
+    status: AccountStatus | None = None  # the account's poll health as this poll's write left it
 
 
 class Poller:
@@ -106,7 +107,7 @@ class Poller:
             readings=len(stored),
         )
         try:
-            await self.store.record_poll(run, stored, ctx.state if keep_state else None)
+            status = await self.store.record_poll(run, stored, ctx.state if keep_state else None)
         except StoreError as exc:
             # Logged by the scheduler (once per interval, with a count); nothing was kept.
             return PollResult(
@@ -130,6 +131,7 @@ class Poller:
             duration=duration,
             rate_limit=ctx.rate_limit,
             run=run,
+            status=status,
         )
 
     def _resolve(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -18,12 +19,13 @@ from quota_watch.engine.pools import PoolPlan
 from quota_watch.engine.removal import retire_account
 from quota_watch.engine.rulepack import RuleOverride, RulePack, load_rule_pack
 from quota_watch.engine.signals import Signal
-from quota_watch.model import AlertState, Outcome, SeriesKey
+from quota_watch.model import AccountStatus, AlertState, Outcome, SeriesKey
 from quota_watch.notify.config import NotifierSettings
 from quota_watch.notify.outbox import OutboxWorker, enqueue
 from quota_watch.sdk import LimitSpec
 from quota_watch.status.position import forecast_record
 from quota_watch.status.window import SeriesWindows
+from quota_watch.store.fence import current_fence
 from quota_watch.store.models import StoredForecast, StoreError
 
 if TYPE_CHECKING:
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("quota_watch.alerting")
 
+
+_ALERT_TIMES = tuple(f.name for f in dataclasses.fields(AlertState) if "datetime" in str(f.type))
 
 FORECAST_FLUSH = timedelta(seconds=30)
 """How long a forecast may wait to be stored with the next write; the report fits the series
@@ -41,6 +45,66 @@ def display_unit_of(limits: Mapping[str, LimitSpec], alert: AlertState) -> str |
     """The display unit (limits.toml) of the alert's limit among `limits`, if it has one."""
     spec = limits.get(alert.limit) if alert.limit is not None else None
     return spec.display_unit if spec is not None else None
+
+
+class OpenAlerts:
+    """Each account's open (not resolved) alert states, as this daemon last read or wrote them.
+
+    Only the daemon polling an account writes its alert states (the rules after a poll, the
+    retirement of a removed account); no CLI command does. So once read, an account's states
+    are kept up to date from what is written, and a poll reads nothing back. In a cluster the
+    states are tied to the account lease's epoch: another member may have written them while
+    it held the lease, and any takeover bumps the epoch, so a new epoch means read again.
+    """
+
+    def __init__(self) -> None:
+        self._accounts: dict[str, tuple[int | None, dict[str, AlertState]]] = {}
+
+    def get(self, account: str, epoch: int | None) -> list[AlertState] | None:
+        """The account's open alerts by fingerprint (as the store lists them), or None when
+        they are not known under `epoch`."""
+        known = self._accounts.get(account)
+        if known is None or known[0] != epoch:
+            return None
+        alerts = known[1]
+        return [alerts[fp] for fp in sorted(alerts)]
+
+    def put(self, account: str, epoch: int | None, alerts: Iterable[AlertState]) -> None:
+        """The account's open alerts as just read from the store."""
+        self._accounts[account] = (epoch, {a.fingerprint: a for a in alerts})
+
+    def written(self, account: str, states: Iterable[AlertState], deletions: Iterable[str]) -> None:
+        """Take in the states upserted and the fingerprints deleted by a committed write."""
+        known = self._accounts.get(account)
+        if known is None:
+            return
+        alerts = known[1]
+        for fingerprint in deletions:
+            alerts.pop(fingerprint, None)
+        for state in states:
+            if state.status == "resolved":
+                alerts.pop(state.fingerprint, None)
+            else:
+                alerts[state.fingerprint] = _as_stored(state)
+
+    def forget(self, accounts: Iterable[str]) -> None:
+        """Drop what is known of `accounts`: read again at their next evaluation."""
+        for account in accounts:
+            self._accounts.pop(account, None)
+
+    def keep_only(self, accounts: Collection[str]) -> None:
+        """Drop what is known of the accounts not in `accounts`."""
+        self.forget([a for a in self._accounts if a not in accounts])
+
+
+def _as_stored(state: AlertState) -> AlertState:
+    """`state` as the store gives it back: every time in UTC."""
+    moments = {
+        name: moment.astimezone(UTC)
+        for name in _ALERT_TIMES
+        if (moment := getattr(state, name)) is not None and moment.tzinfo is not UTC
+    }
+    return dataclasses.replace(state, **moments) if moments else state
 
 
 class Alerting:
@@ -69,6 +133,8 @@ class Alerting:
         self._unsaved_since: datetime | None = None
         self.pools: dict[str, PoolPlan] = {}  # the latest plan of every pool, by group
         self.windows = SeriesWindows()  # each series' samples over the lookback, in memory
+        self.open_alerts = OpenAlerts()
+        self._epochs: dict[str, int | None] = {}  # the account lease epoch each was read under
         self.wake = asyncio.Event()
         self._lock = asyncio.Lock()
 
@@ -95,10 +161,11 @@ class Alerting:
         """Evaluate `rt`'s rules on the poll just stored and queue what must be said."""
         now = self.clock()
         account = rt.config.name
+        epoch = self._epoch(account)
         views = []
         if result is not None and result.outcome == Outcome.SUCCESS:
             views = await self.windows.views(self.store, rt, result.readings, now, self._lookback())
-        status, prior = await self.store.status_and_alerts(account)
+        status, prior = await self._status_and_alerts(account, epoch, result)
         health = AccountHealth.from_status(status, rt.config.interval)
         evaluation = evaluate_account(
             provider=rt.provider,
@@ -141,7 +208,9 @@ class Alerting:
             )
         except BaseException:
             self._keep_unsaved(batch, now)
+            self.open_alerts.forget([account])  # written or not: read them again next time
             raise
+        self.open_alerts.written(account, evaluation.states, evaluation.deletions)
         for transition in evaluation.transitions:
             state = transition.state
             log.info(
@@ -162,6 +231,34 @@ class Alerting:
             )
         if messages:
             self.wake.set()
+
+    def _epoch(self, account: str) -> int | None:
+        """The epoch of the account lease this evaluation runs under (None: not a cluster);
+        what is kept in memory of the account is dropped when it changed."""
+        fence = current_fence()
+        epoch = None if fence is None else fence.epoch
+        if account in self._epochs and self._epochs[account] != epoch:
+            # The lease moved meanwhile: another member may have written samples and alerts.
+            self.windows.forget([account])
+            self.open_alerts.forget([account])
+        self._epochs[account] = epoch
+        return epoch
+
+    async def _status_and_alerts(
+        self, account: str, epoch: int | None, result: PollResult | None
+    ) -> tuple[AccountStatus | None, list[AlertState]]:
+        """The account's poll health and open alerts: from the poll's own write and memory;
+        from the store when there is no poll (health re-evaluation) or nothing is known."""
+        status = None if result is None else result.status
+        if status is None:
+            status, prior = await self.store.status_and_alerts(account)
+            self.open_alerts.put(account, epoch, prior)
+            return status, prior
+        known = self.open_alerts.get(account, epoch)
+        if known is None:
+            known = await self.store.load_alerts(account=account)
+            self.open_alerts.put(account, epoch, known)
+        return status, known
 
     async def evaluate_pool(self, group: str, members: Mapping[str, AccountRuntime]) -> None:
         """Plan the pool `group` (its `members`' latest figures) and step its shard alert."""
@@ -241,6 +338,7 @@ class Alerting:
         """Resolve the alerts of accounts no longer polled (removed or disabled on reload)."""
         now = self.clock()
         for account in sorted(accounts):
+            self.open_alerts.forget([account])  # resolved here: read again if it comes back
             evaluation = retire_account(await self.store.load_alerts(account=account), now)
             if not (evaluation.states or evaluation.deletions):
                 continue
@@ -265,6 +363,8 @@ class Alerting:
         self.forecasts = {k: v for k, v in self.forecasts.items() if k[0] in accounts}
         self._unsaved = {k: v for k, v in self._unsaved.items() if k[0] in accounts}
         self.windows.keep_only(accounts)
+        self.open_alerts.keep_only(accounts)
+        self._epochs = {a: e for a, e in self._epochs.items() if a in accounts}
         if groups is not None:
             self.pools = {g: p for g, p in self.pools.items() if g in groups}
 

@@ -278,28 +278,40 @@ class StoreBase:
                     _settle(item.done, result, None)
 
     async def _commit_group(self, batch: Sequence[_Queued]) -> list[Any]:
+        """One transaction: the polls (each one's result: what _write_polls gives for its
+        account), then each job in order (each one's result: the job's)."""
         polls = [item.poll for item in batch if item.poll is not None]
         with self._errors(batch[0].action):
             async with self._write() as conn:
-                if polls:
-                    await self._write_polls(conn, polls)
-                return [None if item.job is None else await item.job(conn) for item in batch]
+                written = await self._write_polls(conn, polls) if polls else {}
+                results = []
+                for item in batch:
+                    if item.job is not None:
+                        results.append(await item.job(conn))
+                    else:
+                        results.append(written.get(item.poll.account))
+                return results
 
-    async def _write_polls(self, conn: AsyncConnection, polls: Sequence[Any]) -> None:
-        """Write prepared polls (the readings aggregate implements it)."""
+    async def _write_polls(self, conn: AsyncConnection, polls: Sequence[Any]) -> dict[str, Any]:
+        """Write prepared polls; what each account's caller gets back (the readings aggregate
+        implements it)."""
         raise NotImplementedError
+
+    def _rows(self, conn: AsyncConnection) -> Rows:
+        """A `Rows` for the shared read queries on `conn`."""
+
+        async def rows(sql: str, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+            bound = bind_params(params, self.dialect)
+            return (await conn.execute(_text(sql), bound)).all()
+
+        return rows
 
     @contextlib.asynccontextmanager
     async def _reading(self, action: str) -> AsyncIterator[Rows]:
         """A `Rows` for the shared read queries, on one connection (one read transaction)."""
         with self._errors(action):
             async with self._engine.connect() as conn:
-
-                async def rows(sql: str, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
-                    bound = bind_params(params, self.dialect)
-                    return (await conn.execute(_text(sql), bound)).all()
-
-                yield rows
+                yield self._rows(conn)
 
     async def _delete_older(
         self,

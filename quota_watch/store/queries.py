@@ -34,6 +34,7 @@ __all__ = [
     "rollups_of_accounts",
     "samples",
     "samples_of_accounts",
+    "statuses_of_accounts",
     "to_time",
 ]
 
@@ -215,6 +216,16 @@ async def account_statuses(rows: Rows, account: str | None) -> list[AccountStatu
         found = await rows(
             _STATUSES.format(where=" WHERE account = :account"), {"account": account}
         )
+    return _statuses(found)
+
+
+async def statuses_of_accounts(rows: Rows, accounts: Collection[str]) -> list[AccountStatus]:
+    """Poll health of those of `accounts` that have run, by account name."""
+    where = f" WHERE account IN ({_OF_ACCOUNTS})"
+    return _statuses(await _of_accounts(rows, _STATUSES.format(where=where), accounts, {}))
+
+
+def _statuses(found: Sequence[Sequence[Any]]) -> list[AccountStatus]:
     return [
         AccountStatus(
             provider=p,

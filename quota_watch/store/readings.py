@@ -46,8 +46,10 @@ class ReadingsMixin(StoreBase):
         run: RunRecord,
         readings: Sequence[StoredReading],
         state: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Store one poll atomically: samples, series, the run, account status and state.
+    ) -> AccountStatus:
+        """Store one poll atomically: samples, series, the run, account status and state;
+        returns the account's status as this transaction left it (read in it, so a write of
+        another process, such as `quota-watch collect`, is counted as the store counts it).
 
         `state` replaces the account's whole collector state (keys not in it are removed);
         None leaves it untouched. Of several readings of one series with the same ts the last
@@ -58,11 +60,16 @@ class ReadingsMixin(StoreBase):
         This returns once the poll is committed; if the batch fails, each of its polls is
         retried in a transaction of its own, so one poll's error is only its own.
         """
-        await self._group_commit("recording a poll", poll=_prepare_poll(run, readings, state))
+        status: AccountStatus = await self._group_commit(
+            "recording a poll", poll=_prepare_poll(run, readings, state)
+        )
+        return status
 
-    async def _write_polls(self, conn: AsyncConnection, polls: Sequence[Any]) -> None:
+    async def _write_polls(
+        self, conn: AsyncConnection, polls: Sequence[Any]
+    ) -> dict[str, AccountStatus]:
         """Write `polls` (in order) in the group's transaction, each kind of row in one
-        statement."""
+        statement; the accounts' statuses as they now are."""
         series = [p for poll in polls for p in poll.series]
         runs = [poll.run for poll in polls]
         statuses = [poll.status for poll in polls]
@@ -102,6 +109,9 @@ class ReadingsMixin(StoreBase):
             rows = [row for rows in states.values() for row in rows]
             if rows:
                 await conn.execute(insert(COLLECTOR_STATE), rows)
+        polled = {poll.account for poll in polls}
+        found = await queries.statuses_of_accounts(self._rows(conn), polled)
+        return {status.account: status for status in found}
 
     def _series_ids(self) -> Any:
         if self._series_ids_stmt is None:

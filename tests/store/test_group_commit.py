@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from quota_watch.model import AccountStatus
 from quota_watch.store.facade import Store
 from quota_watch.store.models import RunRecord, StoredReading, StoreError
 
@@ -86,6 +87,29 @@ async def test_two_polls_of_one_account_in_one_batch_apply_in_order(store: Store
     assert [p.ts for p in points] == [T0, later]
 
 
+async def test_each_poll_gets_its_accounts_status_as_the_store_counts_it(
+    store: Store, store_url: str
+) -> None:
+    # Another process (`quota-watch collect`) records a failed poll of a1 first: the status
+    # the daemon's next poll gets back counts it, as the store's upsert does.
+    other = await Store.open(store_url)
+    try:
+        await other.record_poll(run("a1", T0, "unavailable", readings=0), [], None)
+    finally:
+        await other.close()
+    later = T0 + timedelta(minutes=1)
+    first, second, third = await asyncio.gather(
+        store.record_poll(run("a1", later, "unavailable", readings=0), [], None),
+        store.record_poll(run("a2", later), [reading("a2", 1.0, later)]),
+        store.record_poll(run("a2", later + timedelta(seconds=1)), [reading("a2", 2.0, later)]),
+    )
+    assert (first.account, first.runs_total, first.consecutive_failures) == ("a1", 2, 2)
+    assert first.last_success_at is None and first.last_outcome == "unavailable"
+    # two polls of one account in one transaction: both get the status both left
+    assert second == third == (await store.account_statuses(account="a2"))[0]
+    assert second.runs_total == 2 and second.last_run_at == later + timedelta(seconds=1)
+
+
 async def test_a_failing_write_fails_only_its_caller(store: Store) -> None:
     async def broken(conn: AsyncConnection) -> None:
         await conn.execute(text("SELECT * FROM no_such_table"))
@@ -96,7 +120,10 @@ async def test_a_failing_write_fails_only_its_caller(store: Store) -> None:
         store.record_poll(run("a2", T0), [reading("a2", 2.0, T0)]),
         return_exceptions=True,
     )
-    assert results[0] is None and results[2] is None
+    # each poll gets its own account's status back, written in its retry transaction
+    first, _, last = results
+    assert isinstance(first, AccountStatus) and isinstance(last, AccountStatus)
+    assert [(s.account, s.runs_total) for s in (first, last)] == [("a1", 1), ("a2", 1)]
     assert isinstance(results[1], StoreError)
     assert "doing something broken failed" in str(results[1])
     assert {r.account for r in await store.latest()} == {"a1", "a2"}
