@@ -113,6 +113,28 @@ def _calendar(spec: PeriodSpec, at: datetime) -> Period:
     return _bracket(cycle_start, local.year * 12 + local.month - 1, at)
 
 
+# The latest calendar period computed per (kind, tz, anchor_day): every poll of every account
+# asks for the period holding `now`, and since periods tile time without overlaps the one
+# that held the previous poll's moment is the answer while it still holds it. One entry per
+# distinct period kind configured.
+_LATEST: dict[tuple[PeriodKind, str, int | None], Period] = {}
+
+
+def _holding(spec: PeriodSpec, at: datetime) -> Period:
+    """The calendar period holding `at` (UTC): _calendar, remembered per kind of period."""
+    key = (spec.kind, spec.tz, spec.anchor_day)
+    latest = _LATEST.get(key)
+    if (
+        latest is not None
+        and latest.start is not None
+        and latest.end is not None
+        and (latest.start <= at < latest.end)
+    ):
+        return latest
+    found = _LATEST[key] = _calendar(spec, at)
+    return found
+
+
 def _window(spec: PeriodSpec) -> timedelta:
     if spec.window is None:  # PeriodSpec validation makes this unreachable
         raise ValueError("a rolling period needs window")
@@ -129,7 +151,7 @@ def current_period(spec: PeriodSpec, at: datetime) -> Period:
         return Period(None, None)
     if spec.kind is PeriodKind.ROLLING:
         return Period(at - _window(spec), at)
-    return _calendar(spec, at)
+    return _holding(spec, at)
 
 
 def next_reset(spec: PeriodSpec, at: datetime) -> datetime | None:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from quota_watch.collect.periods import current_period, next_reset, previous_period
+from quota_watch.collect.periods import _calendar, current_period, next_reset, previous_period
 from quota_watch.sdk import Period, PeriodKind, PeriodSpec
 
 ZONES = [
@@ -189,6 +189,18 @@ def check_lengths(spec: PeriodSpec, period: Period) -> None:
             assert length == timedelta(days=1)
     else:
         assert timedelta(days=28) - HOUR <= length <= timedelta(days=31) + HOUR
+
+
+@PROPERTY_SETTINGS
+@given(calendar_cases(), st.lists(st.integers(-90 * 24, 90 * 24), min_size=1, max_size=12))
+def test_a_remembered_period_is_the_one_computed_afresh(
+    case: tuple[PeriodSpec, datetime], hours: list[int]
+) -> None:
+    """Polls ask for the period of moments near each other, in any order: the period
+    remembered from the one before is only given while it holds the moment."""
+    spec, at = case
+    for moment in (at + timedelta(hours=h, microseconds=h) for h in hours):
+        assert current_period(spec, moment) == _calendar(spec, moment.astimezone(UTC))
 
 
 @PROPERTY_SETTINGS
