@@ -377,7 +377,8 @@ def main(argv: list[str] | None = None) -> int:
             ""
             if args.no_alerting
             else ", then the rules evaluation the daemon runs after each poll (Alerting."
-            "after_poll: the rules on each series' in-memory window, alert state written)"
+            "after_poll: the rules on each series' in-memory window, the account's status "
+            "from the poll's own write and its open alerts from memory, alert state written)"
         )
         + ". CPU = process CPU time (all threads).",
     )
