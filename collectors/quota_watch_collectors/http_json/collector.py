@@ -20,7 +20,7 @@ from quota_watch.sdk import (
     Reading,
     UnexpectedResponse,
 )
-from quota_watch_collectors.http_json.client import fetch_json
+from quota_watch_collectors.http_json.client import Prepared, fetch_json, prepare
 from quota_watch_collectors.http_json.options import DeclaredLimit, HttpJsonOptions
 
 if TYPE_CHECKING:
@@ -173,6 +173,7 @@ class HttpJsonCollector(CollectorBase):
         self._mappers = [
             _Mapper(_Compiled.of(name, decl), options) for name, decl in options.limits.items()
         ]
+        self._request: Prepared | None = None  # at the first request: builds need no httpx
 
     def declared_limits(self) -> dict[str, LimitSpec]:
         """The limits declared in `[accounts.options.limits]`."""
@@ -180,13 +181,22 @@ class HttpJsonCollector(CollectorBase):
 
     async def probe(self) -> None:
         """One request, and every declared expression evaluated on its response."""
-        document = await fetch_json(self.client, self.options, now=datetime.now(UTC))
+        document = await fetch_json(
+            self.client, self.options, now=datetime.now(UTC), prepared=self._prepared()
+        )
         self._map(document)
 
     async def collect(self, ctx: CollectContext) -> list[Reading]:
         """One request; one reading per limit, or per element of its for_each list."""
-        document = await fetch_json(self.client, self.options, now=ctx.now)
+        document = await fetch_json(
+            self.client, self.options, now=ctx.now, prepared=self._prepared()
+        )
         return self._map(document)
+
+    def _prepared(self) -> Prepared:
+        if self._request is None:
+            self._request = prepare(self.options)
+        return self._request
 
     def _map(self, document: Any) -> list[Reading]:
         readings: list[Reading] = []
