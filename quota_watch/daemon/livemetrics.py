@@ -14,7 +14,7 @@ from quota_watch.collect.poller import PollResult
 from quota_watch.engine.signals import Signal
 from quota_watch.model import AccountStatus, SeriesKey
 from quota_watch.prometheus.exposition import AccountFacts, ForecastFacts, LiveExposition
-from quota_watch.store.models import RunRecord, StoredReading, StoreError
+from quota_watch.store.models import StoredReading, StoreError
 
 log = logging.getLogger("quota_watch.daemon.livemetrics")
 
@@ -42,31 +42,6 @@ class DaemonWideFacts:
 
     firing: Mapping[str, int] = field(default_factory=dict)
     outbox_depth: Mapping[str, int] = field(default_factory=dict)
-
-
-def next_status(old: AccountStatus | None, run: RunRecord) -> AccountStatus:
-    """An account's poll health after `run`, as the store's account_status upsert computes it."""
-    failed = 1 if run.failed else 0
-    success_at = run.finished_at if run.outcome == "success" else None
-    duration = max((run.finished_at - run.started_at).total_seconds(), 0.0)
-    if old is None:
-        runs, failures, consecutive = 1, failed, failed
-    else:
-        success_at = success_at or old.last_success_at
-        runs, failures = old.runs_total + 1, old.failures_total + failed
-        consecutive = old.consecutive_failures + 1 if failed else 0
-    return AccountStatus(
-        provider=run.provider,
-        account=run.account,
-        last_run_at=run.finished_at,
-        last_success_at=success_at,
-        last_outcome=run.outcome,
-        last_error=run.error,
-        last_duration_seconds=duration,
-        runs_total=runs,
-        failures_total=failures,
-        consecutive_failures=consecutive,
-    )
 
 
 def _series_key(r: StoredReading) -> tuple[str, str]:
@@ -116,15 +91,14 @@ class LiveMetrics:
 
     def polled(self, result: PollResult) -> None:
         """Take in a finished poll (nothing changes when the store refused it)."""
-        run = result.run
-        if run is None:
+        run, status = result.run, result.status
+        if run is None or status is None:
             return
         for r in result.readings:
             self._keep(r)
         if result.readings:
             self._render_series(run.account)
-        status = next_status(self._statuses.get(run.account), run)
-        self._statuses[run.account] = status
+        self._statuses[run.account] = status  # as the store's upsert counted it
         self.exposition.set_status(status)
         self._dirty.set()
 

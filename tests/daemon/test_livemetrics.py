@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from quota_watch.collect.poller import PollResult
 from quota_watch.daemon.livemetrics import LiveMetrics
-from quota_watch.model import Outcome
+from quota_watch.model import AccountStatus, Outcome
 from quota_watch.prometheus.exposition import AccountFacts, Snapshot, render
 from quota_watch.store.facade import Store
 from quota_watch.store.models import RunRecord, StoredReading
@@ -55,8 +55,9 @@ async def poll(
         error=None if outcome == "success" else "rejected",
         readings=len(readings),
     )
-    await store.record_poll(run, readings)
-    live.polled(PollResult(account=account, outcome=Outcome(outcome), readings=readings, run=run))
+    status = await store.record_poll(run, readings)
+    result = PollResult(account, Outcome(outcome), readings=readings, run=run, status=status)
+    live.polled(result)
 
 
 async def from_store(store: Store) -> bytes:
@@ -121,9 +122,8 @@ async def test_loading_from_the_store_keeps_newer_polls(store: Store) -> None:
     later = T0 + timedelta(minutes=1)
     run = RunRecord("cloudflare", "acc-a", T0, later, "success", None, 1)
     newer = reading("acc-a", "requests", 8, later)
-    restarted.polled(
-        PollResult(account="acc-a", outcome=Outcome.SUCCESS, readings=(newer,), run=run)
-    )
+    status = AccountStatus("cloudflare", "acc-a", later, later, "success", None, 60.0, 2, 0, 0)
+    restarted.polled(PollResult("acc-a", Outcome.SUCCESS, (newer,), run=run, status=status))
     await restarted.load(store, {"acc-a", "acc-b"})
     text = render(Snapshot((), (), (), live=restarted.exposition))
     assert b'quota_watch_usage{account="acc-a",limit="requests",provider="cloudflare"} 8.0' in text
