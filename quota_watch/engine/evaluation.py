@@ -57,16 +57,6 @@ class _Collector:
             self.deletions[prev.fingerprint] = None
 
 
-def _with_forecast(signal: Signal, forecast: Signal) -> Signal:
-    return replace(
-        signal,
-        forecast_value=forecast.forecast_value,
-        forecast_utilization=forecast.forecast_utilization,
-        exhausts_at=forecast.exhausts_at,
-        noise=forecast.noise,
-    )
-
-
 def _by_series(
     prior: Sequence[AlertState], account: str
 ) -> dict[tuple[str, str | None, str | None], list[AlertState]]:
@@ -171,7 +161,7 @@ class _Stepper:
         out = self.out
         first = len(out.transitions)
         threshold = self.advance(
-            "threshold", _with_forecast(threshold_signal(view, rules), forecast), subject, rules
+            "threshold", threshold_signal(view, rules, forecast=forecast), subject, rules
         )
         if threshold is not None and threshold.status == "firing":
             forecasts_of = self.by_key.pop(("forecast", view.limit, view.resource), [])
