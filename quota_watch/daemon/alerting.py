@@ -18,6 +18,7 @@ from quota_watch.engine.health import AccountHealth
 from quota_watch.engine.pools import PoolPlan
 from quota_watch.engine.removal import retire_account
 from quota_watch.engine.rulepack import RuleOverride, RulePack, load_rule_pack
+from quota_watch.engine.scope import RulesCache
 from quota_watch.engine.signals import Signal
 from quota_watch.model import AccountStatus, AlertState, Outcome, SeriesKey
 from quota_watch.notify.config import NotifierSettings
@@ -120,6 +121,7 @@ class Alerting:
         self.clock = clock
         self.pack: RulePack = load_rule_pack(config.settings.alerts.rule_pack)
         self.overrides: Sequence[RuleOverride] = config.settings.rules
+        self.rules = RulesCache(self.pack, self.overrides)  # each series' resolved rules
         self.notifiers: Sequence[NotifierSettings] = config.settings.notifiers
         alerts = config.settings.alerts
         self.worker = OutboxWorker(
@@ -142,6 +144,7 @@ class Alerting:
         """Take a reloaded config's rules and notifiers."""
         self.pack = load_rule_pack(config.settings.alerts.rule_pack)
         self.overrides = config.settings.rules
+        self.rules = RulesCache(self.pack, self.overrides)
         self.notifiers = config.settings.notifiers
         self.worker.update_notifiers(self.notifiers)
 
@@ -178,6 +181,7 @@ class Alerting:
             overrides=self.overrides,
             now=now,
             series_complete=result is not None and result.outcome == Outcome.SUCCESS,
+            cache=self.rules,
         )
         for (limit, resource), signal in evaluation.forecasts.items():
             self.forecasts[(account, limit, resource)] = signal
@@ -364,6 +368,7 @@ class Alerting:
         self._unsaved = {k: v for k, v in self._unsaved.items() if k[0] in accounts}
         self.windows.keep_only(accounts)
         self.open_alerts.keep_only(accounts)
+        self.rules.keep_only(accounts)
         self._epochs = {a: e for a, e in self._epochs.items() if a in accounts}
         if groups is not None:
             self.pools = {g: p for g, p in self.pools.items() if g in groups}

@@ -12,7 +12,7 @@ from quota_watch.engine.forecast import forecast_signal
 from quota_watch.engine.health import AccountHealth, auth_signal, stale_signal
 from quota_watch.engine.provider_forecast import with_provider_forecast
 from quota_watch.engine.rulepack import EffectiveRules, RuleOverride, RulePack
-from quota_watch.engine.scope import account_rules, rules_for_series
+from quota_watch.engine.scope import RulesCache
 from quota_watch.engine.signals import SeriesView, Signal
 from quota_watch.engine.state import AlertSubject, Transition, resolved_now, retire, step
 from quota_watch.engine.threshold import threshold_signal
@@ -57,16 +57,6 @@ class _Collector:
             self.deletions[prev.fingerprint] = None
 
 
-def _with_forecast(signal: Signal, forecast: Signal) -> Signal:
-    return replace(
-        signal,
-        forecast_value=forecast.forecast_value,
-        forecast_utilization=forecast.forecast_utilization,
-        exhausts_at=forecast.exhausts_at,
-        noise=forecast.noise,
-    )
-
-
 def _by_series(
     prior: Sequence[AlertState], account: str
 ) -> dict[tuple[str, str | None, str | None], list[AlertState]]:
@@ -91,6 +81,7 @@ def evaluate_account(
     overrides: Sequence[RuleOverride] = (),
     now: datetime,
     series_complete: bool = False,
+    cache: RulesCache | None = None,
 ) -> Evaluation:
     """Run every rule of one account after a poll and step each alert once.
 
@@ -101,8 +92,11 @@ def evaluate_account(
     period end sends one `period_reset` per series. `health`: the account's
     poll health (None: stale/auth are not evaluated). `prior`: the account's stored alerts
     (resolved ones may be included). `series_complete`: the poll succeeded and `series` is all
-    the account has, so alerts of series no longer reported are resolved.
+    the account has, so alerts of series no longer reported are resolved. `cache`: the rules
+    resolved at earlier polls, used when it holds those of this `pack` and `overrides`.
     """
+    if cache is None or not cache.fits(pack, overrides):
+        cache = RulesCache(pack, overrides)  # for this evaluation only
     out = _Collector()
     stepper = _Stepper(out, _by_series(prior, account), now)
     errors: list[str] = []
@@ -114,14 +108,12 @@ def evaluate_account(
         if (view.limit, view.resource) in seen:
             raise ValueError(f"series {view.limit!r} ({view.resource}) given twice")
         seen.add((view.limit, view.resource))
-        rules = rules_for_series(pack, overrides, view, errors)
+        rules = cache.series(view, errors)
         forecasts[(view.limit, view.resource)] = stepper.series(view, rules)
 
     if health is not None:
         account_subject = AlertSubject(provider=provider, account=account, group=group)
-        rules = account_rules(
-            pack, overrides, provider=provider, account=account, group=group, errors=errors
-        )
+        rules = cache.account(provider=provider, account=account, group=group, errors=errors)
         stepper.advance("auth", auth_signal(health, rules), account_subject, rules)
         stepper.advance("stale", stale_signal(health, rules, now), account_subject, rules)
 
@@ -171,7 +163,7 @@ class _Stepper:
         out = self.out
         first = len(out.transitions)
         threshold = self.advance(
-            "threshold", _with_forecast(threshold_signal(view, rules), forecast), subject, rules
+            "threshold", threshold_signal(view, rules, forecast=forecast), subject, rules
         )
         if threshold is not None and threshold.status == "firing":
             forecasts_of = self.by_key.pop(("forecast", view.limit, view.resource), [])

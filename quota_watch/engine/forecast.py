@@ -10,10 +10,11 @@ fires only with enough points and when the current value is above a floor share 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
 from statistics import median
+from typing import Any
 
 from quota_watch.engine.rulepack import EffectiveRules
 from quota_watch.engine.signals import SeriesView, Signal, noise_of, utilization
@@ -345,27 +346,26 @@ def forecast_signal(view: SeriesView, rules: EffectiveRules) -> Signal:
         return Signal(kind="forecast", active=False, cap=view.cap, unit=view.unit)
     value = points[-1][1]
     cap = view.cap
-    window = [p for p in points if p[0] >= view.now - lookback_of(view, rules)]
-    noise = 0.0
+    since = view.now - lookback_of(view, rules)
+    window = [p for p in points if p[0] >= since]
     span = (window[-1][0] - window[0][0]).total_seconds() if window else 0.0
-    base = Signal(
-        kind="forecast",
-        active=False,
-        value=value,
-        cap=cap,
-        ratio=utilization(value, cap),
-        unit=view.unit,
-        points_used=len(window),
-        span_seconds=span,
-        noise=noise,
-    )
+    # Built once per outcome (no dataclasses.replace): this runs for every series and poll.
+    base: dict[str, Any] = {
+        "kind": "forecast",
+        "value": value,
+        "cap": cap,
+        "ratio": utilization(value, cap),
+        "unit": view.unit,
+        "span_seconds": span,
+    }
     if len(window) < rules.forecast_min_points:
-        return replace(base, notes=("too few points",))
+        return Signal(active=False, points_used=len(window), notes=("too few points",), **base)
     if span < rules.forecast_min_span.total_seconds():
-        return replace(base, notes=("too short a history",))
+        return Signal(active=False, points_used=len(window), notes=("too short a history",), **base)
     fit = fit_trend(window)
     if fit is None:
-        return replace(base, notes=("no distinct timestamps",))
+        no_fit = ("no distinct timestamps",)
+        return Signal(active=False, points_used=len(window), notes=no_fit, **base)
 
     noise = noise_of(window, fit.value_at)
     forecast_value, exhausts_at, to_end, trusted = _project(view, rules, fit, points, window)
@@ -376,8 +376,8 @@ def forecast_signal(view: SeriesView, rules: EffectiveRules) -> Signal:
     if not trusted:
         active = False
         notes = (*notes, "no earlier day to compare with yet")
-    return replace(
-        base,
+    return Signal(
+        **base,
         active=active,
         sustained=held,
         forecast_value=forecast_value,

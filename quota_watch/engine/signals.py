@@ -84,6 +84,13 @@ class SeriesView:
     points: Sequence[tuple[datetime, float]]
     now: datetime
     provider_forecast: float | None = None  # the provider's own value at period end, if any
+    # Computed once per view: the value, the threshold and the forecast each read them.
+    _in_period: list[tuple[datetime, float]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    _trusted: list[tuple[datetime, float]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         # Accept the stored strings ("cumulative", "daily") as well as the enums.
@@ -95,7 +102,7 @@ class SeriesView:
     @property
     def value(self) -> float | None:
         """The current value (the newest point the rules use), or None without one."""
-        points = self.points_in_period()
+        points = self._points_in_period()
         return points[-1][1] if points else None
 
     @property
@@ -131,10 +138,13 @@ class SeriesView:
     def trusted_points(self) -> list[tuple[datetime, float]]:
         """The points in the period, settled (see `settle`) for a cumulative calendar limit,
         whose value may not fall within its period; as they are for the others."""
-        points = self.points_in_period()
-        if self.measure is Measure.CUMULATIVE and self.calendar:
-            return settle(points)
-        return points
+        trusted = self._trusted
+        if trusted is None:
+            points = self._points_in_period()
+            calendar_cumulative = self.measure is Measure.CUMULATIVE and self.calendar
+            trusted = settle(points) if calendar_cumulative else points
+            object.__setattr__(self, "_trusted", trusted)
+        return list(trusted)  # a copy: the cached list is shared by every caller
 
     def points_in_period(self) -> list[tuple[datetime, float]]:
         """The points not after `now`, and for calendar periods inside the current one.
@@ -142,13 +152,21 @@ class SeriesView:
         Rolling and unbounded series are not cut: a rolling window's value is a level, and
         the window [now - w, now) would exclude the very sample taken at `now`.
         """
-        calendar = self.calendar
-        kept = [
-            (ts, v)
-            for ts, v in self.points
-            if ts <= self.now and (not calendar or ts in self.period)
-        ]
-        return sorted(kept, key=lambda point: point[0])  # already sorted: linear time
+        return list(self._points_in_period())
+
+    def _points_in_period(self) -> list[tuple[datetime, float]]:
+        """points_in_period, computed at the first call (not to be modified by callers)."""
+        found = self._in_period
+        if found is None:
+            calendar = self.calendar
+            kept = [
+                (ts, v)
+                for ts, v in self.points
+                if ts <= self.now and (not calendar or ts in self.period)
+            ]
+            found = sorted(kept, key=lambda point: point[0])  # already sorted: linear time
+            object.__setattr__(self, "_in_period", found)
+        return found
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from quota_watch.engine.forecast import clearing_band
@@ -62,6 +63,9 @@ def alertname(kind: str, severity: Severity) -> str:
         raise ValueError(f"no alert {kind!r} at severity {severity!r}") from None
 
 
+# A step takes the same fingerprint several times (the evaluation, the step, a new state):
+# cached across them; a few per series, so a small cache holds an account's evaluation.
+@lru_cache(maxsize=256)
 def fingerprint(
     kind: str,
     account: str,

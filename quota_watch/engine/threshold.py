@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from quota_watch.engine.rulepack import EffectiveRules
 from quota_watch.engine.signals import SeriesView, Signal, utilization
 from quota_watch.model import Severity
@@ -41,12 +43,26 @@ def held_severity(
     return None
 
 
-def threshold_signal(view: SeriesView, rules: EffectiveRules) -> Signal:
+def threshold_signal(
+    view: SeriesView, rules: EffectiveRules, *, forecast: Signal | None = None
+) -> Signal:
     """The raw threshold condition on the newest trusted point (inactive without a cap or
-    points): a cumulative value that fell within its period counts once confirmed."""
+    points): a cumulative value that fell within its period counts once confirmed.
+
+    `forecast`: the series' forecast signal, whose figures (forecast_value,
+    forecast_utilization, exhausts_at, noise) the threshold signal then carries.
+    """
+    carried: dict[str, Any] = {}
+    if forecast is not None:
+        carried = {
+            "forecast_value": forecast.forecast_value,
+            "forecast_utilization": forecast.forecast_utilization,
+            "exhausts_at": forecast.exhausts_at,
+            "noise": forecast.noise,
+        }
     points = view.trusted_points()
     if not points:
-        return Signal(kind="threshold", active=False, cap=view.cap, unit=view.unit)
+        return Signal(kind="threshold", active=False, cap=view.cap, unit=view.unit, **carried)
     value = points[-1][1]
     ratio = utilization(value, view.cap)
     severity = raw_severity(ratio, rules)
@@ -59,4 +75,5 @@ def threshold_signal(view: SeriesView, rules: EffectiveRules) -> Signal:
         ratio=ratio,
         unit=view.unit,
         points_used=1,
+        **carried,
     )

@@ -162,3 +162,26 @@ async def test_after_poll_reads_samples_once_then_keeps_them_in_memory(
     assert len(calls) == 1
     forecast = alerting.forecasts[("a1", "storage", "db-2")]
     assert forecast.points_used == 3  # every series still got its own samples
+
+
+async def test_reconfigure_takes_the_new_rules_at_the_next_poll(store: Store) -> None:
+    clock = Clock()
+    quiet = validate_config(
+        {"store": {"url": store.display_url}, "rules": [{"match": {}, "threshold": False}]},
+        None,
+        {},
+    )
+    poller = Poller(store, clock)
+    alerting = Alerting(store, quiet, clock)
+    await poll(alerting, poller, clock, 150_000)
+    await poll(alerting, poller, clock, 150_000)  # the rules resolved once stay in use
+    assert await alerting.firing() == []
+
+    alerting.reconfigure(config(store.display_url))  # no override: the threshold rule runs
+    assert alerting.rules.fits(alerting.pack, alerting.overrides)
+    await poll(alerting, poller, clock, 160_000)
+    assert [a.alertname for a in await alerting.firing()] == ["QuotaFullyUsed"]
+
+    alerting.reconfigure(quiet)
+    await poll(alerting, poller, clock, 170_000)
+    assert await alerting.firing() == []
