@@ -15,23 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ENV", "MemTrace", "memtrace_tasks", "rss_bytes", "sqlite_memory"]
+from quota_watch.daemon.selfstats import process_stats
+
+__all__ = ["ENV", "MemTrace", "memtrace_tasks", "sqlite_memory"]
 
 log = logging.getLogger("quota_watch.daemon")
 
 #: "<directory>:<polls>,<polls>,..." e.g. "/tmp/trace:1000,5000,10000,15000"
 ENV = "QUOTA_WATCH_MEMTRACE"
-
-
-def rss_bytes() -> int:
-    """This process's VmRSS in bytes (0 where /proc is not there)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
 def sqlite_memory() -> int:
@@ -109,7 +100,7 @@ class MemTrace:
         line: dict[str, Any] = {
             "mark": mark,
             "polls": done,
-            "rss": rss_bytes(),
+            "rss": int(process_stats().get("process_resident_memory_bytes", 0)),
             "blocks": sys.getallocatedblocks(),
             "sqlite": sqlite_memory(),
             **facts,
