@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from quota_watch.daemon.memtrace import ENV, MemTrace, memtrace_tasks
+from quota_watch.daemon.memtrace import ENV, MemTrace, memtrace_tasks, sqlite_memory
 
 
 def test_off_unless_the_environment_asks() -> None:
@@ -49,7 +50,7 @@ def test_one_line_per_mark_reached_and_no_snapshot_when_not_tracing(tmp_path: Pa
     lines = [json.loads(x) for x in (tmp_path / "marks.jsonl").read_text().splitlines()]
     assert [line["mark"] for line in lines] == [0, 2, 4]
     assert all(line["polls"] >= line["mark"] and line["held"] == 7 for line in lines)
-    assert all(line["rss"] >= 0 and line["blocks"] > 0 and "sqlite" in line for line in lines)
+    assert all(line["rss"] > 0 and line["blocks"] > 0 and "sqlite" in line for line in lines)
     assert "traced" not in lines[0]
     assert not list(tmp_path.glob("*.tracemalloc"))
 
@@ -91,3 +92,16 @@ async def test_a_malformed_value_is_logged_and_the_daemon_runs_without_the_hook(
     stop = asyncio.Event()
     assert memtrace_tasks(lambda: 0, stop, dict) == []
     assert any(ENV in record.getMessage() for record in caplog.records)
+
+
+def test_sqlite_memory_counts_what_an_open_database_holds(tmp_path: Path) -> None:
+    before = sqlite_memory()
+    db = sqlite3.connect(tmp_path / "held.db")
+    try:
+        db.execute("CREATE TABLE t (v TEXT)")
+        db.executemany("INSERT INTO t VALUES (?)", [("x" * 200,)] * 2000)
+        db.commit()
+        db.execute("SELECT count(*), max(v) FROM t").fetchone()
+        assert sqlite_memory() > max(before, 0)
+    finally:
+        db.close()
