@@ -168,12 +168,13 @@ def utcnow() -> datetime:
 
 
 def http_client(config: Config) -> httpx.AsyncClient:
-    """The one shared HTTP client: pooled, with timeouts and our User-Agent."""
+    """The one shared HTTP client: pooled, with timeouts and our User-Agent, keeping no cookies."""
     # Imported here: read-only commands build runtimes but never poll.
     import urllib.request
 
     import httpx
 
+    from quota_watch.collect.cookies import NoCookieJar
     from quota_watch.collect.transport import ShardedTransport
 
     timeout = config.settings.polling.timeout.total_seconds()
@@ -186,6 +187,7 @@ def http_client(config: Config) -> httpx.AsyncClient:
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         transport=None if proxied else ShardedTransport(),
         follow_redirects=False,
+        cookies=NoCookieJar(),
     )
 
 
