@@ -48,6 +48,7 @@ from quota_watch.collect.scheduler import PollScheduler
 from quota_watch.config.load import validate_config
 from quota_watch.config.settings import Config
 from quota_watch.daemon.alerting import Alerting
+from quota_watch.daemon.memory import freeze_heap
 from quota_watch.store.facade import Store
 
 TARGET_RATIO = 1.5
@@ -161,6 +162,7 @@ async def measure(
             # bench drives each cycle through poll_now, which takes the provider semaphore.
             scheduler.scheduler.start(paused=True)
             scheduler.set_accounts(runtimes)
+            freeze_heap()  # as the daemon does once started
             names = sorted(runtimes)
 
             async def cycle() -> Cycle:

@@ -1,12 +1,13 @@
-"""glibc malloc tuning for the long-running daemon: fewer per-thread heaps (arenas)."""
+"""Memory tuning for the long-running daemon: fewer malloc arenas, a frozen start-up heap."""
 
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import sys
 
-__all__ = ["ARENAS", "limit_malloc_arenas"]
+__all__ = ["ARENAS", "freeze_heap", "limit_malloc_arenas"]
 
 ARENAS = 2
 _M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
@@ -28,3 +29,21 @@ def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
     except (OSError, AttributeError):
         return False
     return bool(mallopt(_M_ARENA_MAX, arenas))
+
+
+def freeze_heap() -> int:
+    """Collect, then exempt every surviving object from later cyclic collections; returns
+    how many objects are exempt.
+
+    What the daemon holds once started (modules, classes, validators, runtimes, the store's
+    and the scheduler's state) lives until exit or the next reload, yet every full collection
+    walked all of it again: at 1,000 accounts polled at cap 100, one full collection a cycle
+    took 0.15-0.37 s of CPU, 0.05-0.11 s with the start-up heap frozen (bench_poll_cycle.py).
+    Objects frozen earlier are unfrozen first, so what a reload replaced is collected instead
+    of kept. Refcounting still frees frozen objects; only a frozen reference cycle that
+    becomes garbage waits for the next call.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()

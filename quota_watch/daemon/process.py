@@ -20,7 +20,7 @@ from quota_watch.daemon.alerting import Alerting
 from quota_watch.daemon.auth import BasicAuth
 from quota_watch.daemon.heartbeat import Heartbeat
 from quota_watch.daemon.livemetrics import DaemonWideFacts, LiveMetrics
-from quota_watch.daemon.memory import limit_malloc_arenas
+from quota_watch.daemon.memory import freeze_heap, limit_malloc_arenas
 from quota_watch.daemon.memtrace import memtrace_tasks
 from quota_watch.daemon.selfstats import process_stats
 from quota_watch.daemon.server import announce, bind, build_server, create_app
@@ -228,6 +228,7 @@ class Daemon:
         live_facts = asyncio.create_task(self.live.run(self._daemon_wide, self.stop))
         traced = memtrace_tasks(self.live.polls_done, self.stop, self._held)  # a bench's hook
         await asyncio.sleep(0)
+        freeze_heap()  # start-up's objects are there for good: full collections skip them
         announce(self.config, host, auth.enabled)
         stop = asyncio.create_task(self.stop.wait())
         done, _ = await asyncio.wait({serving, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -353,6 +354,7 @@ class Daemon:
             )
         self.config = new
         await self._load_live()
+        freeze_heap()  # what the reload replaced is collected, what it built is frozen
         log.info("reloaded: %d accounts", len(new.accounts))
 
     async def _after_poll(self, rt: AccountRuntime, result: PollResult) -> None:

@@ -78,3 +78,34 @@ def test_without_the_cap_the_threads_take_more_arenas() -> None:
 @glibc_only
 def test_an_operators_malloc_arena_max_is_left_alone() -> None:
     assert _arenas("2", MALLOC_ARENA_MAX="3") == ("False", 3)
+
+
+# A reference cycle alive at the first freeze, dropped, then a second freeze: the cycle must be
+# collected (the reload case), and what is alive at a freeze must be exempt from collections.
+_FREEZE = textwrap.dedent(
+    """
+    import gc, weakref
+    from quota_watch.daemon.memory import freeze_heap
+
+    class Node:
+        pass
+
+    kept, dropped = Node(), Node()
+    kept.me, dropped.me = kept, dropped
+    gone = weakref.ref(dropped)
+    first = freeze_heap()
+    alive_frozen = gc.get_freeze_count() >= first
+    del dropped
+    gc.collect()
+    survived_collect = gone() is not None  # frozen: a plain collection leaves the cycle alone
+    freeze_heap()
+    print(first > 0, alive_frozen, survived_collect, gone() is None, kept.me is kept)
+    """
+)
+
+
+def test_freeze_heap_exempts_the_live_heap_and_frees_what_a_later_call_unfroze() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _FREEZE], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == ["True"] * 5
