@@ -99,21 +99,23 @@ _DEFAULT_FLOORS = {
         "discover({'host'})"
     ),
 }
-# httpcore imports trio whenever it is installed; here selenium (a dev dependency) brings it.
-_WITHOUT_TRIO = "import sys\nsys.modules['trio'] = None  # as where trio is not installed\n"
+# httpcore imports trio whenever it is installed (~4-5 MiB). Nothing here installs it any more
+# (the browser tests moved from selenium to Playwright); a venv that still has it is stale.
+_TRIO_WARNING = (
+    "warning: trio is installed in this environment and httpcore imports it (~4-5 MiB more "
+    "than an install); recreate the venv: pip install -e '.[dev]' no longer brings it"
+)
 
 
-def daemon_env(args: argparse.Namespace, workdir: Path) -> dict[str, str]:
-    """--daemon-env, and with --without-trio a sitecustomize that hides trio from the daemon."""
-    env = dict(item.split("=", 1) for item in args.daemon_env)
-    if args.without_trio:
-        # httpcore imports trio whenever it is installed; here only selenium, a dev dependency,
-        # brings it (pip install quota-watch and the Docker image have no trio): ~5 MiB.
-        hide = workdir / "without-trio"
-        hide.mkdir(exist_ok=True)
-        (hide / "sitecustomize.py").write_text(_WITHOUT_TRIO, encoding="utf-8")
-        env["PYTHONPATH"] = str(hide)
-    return env
+def daemon_env(args: argparse.Namespace) -> dict[str, str]:
+    """--daemon-env as a mapping."""
+    return dict(item.split("=", 1) for item in args.daemon_env)
+
+
+def warn_if_trio() -> None:
+    """Say so when trio would inflate the daemon's figures."""
+    if importlib.util.find_spec("trio") is not None:
+        print(_TRIO_WARNING)
 
 
 _SKIPPED = "maximum number of running instances reached"
@@ -337,26 +339,15 @@ def default_config(args: argparse.Namespace) -> int:
         "Real daemon (subprocess) run with no config file (the embedded default: the host "
         "collector, SQLite in $XDG_DATA_HOME) in a temporary HOME; RSS read after its first "
         f"poll and a /metrics scrape. Started {starts} times on one database: the first start "
-        "creates it (migrations in a child process), the restarts are the steady case."
-        + (" trio hidden from the daemon (--without-trio)." if args.without_trio else ""),
+        "creates it (migrations in a child process), the restarts are the steady case.",
     )
-    snippets = dict(_DEFAULT_FLOORS)
-    has_trio = importlib.util.find_spec("trio") is not None
-    hidden = "the same with trio hidden (as in an install without trio)"
-    if has_trio:
-        snippets[hidden] = (
-            _WITHOUT_TRIO + _DEFAULT_FLOORS["the daemon's modules, the CLI and the host collector"]
-        )
+    warn_if_trio()
     with tempfile.TemporaryDirectory(prefix="qw-bench-rss-") as tmp:
-        floors = import_floor(Path(tmp), snippets)
-        found = run_default(Path(tmp), starts, daemon_env(args, Path(tmp)))
+        floors = import_floor(Path(tmp), _DEFAULT_FLOORS)
+        found = run_default(Path(tmp), starts, daemon_env(args))
     print(table(["import floor", "RSS"], [(k, f"{mib(v)} = {mb(v)}") for k, v in floors.items()]))
     steady = sorted(found[1:], key=lambda f: f[0])[len(found[1:]) // 2]  # the median restart
-    floor = floors[
-        hidden
-        if has_trio and args.without_trio
-        else "the daemon's modules, the CLI and the host collector"
-    ]
+    floor = floors["the daemon's modules, the CLI and the host collector"]
     rows = [("first start (fresh database)", found[0]), ("restart, median", steady)]
     print()
     print(
@@ -369,18 +360,12 @@ def default_config(args: argparse.Namespace) -> int:
         )
     )
     print(f"\nrestarts: {', '.join(mib(r) for r, _, _ in found[1:])}")
-    if has_trio and not args.without_trio:
-        print(
-            "trio is installed here (selenium, a dev dependency): httpcore imports it if present; "
-            "--without-trio measures the daemon as installed without it"
-        )
     ok = max(steady[0], found[0][0]) <= DEFAULT_TARGET_BYTES
     print()
     results = [
         Result(
             "daemon RSS",
-            "default config, after a poll and a scrape (restart / first start)"
-            + (", trio hidden" if args.without_trio else ""),
+            "default config, after a poll and a scrape (restart / first start)",
             f"{mib(steady[0])} / {mib(found[0][0])}",
             "<= 85 MB (81.1 MiB)",
             verdict(ok),
@@ -530,11 +515,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "traced memory grew between marks; slows every poll several-fold",
     )
     parser.add_argument(
-        "--without-trio",
-        action="store_true",
-        help="hide trio from the daemon, as in an install without the dev dependencies",
-    )
-    parser.add_argument(
         "--default-config",
         action="store_true",
         help="measure the daemon with no config file (host collector) instead; ~1 min",
@@ -567,15 +547,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         + f"Steady state = after {warmup} warm-up cycles."
         + (f" Daemon environment: {' '.join(args.daemon_env)}." if args.daemon_env else "")
-        + (" One apprise notifier configured." if args.notifier else "")
-        + (" trio hidden from the daemon (--without-trio)." if args.without_trio else ""),
+        + (" One apprise notifier configured." if args.notifier else ""),
     )
+    warn_if_trio()
     with tempfile.TemporaryDirectory(prefix="qw-bench-rss-") as tmp:
         floors = import_floor(Path(tmp))
         print(table(["import floor", "RSS"], [(k, mib(v)) for k, v in floors.items()]))
         print()
         trace_dir = Path(tmp) / "memtrace"
-        env = daemon_env(args, Path(tmp))
+        env = daemon_env(args)
         env |= memtrace_env(trace_dir, (cycles + 2) * args.accounts, args.mark_every)
         if args.trace:
             env["PYTHONTRACEMALLOC"] = str(args.trace)
