@@ -21,6 +21,7 @@ memory grew (the daemon then costs several times the CPU per poll: use fewer pol
         --notifier json://127.0.0.1:9/        # the issue's case: 10,000 polls after warm-up
     python bench/bench_daemon_rss.py --quick   # 10 accounts every 1s, 100 cycles (~2 min)
     python bench/bench_daemon_rss.py --default-config   # no config file: host collector (~1 min)
+    python bench/bench_daemon_rss.py --default-config --cycles 2500   # its steady state (~45 min)
     python bench/bench_daemon_rss.py --accounts 40 --interval 5s --cycles 262 --trace 8
 
 Keep the daemon below saturation: past it APScheduler skips runs (the bench counts the skips)
@@ -70,6 +71,7 @@ from _rss_steady import (
     slope,
 )
 
+from quota_watch.config.settings import EMBEDDED_DEFAULT
 from quota_watch.sdk import parse_duration
 from quota_watch.testing.emulator import Emulator, demo_accounts
 
@@ -99,21 +101,23 @@ _DEFAULT_FLOORS = {
         "discover({'host'})"
     ),
 }
-# httpcore imports trio whenever it is installed; here selenium (a dev dependency) brings it.
-_WITHOUT_TRIO = "import sys\nsys.modules['trio'] = None  # as where trio is not installed\n"
+# httpcore imports trio whenever it is installed (~4-5 MiB). Nothing here installs it any more
+# (the browser tests moved from selenium to Playwright); a venv that still has it is stale.
+_TRIO_WARNING = (
+    "warning: trio is installed in this environment and httpcore imports it (~4-5 MiB more "
+    "than an install); recreate the venv: pip install -e '.[dev]' no longer brings it"
+)
 
 
-def daemon_env(args: argparse.Namespace, workdir: Path) -> dict[str, str]:
-    """--daemon-env, and with --without-trio a sitecustomize that hides trio from the daemon."""
-    env = dict(item.split("=", 1) for item in args.daemon_env)
-    if args.without_trio:
-        # httpcore imports trio whenever it is installed; here only selenium, a dev dependency,
-        # brings it (pip install quota-watch and the Docker image have no trio): ~5 MiB.
-        hide = workdir / "without-trio"
-        hide.mkdir(exist_ok=True)
-        (hide / "sitecustomize.py").write_text(_WITHOUT_TRIO, encoding="utf-8")
-        env["PYTHONPATH"] = str(hide)
-    return env
+def daemon_env(args: argparse.Namespace) -> dict[str, str]:
+    """--daemon-env as a mapping."""
+    return dict(item.split("=", 1) for item in args.daemon_env)
+
+
+def warn_if_trio() -> None:
+    """Say so when trio would inflate the daemon's figures."""
+    if importlib.util.find_spec("trio") is not None:
+        print(_TRIO_WARNING)
 
 
 _SKIPPED = "maximum number of running instances reached"
@@ -337,26 +341,15 @@ def default_config(args: argparse.Namespace) -> int:
         "Real daemon (subprocess) run with no config file (the embedded default: the host "
         "collector, SQLite in $XDG_DATA_HOME) in a temporary HOME; RSS read after its first "
         f"poll and a /metrics scrape. Started {starts} times on one database: the first start "
-        "creates it (migrations in a child process), the restarts are the steady case."
-        + (" trio hidden from the daemon (--without-trio)." if args.without_trio else ""),
+        "creates it (migrations in a child process), the restarts are the steady case.",
     )
-    snippets = dict(_DEFAULT_FLOORS)
-    has_trio = importlib.util.find_spec("trio") is not None
-    hidden = "the same with trio hidden (as in an install without trio)"
-    if has_trio:
-        snippets[hidden] = (
-            _WITHOUT_TRIO + _DEFAULT_FLOORS["the daemon's modules, the CLI and the host collector"]
-        )
+    warn_if_trio()
     with tempfile.TemporaryDirectory(prefix="qw-bench-rss-") as tmp:
-        floors = import_floor(Path(tmp), snippets)
-        found = run_default(Path(tmp), starts, daemon_env(args, Path(tmp)))
+        floors = import_floor(Path(tmp), _DEFAULT_FLOORS)
+        found = run_default(Path(tmp), starts, daemon_env(args))
     print(table(["import floor", "RSS"], [(k, f"{mib(v)} = {mb(v)}") for k, v in floors.items()]))
     steady = sorted(found[1:], key=lambda f: f[0])[len(found[1:]) // 2]  # the median restart
-    floor = floors[
-        hidden
-        if has_trio and args.without_trio
-        else "the daemon's modules, the CLI and the host collector"
-    ]
+    floor = floors["the daemon's modules, the CLI and the host collector"]
     rows = [("first start (fresh database)", found[0]), ("restart, median", steady)]
     print()
     print(
@@ -369,18 +362,12 @@ def default_config(args: argparse.Namespace) -> int:
         )
     )
     print(f"\nrestarts: {', '.join(mib(r) for r, _, _ in found[1:])}")
-    if has_trio and not args.without_trio:
-        print(
-            "trio is installed here (selenium, a dev dependency): httpcore imports it if present; "
-            "--without-trio measures the daemon as installed without it"
-        )
     ok = max(steady[0], found[0][0]) <= DEFAULT_TARGET_BYTES
     print()
     results = [
         Result(
             "daemon RSS",
-            "default config, after a poll and a scrape (restart / first start)"
-            + (", trio hidden" if args.without_trio else ""),
+            "default config, after a poll and a scrape (restart / first start)",
             f"{mib(steady[0])} / {mib(found[0][0])}",
             "<= 85 MB (81.1 MiB)",
             verdict(ok),
@@ -388,6 +375,157 @@ def default_config(args: argparse.Namespace) -> int:
         )
     ]
     write_results(args.json, results, {"floors": floors, "starts": found})
+    return 0
+
+
+def default_lookback_points() -> int:
+    """Samples a series' window holds on the default config once full: the default pack's
+    forecast lookback at the embedded default's interval (3 d at 1 min: 4,320)."""
+    pack = tomllib.loads((REPO / "rules" / "default.toml").read_text(encoding="utf-8"))
+    lookback = parse_duration(pack["forecast"]["lookback"])
+    return int(lookback / parse_duration(EMBEDDED_DEFAULT["accounts"][0]["interval"]))
+
+
+def default_steady(args: argparse.Namespace) -> int:
+    """--default-config --cycles N: the default config's account polled every --interval for
+    N polls with its rules' windows as full as on the default config after the lookback."""
+    points = args.lookback_points or default_lookback_points()
+    warmup = args.warmup_cycles if args.warmup_cycles is not None else 10
+    header(
+        "daemon RSS, default config, steady state",
+        "Real daemon (subprocess) with the embedded default's account (the host collector) "
+        f"polled every {args.interval} instead of every minute, for {args.cycles} polls, SQLite "
+        f"store; RSS = VmRSS, sampled every 0.5 s, /metrics scraped every {args.scrape_every:g} "
+        f"s. The forecast lookback is {points} intervals (a copy of the default pack), as many "
+        "samples as the default 3 d holds at the default 1-minute interval"
+        + (
+            f"; {points} intervals of history written before the measured start, so the windows "
+            "are full from its first poll (as after a restart of a daemon that ran that long)."
+            if args.prefill
+            else "; windows not pre-filled: they fill as the daemon polls."
+        )
+        + (f" Daemon environment: {' '.join(args.daemon_env)}." if args.daemon_env else ""),
+    )
+    warn_if_trio()
+    with tempfile.TemporaryDirectory(prefix="qw-bench-rss-") as tmp:
+        workdir = Path(tmp)
+        port = free_port()
+        seconds = parse_duration(args.interval).total_seconds() * points
+        account = {**EMBEDDED_DEFAULT["accounts"][0], "interval": args.interval}
+        document = {
+            "server": {"listen": f"127.0.0.1:{port}"},
+            "store": {"url": f"sqlite:///{workdir / 'rss.db'}"},
+            "alerts": {"rule_pack": str(scaled_rule_pack(workdir, seconds))},
+            "accounts": [account],
+        }
+        config = workdir / "rss.toml"
+        config.write_text(tomli_w.dumps(document), encoding="utf-8")
+        env = daemon_env(args)
+        prefilled = seed_store(workdir, config, port, env, 1, points) if args.prefill else 0
+        trace_dir = workdir / "memtrace"
+        env |= memtrace_env(trace_dir, args.cycles + 2, args.mark_every)
+        samples = sample_polls(workdir, config, port, env, args)
+        marks = read_marks(trace_dir)
+    if prefilled:
+        print(f"{prefilled} history samples written before the measured start\n")
+    return print_steady(samples, marks, args, points, warmup)
+
+
+def sample_polls(
+    workdir: Path, config: Path, port: int, env: dict[str, str], args: argparse.Namespace
+) -> list[Sample]:
+    """Run the one-account daemon until --cycles polls (or --timeout); its samples."""
+    samples: list[Sample] = []
+    with BenchDaemon(workdir, config, port, env) as daemon:
+        t0 = time.perf_counter()
+        daemon.wait_serving()
+        polls, next_scrape = 0, 0.0
+        deadline = time.monotonic() + args.timeout
+        while polls < args.cycles:
+            daemon.check_alive()
+            if time.monotonic() > deadline:
+                print(f"stopping at the {args.timeout:.0f} s time limit after {polls} polls")
+                break
+            now = time.perf_counter() - t0
+            if now >= next_scrape:
+                status, body, _ = daemon.timed_get("/metrics")
+                if status == 200:
+                    polls = min_runs(body, 1)
+                next_scrape = now + args.scrape_every
+            rss, hwm, anon = proc_status(daemon.pid)
+            samples.append(Sample(now, rss, hwm, anon, polls, proc_cpu(daemon.pid), polls))
+            time.sleep(0.5)
+        code = daemon.stop(timeout=60)
+        if code != 0:
+            raise RuntimeError(f"daemon exited {code}:\n{daemon.log()}")
+    return samples
+
+
+def print_steady(
+    samples: list[Sample],
+    marks: list[dict[str, Any]],
+    args: argparse.Namespace,
+    points: int,
+    warmup: int,
+) -> int:
+    """The RSS curve by poll count, the daemon's own figures and the verdicts."""
+    last = samples[-1]
+    shown, rows = set(), []
+    for mark in (1, 10, 100, 250, 500, *range(1000, last.polls + 1, 500), last.polls):
+        sample = at_cycle(samples, mark)
+        if sample is None or sample.polls in shown:
+            continue
+        shown.add(sample.polls)
+        rows.append(
+            (
+                sample.polls,
+                f"{sample.elapsed:.0f} s",
+                f"{mib(sample.rss)} = {mb(sample.rss)}",
+                mib(sample.anon),
+                mib(sample.hwm),
+                f"{sample.cpu:.1f} s",
+            )
+        )
+    print(table(["polls", "elapsed", "RSS", "of which anon", "peak RSS", "CPU"], rows))
+    if marks:
+        print()
+        print(marks_table(marks, points))
+    first = at_cycle(samples, warmup)
+    if first is None or last.polls - first.polls < 3:
+        print(f"\nno measured phase: the run ended before {warmup} polls")
+        return 1
+    measured = [s for s in samples if s.polls >= first.polls]
+    polls = last.polls - first.polls
+    highest = max(s.rss for s in measured)
+    rss_slope = slope([(s.polls, s.rss) for s in measured])
+    cpu = (last.cpu - first.cpu) / polls
+    print(
+        f"\nafter {warmup} warm-up polls: {polls} polls, highest RSS {mib(highest)} = "
+        f"{mb(highest)}, RSS slope {per_1000(rss_slope)} per 1,000 polls, daemon CPU "
+        f"{cpu * 1000:.1f} ms per poll\n"
+    )
+    growth = (rss_slope or 0.0) * 10_000
+    results = [
+        Result(
+            "daemon RSS",
+            f"default config, windows of {points} samples, highest RSS over {polls} polls",
+            f"{mib(highest)} = {mb(highest)}",
+            "<= 85 MB (81.1 MiB)",
+            verdict(highest <= DEFAULT_TARGET_BYTES),
+        ),
+        Result(
+            "daemon RSS",
+            "default config, RSS growth per 10,000 polls (slope)",
+            f"{growth / 2**20:+.2f} MiB = {growth / 1e6:+.2f} MB",
+            "flat: < 1 MB",
+            verdict(growth < FLAT_BYTES_PER_10K) if polls >= 2_000 else "too short to judge",
+        ),
+    ]
+    write_results(
+        args.json,
+        results,
+        {"marks": marks, "samples": [s.__dict__ for s in samples[:: max(1, len(samples) // 400)]]},
+    )
     return 0
 
 
@@ -507,9 +645,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--lookback-points",
         type=int,
-        default=144,
+        default=None,
         help="forecast lookback as a number of poll intervals (default 144: what the default "
-        "24 h holds at a 10-minute interval)",
+        "24 h holds at a 10-minute interval; with --default-config --cycles 4,320: the default "
+        "3 d at the default 1 minute)",
     )
     parser.add_argument("--timeout", type=float, default=1500.0, help="stop after (seconds)")
     parser.add_argument(
@@ -530,14 +669,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "traced memory grew between marks; slows every poll several-fold",
     )
     parser.add_argument(
-        "--without-trio",
-        action="store_true",
-        help="hide trio from the daemon, as in an install without the dev dependencies",
-    )
-    parser.add_argument(
         "--default-config",
         action="store_true",
-        help="measure the daemon with no config file (host collector) instead; ~1 min",
+        help="measure the daemon with no config file (host collector) instead; ~1 min. With "
+        "--cycles: its account polled every --interval that many times, windows full",
     )
     return parser.parse_args(argv)
 
@@ -545,8 +680,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the bench and print its figures."""
     args = parse_args(argv)
+    if args.default_config and args.cycles:
+        return default_steady(args)
     if args.default_config:
         return default_config(args)
+    args.lookback_points = args.lookback_points or 144
     cycles = args.cycles or (100 if args.quick else 1000)
     args.accounts = args.accounts or (10 if args.quick else 20)
     warmup = args.warmup_cycles if args.warmup_cycles is not None else (3 if args.quick else 10)
@@ -567,15 +705,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         + f"Steady state = after {warmup} warm-up cycles."
         + (f" Daemon environment: {' '.join(args.daemon_env)}." if args.daemon_env else "")
-        + (" One apprise notifier configured." if args.notifier else "")
-        + (" trio hidden from the daemon (--without-trio)." if args.without_trio else ""),
+        + (" One apprise notifier configured." if args.notifier else ""),
     )
+    warn_if_trio()
     with tempfile.TemporaryDirectory(prefix="qw-bench-rss-") as tmp:
         floors = import_floor(Path(tmp))
         print(table(["import floor", "RSS"], [(k, mib(v)) for k, v in floors.items()]))
         print()
         trace_dir = Path(tmp) / "memtrace"
-        env = daemon_env(args, Path(tmp))
+        env = daemon_env(args)
         env |= memtrace_env(trace_dir, (cycles + 2) * args.accounts, args.mark_every)
         if args.trace:
             env["PYTHONTRACEMALLOC"] = str(args.trace)

@@ -20,7 +20,7 @@ from quota_watch.daemon.alerting import Alerting
 from quota_watch.daemon.auth import BasicAuth
 from quota_watch.daemon.heartbeat import Heartbeat
 from quota_watch.daemon.livemetrics import DaemonWideFacts, LiveMetrics
-from quota_watch.daemon.memory import freeze_heap, limit_malloc_arenas
+from quota_watch.daemon.memory import freeze_heap, limit_malloc_arenas, trim_malloc
 from quota_watch.daemon.memtrace import memtrace_tasks
 from quota_watch.daemon.selfstats import process_stats
 from quota_watch.daemon.server import announce, bind, build_server, create_app
@@ -480,6 +480,7 @@ class Daemon:
     async def _rollup(self) -> None:
         assert self.store is not None
         written = await self.store.rollup(self.clock())
+        trim_malloc()
         log.debug("rollup: %d buckets", written)
 
     async def _retention(self) -> None:
@@ -490,6 +491,7 @@ class Daemon:
             now, samples=r.samples, hourly=r.hourly, daily=r.daily, runs=r.runs
         )
         deleted["silence"] = await self.store.expire_silences(now)
+        trim_malloc()
         if deleted.get("sample") and self.alerting is not None:
             # The rules' in-memory windows must not hold samples the store no longer has.
             self.alerting.windows.forget()

@@ -159,10 +159,11 @@ class SeriesView:
         found = self._in_period
         if found is None:
             calendar = self.calendar
+            # the view's own tuples, not copies: this runs on every poll over the lookback
             kept = [
-                (ts, v)
-                for ts, v in self.points
-                if ts <= self.now and (not calendar or ts in self.period)
+                point
+                for point in self.points
+                if point[0] <= self.now and (not calendar or point[0] in self.period)
             ]
             found = sorted(kept, key=lambda point: point[0])  # already sorted: linear time
             object.__setattr__(self, "_in_period", found)

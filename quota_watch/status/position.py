@@ -151,7 +151,6 @@ async def load_positions(
     from quota_watch.engine.scope import rules_for_series
     from quota_watch.engine.threshold import threshold_signal
     from quota_watch.status.series import fetch_since, series_view
-    from quota_watch.store.models import Point
 
     # A limit the collector no longer declares (a catalogue change) has no spec to evaluate.
     readings = [
@@ -191,9 +190,9 @@ async def load_positions(
         forecast = current.get(key)
         if forecast is None:
             since = fetch_since(reading, now, lookback)
-            points = [p for p in samples.get(key, []) if p.ts >= since]
+            points = [(p.ts, p.value) for p in samples.get(key, []) if p.ts >= since]
         else:  # the threshold reads only the newest point, which is the reading itself
-            points = [Point(reading.ts, reading.value, reading.cap)]
+            points = [(reading.ts, reading.value)]
         view = series_view(rt, reading, points, now)
         rules = rules_for_series(pack, overrides, view, [])
         threshold = threshold_signal(view, rules)

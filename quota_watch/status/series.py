@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from quota_watch.collect.runtime import AccountRuntime
 from quota_watch.engine.signals import SeriesView
 from quota_watch.sdk import Measure, Period
-from quota_watch.store.models import Point, StoredReading
+from quota_watch.store.models import StoredReading
 
 if TYPE_CHECKING:
     from quota_watch.store.sqlite_reader import ReadStore
@@ -33,10 +33,11 @@ def fetch_since(reading: StoredReading, now: datetime, lookback: timedelta) -> d
 def series_view(
     rt: AccountRuntime,
     reading: StoredReading,
-    points: Sequence[Point],
+    points: Sequence[tuple[datetime, float]],
     now: datetime,
 ) -> SeriesView:
-    """The rules' view of one stored series."""
+    """The rules' view of one stored series; `points` are its (ts, value) samples, oldest
+    first (taken as they are, not copied)."""
     spec = rt.limits[reading.limit]
     return SeriesView(
         provider=rt.provider,
@@ -49,7 +50,7 @@ def series_view(
         period_kind=spec.period.kind,
         period=Period(reading.period_start, reading.period_end),
         cap=reading.cap,
-        points=[(p.ts, p.value) for p in points],
+        points=points,
         now=now,
         provider_forecast=reading.forecast,
     )
@@ -72,5 +73,7 @@ async def recent_views(
     views = []
     for reading, start in zip(readings, since, strict=True):
         points = found.get((account, reading.limit, reading.resource or None), [])
-        views.append(series_view(rt, reading, [p for p in points if p.ts >= start], now))
+        views.append(
+            series_view(rt, reading, [(p.ts, p.value) for p in points if p.ts >= start], now)
+        )
     return views

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from quota_watch.collect.runtime import AccountRuntime
 from quota_watch.engine.signals import SeriesView
 from quota_watch.status.series import fetch_since, series_view
-from quota_watch.store.models import Point, StoredReading
+from quota_watch.store.models import StoredReading
 
 if TYPE_CHECKING:
     from quota_watch.store.sqlite_reader import ReadStore
@@ -61,10 +61,13 @@ class _Ring:
             del self.ts[:cut]
             del self.values[:cut]
 
-    def points(self, since: int, until: int) -> list[Point]:
-        """The samples with since <= ts < until (cap is not kept: the rules do not read it)."""
+    def pairs(self, since: int, until: int) -> list[tuple[datetime, float]]:
+        """The (ts, value) samples with since <= ts < until, as the rules read them."""
         lo, hi = bisect_left(self.ts, since), bisect_left(self.ts, until)
-        return [Point(_moment(self.ts[i]), self.values[i], None) for i in range(lo, hi)]
+        ts, values = self.ts, self.values
+        # built on every poll for the whole lookback: no Point in between (an __init__ call
+        # and a GC-tracked object less per sample)
+        return [(_moment(ts[i]), values[i]) for i in range(lo, hi)]
 
 
 @dataclass(slots=True)
@@ -116,7 +119,7 @@ class SeriesWindows:
         for reading in readings:
             ring = window.series.get((reading.limit, reading.resource or None))
             start = _micros(fetch_since(reading, now, lookback))
-            points = ring.points(start, until) if ring is not None else []
+            points = ring.pairs(start, until) if ring is not None else []
             views.append(series_view(rt, reading, points, now))
         return views
 

@@ -104,8 +104,44 @@ _FREEZE = textwrap.dedent(
 )
 
 
+# Freed chunks below a live one stay inside glibc's heap (only a heap's free top goes back on
+# free()); malloc_trim(0) returns their pages: RssAnon falls by about what was freed.
+_TRIMMED = textwrap.dedent(
+    """
+    import ctypes
+    from quota_watch.daemon.memory import trim_malloc
+
+    def anon():
+        for line in open("/proc/self/status"):
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    chunks = [libc.malloc(64 * 1024) for _ in range(256)]  # 16 MiB, below the mmap threshold
+    for chunk in chunks:
+        ctypes.memset(chunk, 1, 64 * 1024)  # touched: resident
+    for chunk in chunks[:-1]:
+        libc.free(chunk)
+    before = anon()
+    print(trim_malloc(), before - anon())
+    """
+)
+
+
 def test_freeze_heap_exempts_the_live_heap_and_frees_what_a_later_call_unfroze() -> None:
     done = subprocess.run(
         [sys.executable, "-c", _FREEZE], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.split() == ["True"] * 5
+
+
+@glibc_only
+def test_trim_gives_freed_heap_pages_back() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _TRIMMED], capture_output=True, text=True, check=True, timeout=60
+    )
+    trimmed, released = done.stdout.split()
+    assert trimmed == "True"
+    assert int(released) > 8 * 2**20  # most of the 16 MiB freed

@@ -1,136 +1,163 @@
-"""A real headless Chromium for page tests (Selenium + Debian's chromium and chromedriver):
-skip when absent, fail when QUOTA_WATCH_REQUIRE_BROWSER is set; screenshots at a given width."""
+"""A real headless Chromium for page tests (Playwright driving Debian's chromium): skip when
+absent, fail when QUOTA_WATCH_REQUIRE_BROWSER is set; screenshots at a given width."""
 
 from __future__ import annotations
 
-import base64
 import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, ConsoleMessage, Page
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 """Where the page tests save screenshots (gitignored; CI keeps the directory)."""
 
 _CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
+TIMEOUT_MS = 60_000
+"""Playwright's limit for a navigation or an action (generous: the machine may be loaded)."""
+
 SAVED: list[Path] = []
 """The screenshots saved in this session (tests/web/conftest.py lists them at the end)."""
 
 
 def _missing(what: str) -> None:
-    message = f"{what} not found (Debian packages: chromium chromium-driver)"
+    message = f"{what} not found (the browser tests need Debian's chromium and Playwright)"
     if os.environ.get("QUOTA_WATCH_REQUIRE_BROWSER"):
         pytest.fail(f"{message} but QUOTA_WATCH_REQUIRE_BROWSER is set")
     pytest.skip(message)
 
 
-def browser_paths() -> tuple[str, str]:
-    """(chromium, chromedriver), or skip (fail when the CI said they must be there)."""
+def browser_path() -> str:
+    """The system Chromium's path, or skip (fail when the CI said it must be there)."""
     chromium = next((p for p in map(shutil.which, _CHROMIUM) if p), None)
     if chromium is None:
         _missing("chromium")
-    driver = shutil.which("chromedriver")
-    if driver is None:
-        _missing("chromedriver")
-    assert chromium is not None and driver is not None
+    assert chromium is not None
     try:
-        import selenium  # noqa: F401
+        import playwright.sync_api  # noqa: F401
     except ImportError:
-        _missing("selenium (pip install -e '.[dev]')")
-    return chromium, driver
+        _missing("playwright (pip install -e '.[dev]')")
+    return chromium
 
 
 @contextmanager
-def chromium(*, javascript: bool = True) -> Iterator[Any]:
-    """A headless Chromium driven by chromedriver (JavaScript off when asked); quit after."""
-    binary, driver_path = browser_paths()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+def chromium() -> Iterator[Browser]:
+    """The system Chromium, headless, under Playwright; closed after. Playwright's own browser
+    download is never used: it would need the internet."""
+    binary = browser_path()
+    from playwright.sync_api import sync_playwright
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",  # CI runs as root in a container
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--no-first-run",
-        "--window-size=1280,900",
-    ):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console, CSP reports
-    if not javascript:
-        options.add_experimental_option(
-            "prefs", {"profile.managed_default_content_settings.javascript": 2}
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(
+            executable_path=binary,
+            headless=True,
+            timeout=TIMEOUT_MS,
+            args=[
+                "--disable-dev-shm-usage",
+                "--disable-gpu",
+                "--no-first-run",
+                "--window-size=1280,900",
+            ],
         )
-    driver = webdriver.Chrome(options=options, service=Service(driver_path))
-    driver.set_page_load_timeout(60)
-    try:
-        yield driver
-    finally:
-        driver.quit()
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
-def send_basic_auth(driver: Any, user: str, password: str) -> None:
-    """Send these credentials with every request of `driver` (as a browser does after the
-    login prompt, which headless Chromium cannot show)."""
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    driver.execute_cdp_cmd("Network.enable", {})
-    driver.execute_cdp_cmd(
-        "Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Basic {token}"}}
+@dataclass
+class Tab:
+    """A page in its own browser context, and what its console reported as errors."""
+
+    page: Page
+    errors: list[str] = field(default_factory=list)
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        """Keep console errors: CSP violations, failed loads, console.error calls."""
+        if message.type == "error":
+            self.errors.append(message.text)
+
+    def on_page_error(self, error: Exception) -> None:
+        """Keep uncaught script exceptions."""
+        self.errors.append(f"uncaught: {error}")
+
+
+@contextmanager
+def tab(
+    browser: Browser, *, credentials: tuple[str, str] | None = None, javascript: bool = True
+) -> Iterator[Tab]:
+    """A fresh context (no cookies, no cache) with one page, laid out 1280 px wide as the
+    window is; `credentials` are sent with every request (as a browser does after the login
+    prompt, which headless Chromium cannot show); JavaScript off when asked."""
+    context = browser.new_context(
+        no_viewport=True,  # the window's size, so that width overrides can be cleared
+        java_script_enabled=javascript,
+        http_credentials=(
+            None
+            if credentials is None
+            else {"username": credentials[0], "password": credentials[1], "send": "always"}
+        ),
     )
+    try:
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        opened = Tab(page)
+        page.on("console", opened.on_console)
+        page.on("pageerror", opened.on_page_error)
+        yield opened
+    finally:
+        context.close()
 
 
-def screenshot(driver: Any, name: str, width: int) -> Path:
-    """A full-page PNG of the current page laid out `width` CSS pixels wide (a phone at 390,
-    a laptop at 1280), saved under artifacts/screenshots; the width is restored after."""
-    driver.execute_cdp_cmd(
+def console_errors(opened: Tab) -> list[str]:
+    """The console's errors since the last call (CSP violations, failed loads, exceptions)."""
+    found = list(opened.errors)
+    opened.errors.clear()
+    return found
+
+
+@contextmanager
+def _laid_out(page: Page, width: int) -> Iterator[None]:
+    """The page laid out `width` CSS pixels wide, as a phone below 600 px; the window's size
+    again after. Playwright sets mobile emulation per context only: this is Chromium's own
+    override, through Playwright's CDP session."""
+    session = page.context.new_cdp_session(page)
+    session.send(
         "Emulation.setDeviceMetricsOverride",
         {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": width < 600},
     )
     try:
-        height = int(driver.execute_script("return document.documentElement.scrollHeight"))
-        shot = driver.execute_cdp_cmd(
-            "Page.captureScreenshot",
-            {
-                "format": "png",
-                "captureBeyondViewport": True,
-                "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
-            },
-        )
+        yield
     finally:
-        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        session.send("Emulation.clearDeviceMetricsOverride")
+        session.detach()
+
+
+def screenshot(page: Page, name: str, width: int) -> Path:
+    """A full-page PNG of the current page laid out `width` CSS pixels wide (a phone at 390,
+    a laptop at 1280), saved under artifacts/screenshots; the width is restored after."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}-{width}px.png"
-    path.write_bytes(base64.b64decode(shot["data"]))
+    with _laid_out(page, width):
+        page.screenshot(path=path, full_page=True)
     SAVED.append(path)
     print(f"screenshot: {path}")
     return path
 
 
-def layout_width(driver: Any, width: int) -> int:
+def layout_width(page: Page, width: int) -> int:
     """The page's scroll width when laid out `width` CSS pixels wide (wider: it overflows)."""
-    driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": width < 600},
-    )
-    try:
-        return int(driver.execute_script("return document.documentElement.scrollWidth"))
-    finally:
-        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-
-
-def console_errors(driver: Any) -> list[str]:
-    """The browser console's errors since the last call (CSP violations, failed loads)."""
-    return [
-        str(entry["message"]) for entry in driver.get_log("browser") if entry["level"] == "SEVERE"
-    ]
+    with _laid_out(page, width):
+        return int(page.evaluate("document.documentElement.scrollWidth"))
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:

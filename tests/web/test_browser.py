@@ -8,7 +8,7 @@ import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import bcrypt
 import httpx
@@ -18,14 +18,18 @@ import tomli_w
 from quota_watch.sdk import Measure, Unit
 from quota_watch.testing.emulator import EmulatedAccount, EmulatedLimit, Emulator, ManualClock
 from tests.support.browser import (
+    Tab,
     chromium,
     console_errors,
     layout_width,
     screenshot,
-    send_basic_auth,
+    tab,
     wait_until,
 )
 from tests.support.daemon_proc import DaemonProcess, free_port
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Response
 
 pytestmark = pytest.mark.slow
 
@@ -81,33 +85,49 @@ EMULATED = {
 }
 
 
+def navigate(opened: Tab, url: str) -> Response:
+    """Go to `url`; the answer to that navigation, a refusal included (headless Chromium cannot
+    show the login prompt: without credentials it gives up after the 401 and shows a blank
+    error page)."""
+    from playwright.sync_api import Error  # after the skip check
+
+    page = opened.page
+    with page.expect_response(
+        lambda r: r.request.is_navigation_request() and r.frame == page.main_frame
+    ) as answer:
+        try:
+            page.goto(url)
+        except Error as exc:
+            if "ERR_INVALID_AUTH_CREDENTIALS" not in exc.message:
+                raise
+    return answer.value
+
+
+def rows(opened: Tab) -> dict[str, str]:
+    """data-series -> data-status of the rows the page shows now."""
+    found = opened.page.locator("tr[data-series]").evaluate_all(
+        "rows => rows.map(r => [r.dataset.series, r.dataset.status])"
+    )
+    return {str(key): str(status) for key, status in found}
+
+
 @dataclass
 class Site:
-    """The emulator, its clock, the daemon and a browser sending the credentials."""
+    """The emulator, its clock, the daemon, the browser and a page sending the credentials."""
 
     emulator: Emulator
     clock: ManualClock
     daemon: DaemonProcess
-    driver: Any
+    browser: Browser
+    owner: Tab
 
-    def open(self, query: str = "") -> None:
-        self.driver.get(self.daemon.url + "/" + query)
-
-    def status(self) -> int:
-        """The HTTP status of the page the browser shows."""
-        return int(
-            self.driver.execute_script(
-                "return performance.getEntriesByType('navigation')[0].responseStatus"
-            )
-        )
+    def open(self, query: str = "") -> int:
+        """Show the page (with `query`) to the owner; the HTTP status of its answer."""
+        return navigate(self.owner, self.daemon.url + "/" + query).status
 
     def rows(self) -> dict[str, str]:
-        """data-series -> data-status of the rows the browser shows now."""
-        found = self.driver.execute_script(
-            "return Array.from(document.querySelectorAll('tr[data-series]'))"
-            ".map(r => [r.dataset.series, r.dataset.status])"
-        )
-        return {str(key): str(status) for key, status in found}
+        """data-series -> data-status of the rows the owner's page shows now."""
+        return rows(self.owner)
 
 
 def write_config(path: Path, emulator: Emulator, db: Path) -> None:
@@ -133,9 +153,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with Emulator(ACCOUNTS, clock=clock, seed=3) as emulator:
         config = tmp_path / "quota-watch.toml"
         write_config(config, emulator, tmp_path / "qw.db")
-        with DaemonProcess(tmp_path, free_port(), config=config) as daemon, chromium() as driver:
+        with (
+            DaemonProcess(tmp_path, free_port(), config=config) as daemon,
+            chromium() as browser,
+            tab(browser, credentials=(USER, PASSWORD)) as owner,
+        ):
             wait_until(lambda: ready(daemon), WAIT, "the daemon ready")
-            yield Site(emulator, clock, daemon, driver)
+            yield Site(emulator, clock, daemon, browser, owner)
             assert daemon.stop() == 0, daemon.log()
 
 
@@ -151,15 +175,11 @@ def ready(daemon: DaemonProcess) -> bool:
 def check_screenshots(site: Site, name: str) -> None:
     """Full-page screenshots at phone and laptop widths, checked to be PNGs of that width."""
     for width in (390, 1280):
-        path = screenshot(site.driver, name, width)
+        path = screenshot(site.owner.page, name, width)
         png = path.read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
         assert int.from_bytes(png[16:20], "big") == width  # the IHDR width
         assert int.from_bytes(png[20:24], "big") > 600  # the whole page, not one screen
-
-
-def authorised(site: Site) -> None:
-    send_basic_auth(site.driver, USER, PASSWORD)
 
 
 def test_a_stranger_is_refused_and_the_owner_let_in(site: Site) -> None:
@@ -169,17 +189,18 @@ def test_a_stranger_is_refused_and_the_owner_let_in(site: Site) -> None:
     wrong = httpx.get(site.daemon.url + "/api/v1/report", auth=(USER, "guess"), timeout=30)
     assert wrong.status_code == 401
     # the browser without credentials gets the refusal (it would ask for a login), no data
-    site.open()
-    assert site.status() == 401
-    assert "web-01" not in site.driver.page_source
-    assert site.rows() == {}
+    with tab(site.browser) as stranger:
+        answer = navigate(stranger, site.daemon.url + "/")
+        assert answer.status == 401
+        assert answer.headers["www-authenticate"] == 'Basic realm="quota-watch"'
+        assert "web-01" not in stranger.page.locator("html").inner_html()  # waits past loading
+        assert rows(stranger) == {}
     allowed = httpx.get(site.daemon.url + "/", auth=(USER, PASSWORD), timeout=30)
     assert allowed.status_code == 200 and "quota-watch" in allowed.text
 
 
 def test_the_page_shows_every_limit_from_the_emulated_accounts(site: Site) -> None:
-    authorised(site)
-    console_errors(site.driver)  # forget the earlier tests' refusals
+    console_errors(site.owner)  # forget what earlier tests' pages reported
 
     def every_limit() -> bool:
         site.open()
@@ -196,18 +217,19 @@ def test_the_page_shows_every_limit_from_the_emulated_accounts(site: Site) -> No
     assert rows["web-01/requests"] == "ok"
     assert rows["web-02/requests"] == "warning"  # 85 % of the cap
     assert rows["web-03/requests"] == "critical"  # full
-    text = site.driver.find_element("css selector", 'tr[data-series="web-01/storage"]').text
+    page = site.owner.page
+    text = page.locator('tr[data-series="web-01/storage"]').inner_text()
     assert "150" in text and "500" in text and "30.0%" in text  # whatever the display unit
-    assert site.driver.find_element("css selector", 'tr[data-pool="edge"]')
-    assert console_errors(site.driver) == []  # no CSP violation, every resource loaded
+    assert page.locator('tr[data-pool="edge"]').count() >= 1
+    assert console_errors(site.owner) == []  # no CSP violation, every resource loaded
     # a phone lays the page out without sideways scrolling
-    assert layout_width(site.driver, 390) <= 390
+    assert layout_width(page, 390) <= 390
     site.open("?refresh=0")
     check_screenshots(site, "status-page")
 
 
 def test_filters_work_with_the_form_and_in_the_address(site: Site) -> None:
-    authorised(site)
+    page = site.owner.page
     site.open("?provider=host")
     assert site.rows() and all(k.startswith("vm/") for k in site.rows())
     site.open("?group=edge")
@@ -215,63 +237,60 @@ def test_filters_work_with_the_form_and_in_the_address(site: Site) -> None:
     site.open("?status=warning")
     assert set(site.rows().values()) == {"warning"}
     # the form: ticking a box applies it (progressive enhancement submits on change)
-    site.open()
-    assert not site.driver.find_element("css selector", ".filters button").is_displayed()
-    box = site.driver.find_element("css selector", 'input[name="provider"][value="http_json"]')
+    assert site.open() == 200
+    assert page.locator(".filters button").is_hidden()
+    box = page.locator('input[name="provider"][value="http_json"]')
     box.click()
-    wait_until(lambda: "provider=http_json" in site.driver.current_url, WAIT, "form submitted")
+    page.wait_for_url(lambda url: "provider=http_json" in url, timeout=WAIT * 1000)
     wait_until(lambda: bool(site.rows()), WAIT, "rows after the filter")
     assert not any(k.startswith("vm/") for k in site.rows())
-    checked = site.driver.find_element(
-        "css selector", 'input[name="provider"][value="http_json"]'
-    ).is_selected()
-    assert checked
+    assert page.locator('input[name="provider"][value="http_json"]').is_checked()
 
 
 def test_the_form_works_with_javascript_off(site: Site) -> None:
-    with chromium(javascript=False) as driver:
-        send_basic_auth(driver, USER, PASSWORD)
-        driver.get(site.daemon.url + "/?refresh=0")
-        form = driver.find_element("id", "filters")
+    with tab(site.browser, credentials=(USER, PASSWORD), javascript=False) as bare:
+        page = bare.page
+        assert navigate(bare, site.daemon.url + "/?refresh=0").status == 200
+        form = page.locator("#filters")
         assert "live" not in (form.get_attribute("class") or "")  # page.js did not run
-        button = driver.find_element("css selector", ".filters button[type=submit]")
-        assert button.is_displayed()  # the script would hide it; here it is the way to apply
-        driver.find_element("css selector", 'input[name="group"][value="edge"]').click()
-        assert "group=" not in driver.current_url  # nothing happens until Apply
+        button = page.locator(".filters button[type=submit]")
+        assert button.is_visible()  # the script would hide it; here it is the way to apply
+        page.locator('input[name="group"][value="edge"]').click()
+        assert "group=" not in page.url  # nothing happens until Apply
         button.click()
-        wait_until(lambda: "group=edge" in driver.current_url, WAIT, "the form submitted")
+        page.wait_for_url(lambda url: "group=edge" in url, timeout=WAIT * 1000)
         shown = [
-            str(row.get_attribute("data-series"))
-            for row in driver.find_elements("css selector", "tr[data-series]")
+            str(row.get_attribute("data-series")) for row in page.locator("tr[data-series]").all()
         ]
         assert shown and {k.split("/")[0] for k in shown} == {"web-01", "web-02"}
-        assert "refresh=0" in driver.current_url  # the hidden field kept the viewer's choice
+        assert "refresh=0" in page.url  # the hidden field kept the viewer's choice
+        assert console_errors(bare) == []
 
 
 def test_a_status_change_shows_after_the_next_poll(site: Site) -> None:
-    authorised(site)
+    page = site.owner.page
     site.open("?refresh=1")  # the page reloads itself every second; nobody touches it after
     assert site.rows()["web-01/requests"] == "ok"
     site.clock.advance(hours=9)  # the emulator now serves 100 000 of 100 000 requests
 
-    from selenium.common.exceptions import WebDriverException  # after the skip check
+    from playwright.sync_api import Error  # after the skip check
 
     def critical() -> bool:
         try:
             return site.rows().get("web-01/requests") == "critical"
-        except WebDriverException:  # caught mid-reload
+        except Error:  # caught mid-reload
             return False
 
     wait_until(critical, WAIT, "web-01/requests critical on the self-refreshing page")
     site.open("?refresh=0")
-    row = site.driver.find_element("css selector", 'tr[data-series="web-01/requests"]').text
+    row = page.locator('tr[data-series="web-01/requests"]').inner_text()
     assert "100.0%" in row
-    title = site.driver.title
+    title = page.title()
     assert "critical ·" in title, title
 
     def alert_listed() -> bool:
         site.open("?refresh=0")
-        return bool(site.driver.find_elements("css selector", "li[data-alert]"))
+        return page.locator("li[data-alert]").count() > 0
 
     wait_until(alert_listed, WAIT, "the firing alert on the page")
     check_screenshots(site, "status-page-after-change")
