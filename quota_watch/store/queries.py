@@ -85,14 +85,18 @@ _ROLLUPS_OF_ACCOUNTS = (
     "ORDER BY r.series_id, r.bucket_start"
 )
 _WATERMARK = "SELECT rolled_until FROM rollup_state WHERE granularity = :granularity"
-# Driven from `series` so that both reads are primary-key range scans.
+# Driven from `series` so that both reads are primary-key range scans. They return the
+# series id, not its three names: thousands of rows, and the names are read once per series.
+_SERIES_KEYS = (
+    f'SELECT id, account, "limit", resource FROM series WHERE account IN ({_OF_ACCOUNTS})'
+)
 _DAILY_MAXIMA = (
-    'SELECT s.account, s."limit", s.resource, r.bucket_start, r."max" FROM series AS s '
+    'SELECT s.id, r.bucket_start, r."max" FROM series AS s '
     "JOIN rollup_daily AS r ON r.series_id = s.id AND r.bucket_start >= :since "
     f"WHERE s.account IN ({_OF_ACCOUNTS})"
 )
 _HOURLY_MAXIMA = (
-    'SELECT s.account, s."limit", s.resource, {day} AS day, max(r."max") FROM series AS s '
+    'SELECT s.id, {day} AS day, max(r."max") FROM series AS s '
     "JOIN rollup_hourly AS r ON r.series_id = s.id AND r.bucket_start >= :since "
     f"WHERE s.account IN ({_OF_ACCOUNTS}) GROUP BY s.id, {{day}}"
 )
@@ -331,6 +335,12 @@ async def daily_maxima(
     # the maximum of both is the same.
     hourly_since = since if folded is None else max(since, floor_day(to_time(folded)))
     day = bucket_sql(dialect, DAY, "r.bucket_start")
+    keys: dict[Any, SeriesKey] = {
+        series_id: (account, limit, resource or None)
+        for series_id, account, limit, resource in await _of_accounts(
+            rows, _SERIES_KEYS, accounts, {}
+        )
+    }
     found_rows = await _of_accounts(rows, _DAILY_MAXIMA, accounts, {"since": since})
     found_rows += await _of_accounts(
         rows, _HOURLY_MAXIMA.format(day=day), accounts, {"since": hourly_since}
@@ -339,8 +349,8 @@ async def daily_maxima(
     # A few distinct days over thousands of rows: each parsed once, and the same datetime
     # object each time (it caches its hash; hashing an aware datetime afresh is not cheap).
     moments: dict[Any, datetime] = {}
-    for account, limit, resource, start, top in found_rows:
-        days = tops.setdefault((account, limit, resource or None), {})
+    for series_id, start, top in found_rows:
+        days = tops.setdefault(keys[series_id], {})
         moment = moments.get(start)
         if moment is None:
             moment = moments[start] = to_time(start)
