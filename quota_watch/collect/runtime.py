@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, SecretStr
 
-from quota_watch import __version__
 from quota_watch.collect.registry import CollectorInfo, discover
 from quota_watch.config.settings import AccountConfig, Config
 from quota_watch.sdk import (
@@ -159,7 +158,12 @@ def build_runtime(
     )
 
 
-USER_AGENT = f"quota-watch/{__version__} (free-tier usage monitor)"
+def user_agent() -> str:
+    """Our User-Agent header. The version comes from the package metadata, read when a client
+    is built: the read-only commands, which never poll, do not pay for it."""
+    from quota_watch import __version__
+
+    return f"quota-watch/{__version__} (free-tier usage monitor)"
 
 
 def utcnow() -> datetime:
@@ -183,7 +187,7 @@ def http_client(config: Config) -> httpx.AsyncClient:
     proxied = any(k in ("http", "https", "all") for k in urllib.request.getproxies())
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-        headers={"User-Agent": USER_AGENT},
+        headers={"User-Agent": user_agent()},
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         transport=None if proxied else ShardedTransport(),
         follow_redirects=False,
