@@ -53,33 +53,31 @@ class OpenAlerts:
 
     Only the daemon polling an account writes its alert states (the rules after a poll, the
     retirement of a removed account); no CLI command does. So once read, an account's states
-    are kept up to date from what is written, and a poll reads nothing back. In a cluster the
-    states are tied to the account lease's epoch: another member may have written them while
-    it held the lease, and any takeover bumps the epoch, so a new epoch means read again.
+    are kept up to date from what is written, and a poll reads nothing back. In a cluster
+    another member may have written them while it held the account's lease: `Alerting._epoch`
+    forgets an account whose lease epoch changed, so its states are read again.
     """
 
     def __init__(self) -> None:
-        self._accounts: dict[str, tuple[int | None, dict[str, AlertState]]] = {}
+        self._accounts: dict[str, dict[str, AlertState]] = {}
 
-    def get(self, account: str, epoch: int | None) -> list[AlertState] | None:
+    def get(self, account: str) -> list[AlertState] | None:
         """The account's open alerts by fingerprint (as the store lists them), or None when
-        they are not known under `epoch`."""
-        known = self._accounts.get(account)
-        if known is None or known[0] != epoch:
+        they are not known."""
+        alerts = self._accounts.get(account)
+        if alerts is None:
             return None
-        alerts = known[1]
         return [alerts[fp] for fp in sorted(alerts)]
 
-    def put(self, account: str, epoch: int | None, alerts: Iterable[AlertState]) -> None:
+    def put(self, account: str, alerts: Iterable[AlertState]) -> None:
         """The account's open alerts as just read from the store."""
-        self._accounts[account] = (epoch, {a.fingerprint: a for a in alerts})
+        self._accounts[account] = {a.fingerprint: a for a in alerts}
 
     def written(self, account: str, states: Iterable[AlertState], deletions: Iterable[str]) -> None:
         """Take in the states upserted and the fingerprints deleted by a committed write."""
-        known = self._accounts.get(account)
-        if known is None:
+        alerts = self._accounts.get(account)
+        if alerts is None:
             return
-        alerts = known[1]
         for fingerprint in deletions:
             alerts.pop(fingerprint, None)
         for state in states:
@@ -164,11 +162,11 @@ class Alerting:
         """Evaluate `rt`'s rules on the poll just stored and queue what must be said."""
         now = self.clock()
         account = rt.config.name
-        epoch = self._epoch(account)
+        self._check_epoch(account)
         views = []
         if result is not None and result.outcome == Outcome.SUCCESS:
             views = await self.windows.views(self.store, rt, result.readings, now, self._lookback())
-        status, prior = await self._status_and_alerts(account, epoch, result)
+        status, prior = await self._status_and_alerts(account, result)
         health = AccountHealth.from_status(status, rt.config.interval)
         evaluation = evaluate_account(
             provider=rt.provider,
@@ -236,9 +234,9 @@ class Alerting:
         if messages:
             self.wake.set()
 
-    def _epoch(self, account: str) -> int | None:
-        """The epoch of the account lease this evaluation runs under (None: not a cluster);
-        what is kept in memory of the account is dropped when it changed."""
+    def _check_epoch(self, account: str) -> None:
+        """Note the epoch of the account lease this evaluation runs under (None: not a
+        cluster); what is kept in memory of the account is dropped when it changed."""
         fence = current_fence()
         epoch = None if fence is None else fence.epoch
         if account in self._epochs and self._epochs[account] != epoch:
@@ -246,22 +244,21 @@ class Alerting:
             self.windows.forget([account])
             self.open_alerts.forget([account])
         self._epochs[account] = epoch
-        return epoch
 
     async def _status_and_alerts(
-        self, account: str, epoch: int | None, result: PollResult | None
+        self, account: str, result: PollResult | None
     ) -> tuple[AccountStatus | None, list[AlertState]]:
         """The account's poll health and open alerts: from the poll's own write and memory;
         from the store when there is no poll (health re-evaluation) or nothing is known."""
         status = None if result is None else result.status
         if status is None:
             status, prior = await self.store.status_and_alerts(account)
-            self.open_alerts.put(account, epoch, prior)
+            self.open_alerts.put(account, prior)
             return status, prior
-        known = self.open_alerts.get(account, epoch)
+        known = self.open_alerts.get(account)
         if known is None:
             known = await self.store.load_alerts(account=account)
-            self.open_alerts.put(account, epoch, known)
+            self.open_alerts.put(account, known)
         return status, known
 
     async def evaluate_pool(self, group: str, members: Mapping[str, AccountRuntime]) -> None:

@@ -96,7 +96,7 @@ async def test_polls_read_the_alerts_once_and_keep_the_lifecycle(
     assert await kinds(store) == ["firing", "resolved", "firing"]
     assert (reads.alerts, reads.status) == (1, 0)  # the first evaluation only
     (stored,) = await store.load_alerts(account="a1")
-    assert alerting.open_alerts.get("a1", None) == [stored]
+    assert alerting.open_alerts.get("a1") == [stored]
 
 
 async def test_a_health_evaluation_reads_the_store_and_refreshes_memory(
@@ -110,7 +110,7 @@ async def test_a_health_evaluation_reads_the_store_and_refreshes_memory(
     await alerting.evaluate_health(runtime(account()))  # no poll: status from the store
     assert reads.status == 1
     stored = await store.load_alerts(account="a1")
-    assert len(stored) == 1 and alerting.open_alerts.get("a1", None) == stored
+    assert len(stored) == 1 and alerting.open_alerts.get("a1") == stored
 
 
 async def test_a_retired_account_that_comes_back_is_read_again(store: Store) -> None:
@@ -118,7 +118,7 @@ async def test_a_retired_account_that_comes_back_is_read_again(store: Store) -> 
     poller, alerting = make(store, clock)
     await poll(poller, alerting, clock, OVER)
     await alerting.retire({"a1"})  # removed from the config: its alert resolves
-    assert alerting.open_alerts.get("a1", None) is None
+    assert alerting.open_alerts.get("a1") is None
     await poll(poller, alerting, clock, OVER)  # added back, still over: a new incident
     assert await kinds(store) == ["firing", "resolved", "firing"]
 
@@ -128,7 +128,7 @@ async def test_a_removed_account_is_forgotten(store: Store) -> None:
     poller, alerting = make(store, clock)
     await poll(poller, alerting, clock, OVER)
     alerting.forget({"other"})
-    assert alerting.open_alerts.get("a1", None) is None
+    assert alerting.open_alerts.get("a1") is None
 
 
 async def test_a_failed_alert_write_is_read_again(
