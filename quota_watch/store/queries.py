@@ -350,7 +350,10 @@ async def daily_maxima(
     # object each time (it caches its hash; hashing an aware datetime afresh is not cheap).
     moments: dict[Any, datetime] = {}
     for series_id, start, top in found_rows:
-        days = tops.setdefault(keys[series_id], {})
+        key = keys.get(series_id)
+        if key is None:
+            continue  # a series created (and rolled up) after its keys were read: next time
+        days = tops.setdefault(key, {})
         moment = moments.get(start)
         if moment is None:
             moment = moments[start] = to_time(start)
