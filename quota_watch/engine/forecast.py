@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import pairwise
 from statistics import median
 from typing import Any
 
+from quota_watch.engine.points import Points, to_micros
 from quota_watch.engine.rulepack import EffectiveRules
 from quota_watch.engine.signals import SeriesView, Signal, noise_of, utilization
 from quota_watch.sdk import Measure, PeriodKind
@@ -72,13 +72,13 @@ def theil_sen(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float] |
     return slope, intercept
 
 
-def _thin(points: Sequence[tuple[datetime, float]], limit: int) -> Sequence[tuple[datetime, float]]:
-    if len(points) <= limit:
-        return points
-    last = len(points) - 1
-    # Evenly spaced indexes that always keep the first and the newest point.
-    indexes = sorted({round(i * last / (limit - 1)) for i in range(limit)})
-    return [points[i] for i in indexes]
+def _thinned(count: int, limit: int) -> Sequence[int]:
+    """The indexes of at most `limit` of `count` points, evenly spaced, always keeping the
+    first and the newest."""
+    if count <= limit:
+        return range(count)
+    last = count - 1
+    return sorted({round(i * last / (limit - 1)) for i in range(limit)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +93,14 @@ class Fit:
     def value_at(self, moment: datetime) -> float:
         """The trend's value at `moment`."""
         return self.level + self.rate * (moment - self.at).total_seconds()
+
+    def residuals(self, points: Points) -> list[float]:
+        """Each point's value less the trend's at its time."""
+        level, rate, at = self.level, self.rate, to_micros(self.at)
+        return [
+            value - (level + rate * ((micros - at) / 1e6))
+            for micros, value in zip(points.micros, points.values, strict=True)
+        ]
 
     def crossing(self, target: float, start: float) -> datetime | None:
         """When the line through (at, start) with this rate reaches `target` (None if never)."""
@@ -110,16 +118,18 @@ def fit_trend(points: Sequence[tuple[datetime, float]]) -> Fit | None:
     """The Theil-Sen trend of `points` (sorted by ts), or None without two distinct times."""
     if len(points) < 2:
         return None
-    used = _thin(points, MAX_FIT_POINTS)
-    origin = used[0][0]
-    xs = [(ts - origin).total_seconds() for ts, _ in used]
-    ys = [value for _, value in used]
+    packed = points if isinstance(points, Points) else Points.of(points)
+    used = _thinned(len(packed), MAX_FIT_POINTS)
+    origin = packed.micros[used[0]]
+    xs = packed.seconds_from(origin, used)
+    ys = [packed.values[i] for i in used]
     line = theil_sen(xs, ys)
     if line is None:
         return None
     slope, intercept = line
-    at = points[-1][0]
-    return Fit(at, intercept + slope * (at - origin).total_seconds(), slope, len(points))
+    at = packed.micros[-1]
+    level = intercept + slope * ((at - origin) / 1e6)
+    return Fit(packed[-1][0], level, slope, len(packed))
 
 
 def _reached_at(points: Sequence[tuple[datetime, float]], cap: float) -> datetime:
@@ -149,18 +159,13 @@ def lookback_of(view: SeriesView, rules: EffectiveRules) -> timedelta:
     )
 
 
-def _interpolate(points: Sequence[tuple[datetime, float]], moment: datetime) -> float | None:
+def _interpolate(points: Points, moment: datetime) -> float | None:
     """The series' value at `moment` (linear between the points around it; None outside)."""
-    if not points or moment < points[0][0] or moment > points[-1][0]:
-        return None
-    for (t0, v0), (t1, v1) in pairwise(points):
-        if t0 <= moment <= t1:
-            return v0 if t1 == t0 else v0 + (v1 - v0) * ((moment - t0) / (t1 - t0))
-    return points[-1][1]
+    return points.value_around(to_micros(moment))
 
 
 def _profile_share(
-    days: Sequence[Sequence[tuple[datetime, float]]],
+    days: Sequence[Points],
     start: datetime,
     now: datetime,
     until: datetime,
@@ -187,8 +192,8 @@ def _period_end_value(
     view: SeriesView,
     rules: EffectiveRules,
     fit: Fit,
-    window: Sequence[tuple[datetime, float]],
-    today: Sequence[tuple[datetime, float]],
+    window: Points,
+    today: Points,
 ) -> tuple[float, Callable[[float], datetime | None], bool]:
     """(value at the period end, when a target is reached, whether the projection is trusted)
     of a cumulative calendar limit.
@@ -211,7 +216,7 @@ def _period_end_value(
     remaining = max((view.period.end - fit.at).total_seconds(), 0.0)
     if view.period_kind is PeriodKind.DAILY and start is not None:
         near = min(lookback_of(view, rules).total_seconds() / 2, remaining)
-        recent = [p for p in window if p[0] >= fit.at - timedelta(seconds=near)]
+        recent = window.cut(to_micros(fit.at - timedelta(seconds=near)))
         recent_fit = fit_trend(recent) if len(recent) >= 2 else None
         if recent_fit is not None:
             near_rate = max(recent_fit.rate, 0.0)
@@ -254,8 +259,8 @@ def _project(
     view: SeriesView,
     rules: EffectiveRules,
     fit: Fit,
-    points: Sequence[tuple[datetime, float]],
-    window: Sequence[tuple[datetime, float]],
+    points: Points,
+    window: Points,
 ) -> tuple[float, datetime | None, bool, bool]:
     """(forecast_value, exhausts_at, projected to the period end, trusted) of a fitted
     series."""
@@ -347,8 +352,8 @@ def forecast_signal(view: SeriesView, rules: EffectiveRules) -> Signal:
     value = points[-1][1]
     cap = view.cap
     since = view.now - lookback_of(view, rules)
-    window = [p for p in points if p[0] >= since]
-    span = (window[-1][0] - window[0][0]).total_seconds() if window else 0.0
+    window = points.cut(to_micros(since))
+    span = (window.micros[-1] - window.micros[0]) / 1e6 if window else 0.0
     # Built once per outcome (no dataclasses.replace): this runs for every series and poll.
     base: dict[str, Any] = {
         "kind": "forecast",
@@ -367,7 +372,7 @@ def forecast_signal(view: SeriesView, rules: EffectiveRules) -> Signal:
         no_fit = ("no distinct timestamps",)
         return Signal(active=False, points_used=len(window), notes=no_fit, **base)
 
-    noise = noise_of(window, fit.value_at)
+    noise = noise_of(fit.residuals(window))
     forecast_value, exhausts_at, to_end, trusted = _project(view, rules, fit, points, window)
     band = clearing_band(rules, noise, cap)
     active, held, notes = _verdict(

@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from quota_watch.collect.periods import current_period
 from quota_watch.config.errors import ConfigError, format_validation_error
 from quota_watch.engine.evaluation import evaluate_account
+from quota_watch.engine.points import Points
 from quota_watch.engine.rulepack import RuleOverride, RulePack, effective_rules
 from quota_watch.engine.signals import CALENDAR_PERIODS, SeriesView, Signal
 from quota_watch.engine.state import Transition
@@ -287,7 +288,7 @@ def replay(
             period_kind=spec.period.kind,
             period=period,
             cap=spec.cap,
-            points=list(history),
+            points=Points.of(history),
             now=ts,
         )
         evaluation = evaluate_account(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from statistics import median
 
+from quota_watch.engine.points import Points, to_micros
 from quota_watch.model import Severity
 from quota_watch.sdk import Measure, Period, PeriodKind
 
@@ -27,36 +29,45 @@ def _below(value: float, reference: float) -> bool:
     return value < reference - 1e-9 * max(1.0, abs(reference))
 
 
-def settle(points: Sequence[tuple[datetime, float]]) -> list[tuple[datetime, float]]:
+def settle(points: Sequence[tuple[datetime, float]]) -> Points:
     """A cumulative series' points as the rules trust them: a reading that falls and is back
     at/above the previous level on the next poll is dropped (a glitch), so is one that stood
     above both its neighbours (a stray reading upwards), and a newest reading
     that fell (suspect until the next poll confirms it); a confirmed fall re-bases the earlier
     points onto the newest level (a revision), or, when it loses more than half the value,
     restarts from it (a counter reset)."""
-    kept: list[tuple[datetime, float]] = []
-    for index, (ts, value) in enumerate(points):
-        if not kept or not _below(value, kept[-1][1]):
-            kept.append((ts, value))
+    packed = points if isinstance(points, Points) else Points.of(points)
+    times, values = packed.micros, packed.values
+    kept_times: list[int] = []
+    kept: list[float] = []
+    for index, value in enumerate(values):
+        if not kept or not _below(value, kept[-1]):
+            kept_times.append(times[index])
+            kept.append(value)
             continue
-        if len(kept) >= 2 and not _below(value, kept[-2][1]):
-            kept[-1] = (ts, value)  # the previous reading was a stray one upwards
+        if len(kept) >= 2 and not _below(value, kept[-2]):
+            # the previous reading was a stray one upwards
+            kept_times[-1], kept[-1] = times[index], value
             continue
-        if index + 1 == len(points) or not _below(points[index + 1][1], kept[-1][1]):
+        if index + 1 == len(values) or not _below(values[index + 1], kept[-1]):
             continue  # unconfirmed, or back up at once
-        previous = kept[-1][1]
+        previous = kept[-1]
         # a reset restarts the trusted points; a revision shifts them onto the new level
-        kept = [] if value < previous / 2 else [(t, v - (previous - value)) for t, v in kept]
-        kept.append((ts, value))
-    return kept
+        if value < previous / 2:
+            kept_times, kept = [], []
+        else:
+            kept = [v - (previous - value) for v in kept]
+        kept_times.append(times[index])
+        kept.append(value)
+    return Points(array("q", kept_times), array("d", kept))
 
 
-def noise_of(points: Sequence[tuple[datetime, float]], trend: Callable[[datetime], float]) -> float:
-    """How far a series strays from its `trend` (a robust standard deviation, in its unit):
-    read noise, jitter, or a sawtooth's swing around its mean."""
-    if len(points) < 4:
+def noise_of(residuals: Sequence[float]) -> float:
+    """How far a series strays from its trend, given each point's `residuals` from it (a
+    robust standard deviation, in its unit): read noise, jitter, or a sawtooth's swing around
+    its mean."""
+    if len(residuals) < 4:
         return 0.0
-    residuals = [value - trend(ts) for ts, value in points]
     middle = median(residuals)
     return 1.4826 * median(abs(r - middle) for r in residuals)
 
@@ -81,21 +92,21 @@ class SeriesView:
     period_kind: PeriodKind
     period: Period
     cap: float | None
-    points: Sequence[tuple[datetime, float]]
+    points: Sequence[tuple[datetime, float]]  # packed into Points (pairs are converted)
     now: datetime
     provider_forecast: float | None = None  # the provider's own value at period end, if any
     # Computed once per view: the value, the threshold and the forecast each read them.
-    _in_period: list[tuple[datetime, float]] | None = field(
-        default=None, init=False, repr=False, compare=False
-    )
-    _trusted: list[tuple[datetime, float]] | None = field(
-        default=None, init=False, repr=False, compare=False
-    )
+    _packed: Points = field(init=False, repr=False, compare=False)
+    _in_period: Points | None = field(default=None, init=False, repr=False, compare=False)
+    _trusted: Points | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Accept the stored strings ("cumulative", "daily") as well as the enums.
         object.__setattr__(self, "measure", Measure(self.measure))
         object.__setattr__(self, "period_kind", PeriodKind(self.period_kind))
+        packed = self.points if isinstance(self.points, Points) else Points.of(self.points)
+        object.__setattr__(self, "points", packed)
+        object.__setattr__(self, "_packed", packed)
         if self.now.tzinfo is None or self.now.utcoffset() is None:
             raise ValueError("now must be timezone-aware")
 
@@ -118,7 +129,7 @@ class SeriesView:
             return self.period
         return Period(None, None)
 
-    def earlier_days(self, days: int) -> list[list[tuple[datetime, float]]]:
+    def earlier_days(self, days: int) -> list[Points]:
         """The points of each of up to `days` earlier periods of a daily limit (newest first;
         empty lists where the view holds none), shifted forward to the current period's times,
         settled like the current one. Empty for other period kinds."""
@@ -126,16 +137,15 @@ class SeriesView:
         if self.period_kind is not PeriodKind.DAILY or start is None or end is None:
             return []
         length = end - start
-        found: list[list[tuple[datetime, float]]] = []
+        found: list[Points] = []
         for back in range(1, days + 1):
             first = start - back * length
-            shifted = [
-                (ts + back * length, v) for ts, v in self.points if first <= ts < first + length
-            ]
-            found.append(settle(sorted(shifted)) if self.measure is Measure.CUMULATIVE else shifted)
+            day = self._packed.cut(to_micros(first), to_micros(first + length))
+            shifted = day.shifted(to_micros(first + back * length) - to_micros(first))
+            found.append(settle(shifted) if self.measure is Measure.CUMULATIVE else shifted)
         return found
 
-    def trusted_points(self) -> list[tuple[datetime, float]]:
+    def trusted_points(self) -> Points:
         """The points in the period, settled (see `settle`) for a cumulative calendar limit,
         whose value may not fall within its period; as they are for the others."""
         trusted = self._trusted
@@ -144,28 +154,27 @@ class SeriesView:
             calendar_cumulative = self.measure is Measure.CUMULATIVE and self.calendar
             trusted = settle(points) if calendar_cumulative else points
             object.__setattr__(self, "_trusted", trusted)
-        return list(trusted)  # a copy: the cached list is shared by every caller
+        return trusted  # immutable: shared by every caller
 
-    def points_in_period(self) -> list[tuple[datetime, float]]:
+    def points_in_period(self) -> Points:
         """The points not after `now`, and for calendar periods inside the current one.
 
         Rolling and unbounded series are not cut: a rolling window's value is a level, and
         the window [now - w, now) would exclude the very sample taken at `now`.
         """
-        return list(self._points_in_period())
+        return self._points_in_period()
 
-    def _points_in_period(self) -> list[tuple[datetime, float]]:
-        """points_in_period, computed at the first call (not to be modified by callers)."""
+    def _points_in_period(self) -> Points:
+        """points_in_period, computed at the first call."""
         found = self._in_period
         if found is None:
-            calendar = self.calendar
-            # the view's own tuples, not copies: this runs on every poll over the lookback
-            kept = [
-                point
-                for point in self.points
-                if point[0] <= self.now and (not calendar or point[0] in self.period)
-            ]
-            found = sorted(kept, key=lambda point: point[0])  # already sorted: linear time
+            found = self._packed.through(to_micros(self.now))
+            if self.calendar:
+                start, end = self.period.start, self.period.end
+                found = found.cut(
+                    None if start is None else to_micros(start),
+                    None if end is None else to_micros(end),
+                )
             object.__setattr__(self, "_in_period", found)
         return found
 

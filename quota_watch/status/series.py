@@ -37,7 +37,7 @@ def series_view(
     now: datetime,
 ) -> SeriesView:
     """The rules' view of one stored series; `points` are its (ts, value) samples, oldest
-    first (taken as they are, not copied)."""
+    first (packed Points are taken as they are, not copied)."""
     spec = rt.limits[reading.limit]
     return SeriesView(
         provider=rt.provider,

@@ -6,10 +6,13 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from math import ceil
 from typing import TYPE_CHECKING
 
 from quota_watch.collect.runtime import AccountRuntime
+from quota_watch.engine.points import Points
+from quota_watch.engine.points import to_micros as _micros
 from quota_watch.engine.signals import SeriesView
 from quota_watch.status.series import fetch_since, series_view
 from quota_watch.store.models import StoredReading
@@ -19,18 +22,10 @@ if TYPE_CHECKING:
 
 __all__ = ["SeriesWindows"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICRO = timedelta(microseconds=1)
 _AHEAD = timedelta(seconds=1)  # as recent_views: samples up to now + 1 s count
 _FAR_AHEAD = timedelta(days=3650)
-
-
-def _micros(moment: datetime) -> int:
-    return (moment - _EPOCH) // _MICRO
-
-
-def _moment(micros: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=micros)
+_LOAD_SLICE_SAMPLES = 1000
+_MIN_INTERVAL = timedelta(seconds=1)
 
 
 @dataclass(slots=True)
@@ -61,13 +56,11 @@ class _Ring:
             del self.ts[:cut]
             del self.values[:cut]
 
-    def pairs(self, since: int, until: int) -> list[tuple[datetime, float]]:
-        """The (ts, value) samples with since <= ts < until, as the rules read them."""
+    def points(self, since: int, until: int) -> Points:
+        """The samples with since <= ts < until, packed as the rules read them (a copy: the
+        ring changes with the next poll)."""
         lo, hi = bisect_left(self.ts, since), bisect_left(self.ts, until)
-        ts, values = self.ts, self.values
-        # built on every poll for the whole lookback: no Point in between (an __init__ call
-        # and a GC-tracked object less per sample)
-        return [(_moment(ts[i]), values[i]) for i in range(lo, hi)]
+        return Points(self.ts[lo:hi], self.values[lo:hi])
 
 
 @dataclass(slots=True)
@@ -104,7 +97,7 @@ class SeriesWindows:
         oldest = _micros(now - lookback)
         window = self._accounts.get(account)
         if window is None or oldest < window.loaded_since:
-            window = await self._load(store, account, now - lookback, now)
+            window = await self._load(store, rt, now - lookback, now)
         else:
             for reading in readings:
                 ring = window.series.get((reading.limit, reading.resource or None))
@@ -119,21 +112,34 @@ class SeriesWindows:
         for reading in readings:
             ring = window.series.get((reading.limit, reading.resource or None))
             start = _micros(fetch_since(reading, now, lookback))
-            points = ring.pairs(start, until) if ring is not None else []
+            points = ring.points(start, until) if ring is not None else Points()
             views.append(series_view(rt, reading, points, now))
         return views
 
     async def _load(
-        self, store: ReadStore, account: str, since: datetime, now: datetime
+        self, store: ReadStore, rt: AccountRuntime, since: datetime, now: datetime
     ) -> _AccountWindow:
-        # No upper bound that `now` sets: a sample stamped ahead of this poll counts later.
-        found = await store.samples_of_accounts([account], since, now + _FAR_AHEAD)
         series: dict[tuple[str, str | None], _Ring] = {}
-        for (_, limit, resource), points in found.items():
-            ring = series[(limit, resource)] = _Ring()
-            for p in points:
-                ring.put(_micros(p.ts), p.value)
-        window = self._accounts[account] = _AccountWindow(_micros(since), series)
+        # Read in slices of about _LOAD_SLICE_SAMPLES samples a series: only one slice's rows
+        # (a row and its Point cost ~20x the 16 bytes a ring keeps) are alive at a time, so
+        # the first evaluation after a start does not leave a heap the size of the lookback's
+        # rows behind.
+        per_series = (now - since) / max(rt.config.interval, _MIN_INTERVAL)
+        count = max(1, ceil(per_series / _LOAD_SLICE_SAMPLES))
+        step = (now - since) / count
+        for index in range(count):
+            start = since + index * step
+            # No upper bound that `now` sets: a sample stamped ahead of this poll counts later.
+            end = start + step if index + 1 < count else now + _FAR_AHEAD
+            found = await store.samples_of_accounts([rt.config.name], start, end)
+            for (_, limit, resource), points in found.items():
+                ring = series.get((limit, resource))
+                if ring is None:
+                    ring = series[(limit, resource)] = _Ring()
+                for p in points:
+                    ring.put(_micros(p.ts), p.value)
+            del found
+        window = self._accounts[rt.config.name] = _AccountWindow(_micros(since), series)
         return window
 
     def held(self) -> tuple[int, int]:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
+
+from quota_watch.status import window
 from quota_watch.status.series import recent_views
 from quota_watch.status.window import SeriesWindows
 from quota_watch.store.facade import Store
 from quota_watch.store.models import RunRecord, StoredReading
-from tests.support.fakes import runtime
+from tests.support.fakes import account, runtime
 
 START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 PLUS_TWO = timezone(timedelta(hours=2))
@@ -104,3 +108,31 @@ async def test_the_windows_hold_no_more_than_the_lookback_however_long_the_run(
         series, samples = windows.held()
         assert series == 2 and samples <= 2 * 7, f"poll {step}: {samples} samples held"
     assert windows.held() == (2, 2 * 7)
+
+
+async def test_a_long_lookback_is_read_in_slices_and_misses_nothing(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 5 samples a slice: the 2 h lookback of a 10-minute account is read in three slices,
+    # whose bounds fall exactly on samples (a sample on a bound is read once, by the later one).
+    monkeypatch.setattr(window, "_LOAD_SLICE_SAMPLES", 5)
+    rt = runtime(account(interval=timedelta(minutes=10)))
+    for step in range(15):
+        now = START + timedelta(minutes=10 * step)
+        readings = [requests(1_000.0 * step, now), storage(5e6 + step, now, "db-1")]
+        await store.record_poll(run(now, len(readings)), readings)
+    reads: list[tuple[datetime, datetime]] = []
+    read = store.samples_of_accounts
+
+    async def counted(accounts: list[str], since: datetime, until: datetime) -> object:
+        reads.append((since, until))
+        return await read(accounts, since, until)
+
+    monkeypatch.setattr(store, "samples_of_accounts", counted)
+    lookback = timedelta(hours=2)
+    got = await SeriesWindows().views(store, rt, readings, now, lookback)
+    monkeypatch.setattr(store, "samples_of_accounts", read)
+    assert got == await recent_views(store, rt, readings, now, lookback)
+    assert [len(view.points) for view in got] == [13, 13]  # the whole lookback, both ends
+    assert len(reads) == 3
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(reads))  # contiguous slices
