@@ -135,6 +135,7 @@ class Alerting:
         self.windows = SeriesWindows()  # each series' samples over the lookback, in memory
         self.open_alerts = OpenAlerts()
         self._epochs: dict[str, int | None] = {}  # the account lease epoch each was read under
+        self._runs: dict[str, int] = {}  # each account's runs_total after its last poll here
         self.wake = asyncio.Event()
         self._lock = asyncio.Lock()
 
@@ -163,6 +164,7 @@ class Alerting:
         now = self.clock()
         account = rt.config.name
         self._check_epoch(account)
+        self._check_other_writers(account, result)
         views = []
         if result is not None and result.outcome == Outcome.SUCCESS:
             views = await self.windows.views(self.store, rt, result.readings, now, self._lookback())
@@ -244,6 +246,18 @@ class Alerting:
             self.windows.forget([account])
             self.open_alerts.forget([account])
         self._epochs[account] = epoch
+
+    def _check_other_writers(self, account: str, result: PollResult | None) -> None:
+        """Forget the account's window when another process recorded polls of it since this
+        daemon's last one (`quota-watch set` or `collect`): their samples are not in it. The
+        store counts every recorded poll (runs_total, in the poll's own transaction)."""
+        status = None if result is None else result.status
+        if status is None:
+            return
+        seen = self._runs.get(account)
+        if seen is not None and status.runs_total != seen + 1:
+            self.windows.forget([account])
+        self._runs[account] = status.runs_total
 
     async def _status_and_alerts(
         self, account: str, result: PollResult | None
@@ -367,6 +381,7 @@ class Alerting:
         self.open_alerts.keep_only(accounts)
         self.rules.keep_only(accounts)
         self._epochs = {a: e for a, e in self._epochs.items() if a in accounts}
+        self._runs = {a: n for a, n in self._runs.items() if a in accounts}
         if groups is not None:
             self.pools = {g: p for g, p in self.pools.items() if g in groups}
 

@@ -164,6 +164,29 @@ async def test_after_poll_reads_samples_once_then_keeps_them_in_memory(
     assert forecast.points_used == 3  # every series still got its own samples
 
 
+async def test_samples_another_process_recorded_reach_the_rules_at_the_next_poll(
+    store: Store,
+) -> None:
+    # `quota-watch set` or `collect` in another process records a poll of the account between
+    # two of the daemon's: its sample is not in the daemon's window, which is read again.
+    clock = Clock()
+    alerting = Alerting(store, config(store.display_url, notifiers=False), clock)
+    daemon, other = Poller(store, clock), Poller(store, clock)
+    rt = runtime(account())
+    for step in range(4):
+        FakeCollector.script = [[Reading("storage", 1e6 * (step + 1), resource="db-1")]]
+        if step == 3:  # the other process, five minutes before the daemon's fourth poll
+            clock.now -= timedelta(minutes=5)
+            await other.poll(runtime(account()))
+            clock.now += timedelta(minutes=5)
+            FakeCollector.script = [[Reading("storage", 4e6, resource="db-1")]]
+        await alerting.after_poll(rt, await daemon.poll(rt))
+        clock.now += timedelta(minutes=10)
+    # three of the daemon's polls, the other process's, and the daemon's fourth
+    assert alerting.forecasts[("a1", "storage", "db-1")].points_used == 5
+    assert alerting.windows.held() == (1, 5)
+
+
 async def test_reconfigure_takes_the_new_rules_at_the_next_poll(store: Store) -> None:
     clock = Clock()
     quiet = validate_config(
