@@ -131,7 +131,7 @@ class SeriesView:
 
     def earlier_days(self, days: int) -> list[Points]:
         """The points of each of up to `days` earlier periods of a daily limit (newest first;
-        empty lists where the view holds none), shifted forward to the current period's times,
+        empty where the view holds none), shifted forward to the current period's times,
         settled like the current one. Empty for other period kinds."""
         start, end = self.period.start, self.period.end
         if self.period_kind is not PeriodKind.DAILY or start is None or end is None:

@@ -11,8 +11,7 @@ from math import ceil
 from typing import TYPE_CHECKING
 
 from quota_watch.collect.runtime import AccountRuntime
-from quota_watch.engine.points import Points
-from quota_watch.engine.points import to_micros as _micros
+from quota_watch.engine.points import Points, to_micros
 from quota_watch.engine.signals import SeriesView
 from quota_watch.status.series import fetch_since, series_view
 from quota_watch.store.models import StoredReading
@@ -94,7 +93,7 @@ class SeriesWindows:
         if not readings:
             return []
         account = rt.config.name
-        oldest = _micros(now - lookback)
+        oldest = to_micros(now - lookback)
         window = self._accounts.get(account)
         if window is None or oldest < window.loaded_since:
             window = await self._load(store, rt, now - lookback, now)
@@ -103,15 +102,15 @@ class SeriesWindows:
                 ring = window.series.get((reading.limit, reading.resource or None))
                 if ring is None:
                     ring = window.series[(reading.limit, reading.resource or None)] = _Ring()
-                ring.put(_micros(reading.ts), reading.value)
+                ring.put(to_micros(reading.ts), reading.value)
         for ring in window.series.values():
             ring.drop_before(oldest)
         window.loaded_since = max(window.loaded_since, oldest)
-        until = _micros(now + _AHEAD)
+        until = to_micros(now + _AHEAD)
         views = []
         for reading in readings:
             ring = window.series.get((reading.limit, reading.resource or None))
-            start = _micros(fetch_since(reading, now, lookback))
+            start = to_micros(fetch_since(reading, now, lookback))
             points = ring.points(start, until) if ring is not None else Points()
             views.append(series_view(rt, reading, points, now))
         return views
@@ -137,9 +136,9 @@ class SeriesWindows:
                 if ring is None:
                     ring = series[(limit, resource)] = _Ring()
                 for p in points:
-                    ring.put(_micros(p.ts), p.value)
+                    ring.put(to_micros(p.ts), p.value)
             del found
-        window = self._accounts[rt.config.name] = _AccountWindow(_micros(since), series)
+        window = self._accounts[rt.config.name] = _AccountWindow(to_micros(since), series)
         return window
 
     def held(self) -> tuple[int, int]:
