@@ -23,7 +23,7 @@ __all__ = ["SeriesWindows"]
 
 _AHEAD = timedelta(seconds=1)  # as recent_views: samples up to now + 1 s count
 _FAR_AHEAD = timedelta(days=3650)
-_LOAD_SLICE_SAMPLES = 1000
+_LOAD_SLICE_SAMPLES = 200
 _MIN_INTERVAL = timedelta(seconds=1)
 
 
