@@ -19,6 +19,8 @@ MAX_CONFIG_BYTES = 4 * 2**20
 #: Tables and arrays nested deeper than this are not a quota-watch config.
 MAX_DEPTH = 32
 ENV_PREFIX = "QUOTA_WATCH_"
+_NESTS = (dict, list, tuple, Mapping)
+_PLAIN = (str, int, float)
 
 
 def read_limited(path: Path, limit: int) -> bytes:
@@ -92,15 +94,20 @@ def read_toml_text(source: Path) -> tuple[dict[str, Any], str]:
 
 def nesting_problem(data: Any, limit: int = MAX_DEPTH) -> str | None:
     """Why `data` is nested too deeply to be a config, or None (iterative: no recursion)."""
-    stack: list[tuple[Any, int]] = [(data, 0)]
+    too_deep = f"nested too deeply (more than {limit} levels of tables and arrays)"
+    if limit < 0:
+        return too_deep
+    # Only tables and arrays are stacked (a config holds many more plain values): one at
+    # depth `limit` with anything in it holds a value deeper than the limit.
+    stack: list[tuple[Any, int]] = [(data, 0)] if isinstance(data, _NESTS) else []
     while stack:
         node, depth = stack.pop()
-        if depth > limit:
-            return f"nested too deeply (more than {limit} levels of tables and arrays)"
-        if isinstance(node, Mapping):
-            stack.extend((v, depth + 1) for v in node.values())
-        elif isinstance(node, list | tuple):
-            stack.extend((v, depth + 1) for v in node)
+        values = node.values() if isinstance(node, Mapping) else node
+        if depth >= limit and len(values):
+            return too_deep
+        stack.extend(
+            (v, depth + 1) for v in values if not isinstance(v, _PLAIN) and isinstance(v, _NESTS)
+        )
     return None
 
 
