@@ -24,6 +24,7 @@ __all__ = ["SeriesWindows"]
 _AHEAD = timedelta(seconds=1)  # as recent_views: samples up to now + 1 s count
 _FAR_AHEAD = timedelta(days=3650)
 _LOAD_SLICE_SAMPLES = 200
+_LOAD_SLICES_AT_MOST = 24  # a 1-second interval's 3-day lookback: 24 reads, not 1,296
 _MIN_INTERVAL = timedelta(seconds=1)
 
 
@@ -119,12 +120,13 @@ class SeriesWindows:
         self, store: ReadStore, rt: AccountRuntime, since: datetime, now: datetime
     ) -> _AccountWindow:
         series: dict[tuple[str, str | None], _Ring] = {}
-        # Read in slices of about _LOAD_SLICE_SAMPLES samples a series: only one slice's rows
-        # (a row and its Point cost ~20x the 16 bytes a ring keeps) are alive at a time, so
-        # the first evaluation after a start does not leave a heap the size of the lookback's
-        # rows behind.
+        # Read in slices of about _LOAD_SLICE_SAMPLES samples a series (as the interval
+        # would fill the lookback; a store that holds fewer has emptier slices): only one
+        # slice's rows (a row and its Point cost ~20x the 16 bytes a ring keeps) are alive at
+        # a time, so the first evaluation after a start does not leave a heap the size of the
+        # lookback's rows behind.
         per_series = (now - since) / max(rt.config.interval, _MIN_INTERVAL)
-        count = max(1, ceil(per_series / _LOAD_SLICE_SAMPLES))
+        count = min(max(1, ceil(per_series / _LOAD_SLICE_SAMPLES)), _LOAD_SLICES_AT_MOST)
         step = (now - since) / count
         for index in range(count):
             start = since + index * step

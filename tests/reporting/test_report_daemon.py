@@ -13,8 +13,22 @@ import pytest
 
 from quota_watch.testing.emulator import Emulator, demo_accounts
 from tests.support.daemon_proc import DaemonProcess, free_port, isolated_env
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow  # a real daemon process
+
+
+def _accounts_stored(db: Path) -> int:
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+    try:
+        return int(conn.execute("SELECT count(DISTINCT account) FROM series").fetchone()[0])
+    except sqlite3.OperationalError:  # its tables not created yet
+        return 0
+    finally:
+        conn.close()
 
 
 def _samples(db: Path) -> int:
@@ -33,6 +47,9 @@ def test_report_runs_while_the_daemon_writes(tmp_path: Path) -> None:
         config.write_text(emulator.config_toml(interval="1s", store_url=f"sqlite:///{db}"))
         with DaemonProcess(tmp_path, free_port(), config=config) as daemon:
             daemon.wait_for('account="acct-06"', timeout=60)
+            # /metrics names an account before its first poll is committed: wait for the store
+            # to hold a series of every account, so the first report has rows to show.
+            wait_until(lambda: _accounts_stored(db) == 6, 60, "every account's first poll stored")
             before = _samples(db)
             runs = []
             for fmt in ["json"] * 6 + ["table", "csv", "markdown"]:

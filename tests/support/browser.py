@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,13 +157,3 @@ def layout_width(page: Page, width: int) -> int:
     """The page's scroll width when laid out `width` CSS pixels wide (wider: it overflows)."""
     with _laid_out(page, width):
         return int(page.evaluate("document.documentElement.scrollWidth"))
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll `condition` until it holds; AssertionError naming `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"{what}: not after {timeout}s")

@@ -24,9 +24,9 @@ from tests.support.browser import (
     layout_width,
     screenshot,
     tab,
-    wait_until,
 )
 from tests.support.daemon_proc import DaemonProcess, free_port
+from tests.support.waiting import wait_until
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Response
