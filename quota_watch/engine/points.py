@@ -13,6 +13,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import overload
 
 __all__ = ["Points", "from_micros", "to_micros"]
@@ -49,9 +50,14 @@ class Points(Sequence[tuple[datetime, float]]):
     @classmethod
     def of(cls, pairs: Iterable[tuple[datetime, float]]) -> Points:
         """The points of (ts, value) pairs (any order; sorted by time, stably)."""
-        found = [(to_micros(ts), float(value)) for ts, value in pairs]
-        found.sort(key=lambda pair: pair[0])  # stable; linear on sorted input
-        return cls(array("q", [m for m, _ in found]), array("d", [v for _, v in found]))
+        listed = pairs if isinstance(pairs, Sequence) else list(pairs)
+        micros = array("q", [to_micros(ts) for ts, _ in listed])
+        values = array("d", [value for _, value in listed])
+        if any(a > b for a, b in pairwise(micros)):
+            order = sorted(range(len(micros)), key=micros.__getitem__)
+            micros = array("q", [micros[i] for i in order])
+            values = array("d", [values[i] for i in order])
+        return cls(micros, values)
 
     def __len__(self) -> int:
         return len(self.micros)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from quota_watch.collect.runtime import AccountRuntime
+from quota_watch.engine.points import Points, to_micros
 from quota_watch.engine.signals import SeriesView
 from quota_watch.sdk import Measure, Period
-from quota_watch.store.models import StoredReading
+from quota_watch.store.models import Point, StoredReading
 
 if TYPE_CHECKING:
     from quota_watch.store.sqlite_reader import ReadStore
@@ -28,6 +30,13 @@ def fetch_since(reading: StoredReading, now: datetime, lookback: timedelta) -> d
     if start is not None and reading.measure == Measure.CUMULATIVE.value and not daily:
         since = max(since, start)
     return since
+
+
+def points_since(samples: Sequence[Point], since: datetime) -> Points:
+    """Stored samples (oldest first) from `since` on, packed as the rules read them."""
+    kept = [sample for sample in samples if sample.ts >= since]
+    micros = array("q", [to_micros(sample.ts) for sample in kept])
+    return Points(micros, array("d", [sample.value for sample in kept]))
 
 
 def series_view(
@@ -72,8 +81,6 @@ async def recent_views(
     found = await store.samples_of_accounts([account], min(since), now + timedelta(seconds=1))
     views = []
     for reading, start in zip(readings, since, strict=True):
-        points = found.get((account, reading.limit, reading.resource or None), [])
-        views.append(
-            series_view(rt, reading, [(p.ts, p.value) for p in points if p.ts >= start], now)
-        )
+        samples = found.get((account, reading.limit, reading.resource or None), [])
+        views.append(series_view(rt, reading, points_since(samples, start), now))
     return views
