@@ -54,7 +54,7 @@ class OpenAlerts:
     Only the daemon polling an account writes its alert states (the rules after a poll, the
     retirement of a removed account); no CLI command does. So once read, an account's states
     are kept up to date from what is written, and a poll reads nothing back. In a cluster
-    another member may have written them while it held the account's lease: `Alerting._epoch`
+    another member may have written them while it held the account's lease: `Alerting._check_epoch`
     forgets an account whose lease epoch changed, so its states are read again.
     """
 

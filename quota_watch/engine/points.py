@@ -106,12 +106,10 @@ class Points(Sequence[tuple[datetime, float]]):
         """The same points moved `micros` later."""
         return Points(array("q", [m + micros for m in self.micros]), array("d", self.values))
 
-    def seconds_from(self, origin: int, indexes: Sequence[int] | None = None) -> list[float]:
-        """Each point's (or each of `indexes`') time as seconds after `origin` (µs); the same
+    def seconds_from(self, origin: int, indexes: Sequence[int]) -> list[float]:
+        """The times of the points at `indexes` as seconds after `origin` (µs); the same
         float as timedelta.total_seconds() of the difference."""
         micros = self.micros
-        if indexes is None:
-            return [(m - origin) / 1e6 for m in micros]
         return [(micros[i] - origin) / 1e6 for i in indexes]
 
     def value_around(self, moment: int) -> float | None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from statistics import median
+from typing import cast
 
 from quota_watch.engine.points import Points, to_micros
 from quota_watch.model import Severity
@@ -96,7 +97,6 @@ class SeriesView:
     now: datetime
     provider_forecast: float | None = None  # the provider's own value at period end, if any
     # Computed once per view: the value, the threshold and the forecast each read them.
-    _packed: Points = field(init=False, repr=False, compare=False)
     _in_period: Points | None = field(default=None, init=False, repr=False, compare=False)
     _trusted: Points | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -104,9 +104,8 @@ class SeriesView:
         # Accept the stored strings ("cumulative", "daily") as well as the enums.
         object.__setattr__(self, "measure", Measure(self.measure))
         object.__setattr__(self, "period_kind", PeriodKind(self.period_kind))
-        packed = self.points if isinstance(self.points, Points) else Points.of(self.points)
-        object.__setattr__(self, "points", packed)
-        object.__setattr__(self, "_packed", packed)
+        if not isinstance(self.points, Points):
+            object.__setattr__(self, "points", Points.of(self.points))
         if self.now.tzinfo is None or self.now.utcoffset() is None:
             raise ValueError("now must be timezone-aware")
 
@@ -141,9 +140,14 @@ class SeriesView:
         for back in range(1, days + 1):
             first = start - back * length
             day = self._packed.cut(to_micros(first), to_micros(first + length))
-            shifted = day.shifted(to_micros(first + back * length) - to_micros(first))
+            shifted = day.shifted(to_micros(start) - to_micros(first))
             found.append(settle(shifted) if self.measure is Measure.CUMULATIVE else shifted)
         return found
+
+    @property
+    def _packed(self) -> Points:
+        """`points` as __post_init__ packed them."""
+        return cast(Points, self.points)
 
     def trusted_points(self) -> Points:
         """The points in the period, settled (see `settle`) for a cumulative calendar limit,

@@ -147,7 +147,6 @@ async def load_positions(
     """
     from quota_watch.engine.forecast import forecast_signal
     from quota_watch.engine.health import is_stale
-    from quota_watch.engine.points import Points
     from quota_watch.engine.provider_forecast import with_provider_forecast
     from quota_watch.engine.scope import rules_for_series
     from quota_watch.engine.threshold import threshold_signal
@@ -191,9 +190,9 @@ async def load_positions(
         forecast = current.get(key)
         if forecast is None:
             since = fetch_since(reading, now, lookback)
-            points = points_since(samples.get(key, []), since)
+            points: Sequence[tuple[datetime, float]] = points_since(samples.get(key, []), since)
         else:  # the threshold reads only the newest point, which is the reading itself
-            points = Points.of([(reading.ts, reading.value)])
+            points = [(reading.ts, reading.value)]
         view = series_view(rt, reading, points, now)
         rules = rules_for_series(pack, overrides, view, [])
         threshold = threshold_signal(view, rules)

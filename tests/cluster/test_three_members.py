@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from quota_watch.store.admin import migrate
 from quota_watch.testing.emulator import EmulatedAccount, EmulatedLimit, Emulator
+from tests.support import waiting
 from tests.support.daemon_proc import DaemonProcess, free_port
 from tests.support.pgdb import create_database, drop_database, pg_base_url, query
 from tests.support.receivers import HttpReceiver
@@ -43,12 +44,7 @@ def database() -> Iterator[str]:
 
 
 def wait_until(check: Callable[[], bool], what: str, members: Members, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out ({timeout}s) waiting for {what}\n{members.logs()}")
+    waiting.wait_until(check, timeout, what, members.logs)
 
 
 class Members:

@@ -14,7 +14,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +29,7 @@ from quota_watch_collectors.cloudflare.emulator import (
 
 from quota_watch.sdk import Measure, Unit
 from quota_watch.testing.emulator import EmulatedAccount, EmulatedLimit, Emulator
+from tests.support import waiting
 from tests.support.daemon_proc import DaemonProcess, free_port, isolated_env
 from tests.support.prometheus_server import Prometheus, prometheus_binary
 from tests.support.promtool import check_metrics
@@ -175,12 +175,7 @@ def export_rules(config: Path, tmp_path: Path) -> Path:
 
 def wait_until(what: str, check: Any, diagnostics: Any) -> None:
     """Poll check() until it is true, or fail naming `what` with diagnostics()."""
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}\n{diagnostics()}")
+    waiting.wait_until(check, TIMEOUT, what, diagnostics)
 
 
 def test_dashboards_and_rules_against_a_real_prometheus(tmp_path: Path) -> None:
