@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 import stat
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import tomli
 
 from quota_watch.config.errors import ConfigError
 
@@ -85,8 +86,8 @@ def read_toml_text(source: Path) -> tuple[dict[str, Any], str]:
             [f"{source}: line {line}: not UTF-8 text (TOML files are UTF-8)"]
         ) from None
     try:
-        return tomllib.loads(text), text
-    except tomllib.TOMLDecodeError as exc:
+        return tomli.loads(text), text
+    except tomli.TOMLDecodeError as exc:
         raise ConfigError([f"{source}: {exc}"]) from None
     except RecursionError:
         raise ConfigError([f"{source}: nested too deeply (more than {MAX_DEPTH} levels)"]) from None
