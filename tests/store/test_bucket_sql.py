@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quota_watch.store.queries import DAY, HOUR, bind_params, bucket_sql
+from quota_watch.store.common import DAY, HOUR
+from quota_watch.store.queries import bind_params, bucket_sql
 from quota_watch.store.tables import SQLITE_DATETIME_FORMAT
 
 _SHAPES = {HOUR: "%Y-%m-%d %H:00:00.000000", DAY: "%Y-%m-%d 00:00:00.000000"}
