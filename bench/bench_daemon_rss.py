@@ -39,11 +39,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tomli
 import tomli_w
 from _common import (
     REPO,
@@ -216,7 +216,7 @@ def seed_store(
         code = daemon.stop(timeout=60)
         if code != 0:
             raise RuntimeError(f"seeding daemon exited {code}:\n{daemon.log()}")
-    document = tomli.loads(config.read_text(encoding="utf-8"))
+    document = tomllib.loads(config.read_text(encoding="utf-8"))
     interval = parse_duration(document["accounts"][0]["interval"]).total_seconds()
     return prefill_history(workdir / "rss.db", interval, points)
 
@@ -235,7 +235,7 @@ def run_daemon(
     samples: list[Sample] = []
     prefilled = 0
     with Emulator(demo_accounts(accounts), seed=4) as emulator:
-        document: dict[str, Any] = tomli.loads(
+        document: dict[str, Any] = tomllib.loads(
             emulator.config_toml(
                 interval=interval, store_url=f"sqlite:///{db}", listen=f"127.0.0.1:{port}"
             )
@@ -381,7 +381,7 @@ def default_config(args: argparse.Namespace) -> int:
 def default_lookback_points() -> int:
     """Samples a series' window holds on the default config once full: the default pack's
     forecast lookback at the embedded default's interval (3 d at 1 min: 4,320)."""
-    pack = tomli.loads((REPO / "rules" / "default.toml").read_text(encoding="utf-8"))
+    pack = tomllib.loads((REPO / "rules" / "default.toml").read_text(encoding="utf-8"))
     lookback = parse_duration(pack["forecast"]["lookback"])
     return int(lookback / parse_duration(EMBEDDED_DEFAULT["accounts"][0]["interval"]))
 

@@ -20,10 +20,10 @@ import cProfile
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
-import tomli
 import tomli_w
 from _common import (
     BenchDaemon,
@@ -148,7 +148,7 @@ def populate_and_scrape(
     db = workdir / f"metrics-{count}.db"
     port = free_port()
     with Emulator(accounts, seed=3) as emulator:
-        document: dict[str, Any] = tomli.loads(
+        document: dict[str, Any] = tomllib.loads(
             emulator.config_toml(
                 interval="1h", store_url=f"sqlite:///{db}", listen=f"127.0.0.1:{port}"
             )

@@ -21,13 +21,13 @@ import math
 import sys
 import tempfile
 import time
+import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import httpx
-import tomli
 from _bare_peer import bare_peer
 from _common import (
     EmulatorProcess,
@@ -106,7 +106,7 @@ def time_write_lock(store: Store) -> TimedLock | None:
 
 def load_config(emulator_config: Path, concurrency: int, store_url: str) -> Config:
     """The emulator's daemon config with the bench's store and concurrency cap."""
-    data: dict[str, Any] = tomli.loads(emulator_config.read_text(encoding="utf-8"))
+    data: dict[str, Any] = tomllib.loads(emulator_config.read_text(encoding="utf-8"))
     data["store"] = {"url": store_url}
     data["polling"] = {"max_concurrency_per_provider": concurrency}
     return validate_config(data, None, env={})

@@ -15,11 +15,11 @@ import asyncio
 import gc
 import sys
 import tempfile
+import tomllib
 import tracemalloc
 from pathlib import Path
 from typing import Any
 
-import tomli
 import tomli_w
 from _common import Result, add_common_args, free_port, header, table, write_results
 
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         tempfile.TemporaryDirectory(prefix="qw-bench-growth-") as tmp,
         Emulator(demo_accounts(accounts), seed=4) as emulator,
     ):
-        document: dict[str, Any] = tomli.loads(
+        document: dict[str, Any] = tomllib.loads(
             emulator.config_toml(
                 interval=args.interval,
                 store_url=f"sqlite:///{Path(tmp) / 'growth.db'}",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime
 import re
+import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import pydantic
-import tomli
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -107,7 +107,7 @@ class CatalogueError(ConfigError):
         return "\n".join(f"{self.path}: {error}" for error in self.errors)
 
 
-def _syntax_error(exc: tomli.TOMLDecodeError) -> str:
+def _syntax_error(exc: tomllib.TOMLDecodeError) -> str:
     text = str(exc)
     match = _TOML_POSITION.match(text)
     if match is None:
@@ -119,8 +119,8 @@ def parse_catalogue(text: str, source: str = "<string>") -> Catalogue:
     """Parse and validate limits.toml text; raises CatalogueError listing every problem."""
     path = Path(source)
     try:
-        data = tomli.loads(text)
-    except tomli.TOMLDecodeError as exc:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise CatalogueError(path, [_syntax_error(exc)]) from None
     try:
         return Catalogue.model_validate(data)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import tomllib
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,7 +36,6 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-import tomli
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from quota_watch.collect.periods import current_period
@@ -170,8 +170,8 @@ def _build(
 def parse_series_toml(text: str, source: str = "<string>") -> ReplaySeries:
     """A series from TOML text ([limit], optional [[rules]], [[points]])."""
     try:
-        data = tomli.loads(text)
-    except tomli.TOMLDecodeError as exc:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise SeriesFileError([f"{source}: invalid TOML: {exc}"]) from None
     try:
         parsed = _SeriesFile.model_validate(data)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 import re
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-import tomli
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -419,8 +419,8 @@ def default_pack_path() -> Path | None:
 def parse_rule_pack(text: str, source: str = "<string>") -> RulePack:
     """Validate a rule pack from TOML text; RulePackError lists every problem with its path."""
     try:
-        data = tomli.loads(text)
-    except tomli.TOMLDecodeError as exc:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise RulePackError([f"{source}: invalid TOML: {exc}"]) from None
     try:
         return RulePack.model_validate(data)

@@ -5,9 +5,9 @@ pricing-page wording): "2000 min" shows as "2,000 minutes", "500 MiB" as "500 Mi
 from __future__ import annotations
 
 import re
+import tomllib
 
 import pytest
-import tomli
 
 from quota_watch.collect.registry import discover
 from quota_watch.sdk import display_factor
@@ -28,7 +28,7 @@ def _figure(text: str) -> float:
 def _written_caps() -> list[tuple[str, str, object]]:
     found = []
     for name, info in sorted(discover().items()):
-        data = tomli.loads((info.folder / "limits.toml").read_text(encoding="utf-8"))
+        data = tomllib.loads((info.folder / "limits.toml").read_text(encoding="utf-8"))
         for limit, spec in data.get("limits", {}).items():
             if "cap" in spec:
                 found.append((name, limit, spec["cap"]))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-import tomli
 from typer.testing import CliRunner
 
 from quota_watch.cli.app import app
@@ -42,7 +42,7 @@ def test_command_prints_the_published_schema() -> None:
 def test_example_config_and_the_embedded_default_validate(
     validator: jsonschema.protocols.Validator,
 ) -> None:
-    example = tomli.loads((ROOT / "config.example.toml").read_text(encoding="utf-8"))
+    example = tomllib.loads((ROOT / "config.example.toml").read_text(encoding="utf-8"))
     assert problems(validator, example) == []
     assert problems(validator, {}) == []
 
@@ -61,7 +61,7 @@ interval = 600
 account_id = "0123456789abcdef0123456789abcdef"
 token_file = "/run/secrets/cf"
 """
-    data = tomli.loads(text)
+    data = tomllib.loads(text)
     assert problems(validator, data) == []
     validate_config({k: v for k, v in data.items() if k != "accounts"}, None, {})
 
@@ -87,7 +87,7 @@ token_file = "/run/secrets/cf"
 def test_schema_flags_what_the_loader_rejects(
     validator: jsonschema.protocols.Validator, text: str, where: str
 ) -> None:
-    found = problems(validator, tomli.loads(text))
+    found = problems(validator, tomllib.loads(text))
     assert found, text
     assert any(line.startswith(where) for line in found), found
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import tomllib
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import tomli
 from pydantic import TypeAdapter, ValidationError
 
 from quota_watch.engine.rulepack import (
@@ -64,7 +64,7 @@ def test_default_file_equals_builtin_defaults() -> None:
 
 def test_default_file_states_every_key() -> None:
     # A key missing from the file would be filled silently by the model's default.
-    raw = tomli.loads(DEFAULT_FILE.read_text())
+    raw = tomllib.loads(DEFAULT_FILE.read_text())
     builtin = RulePack().model_dump()
     assert {k: sorted(v) for k, v in raw.items()} == {k: sorted(v) for k, v in builtin.items()}
 
@@ -147,7 +147,7 @@ def test_no_override_gives_the_pack() -> None:
 
 
 def test_override_parsed_from_config_toml() -> None:
-    data = tomli.loads(
+    data = tomllib.loads(
         """
         [[rules]]
         match = { provider = "cloudflare", limit = "d1_storage" }

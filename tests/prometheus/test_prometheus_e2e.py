@@ -14,12 +14,12 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import tomli
 import tomli_w
 from quota_watch_collectors.cloudflare.emulator import (
     CloudflareAccount,
@@ -130,7 +130,7 @@ def daemon_config(
 ) -> Path:
     """The daemon's config: every account every second, the first three in the pool; plus a
     Cloudflare account (its collector reports the API's rate limit, http_json does not)."""
-    document = tomli.loads(
+    document = tomllib.loads(
         emulator.config_toml(
             interval="1s",
             store_url=f"sqlite:///{tmp_path / 'qw.db'}",

@@ -10,13 +10,13 @@ import ssl
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import jmespath
 import pytest
-import tomli
 
 from quota_watch.config.load import validate_config
 from quota_watch.sdk import AuthError, CollectContext, Measure, RateLimited, Unit
@@ -287,7 +287,7 @@ def test_config_toml_is_a_valid_daemon_config(emulator: Emulator) -> None:
     text = emulator.config_toml(
         interval="2m", store_url="sqlite:////tmp/qw-emulator.db", listen="127.0.0.1:0", group="pool"
     )
-    data = tomli.loads(text)
+    data = tomllib.loads(text)
     assert data["server"] == {"listen": "127.0.0.1:0"}
     assert data["store"] == {"url": "sqlite:////tmp/qw-emulator.db"}
     [account] = data["accounts"]
@@ -307,7 +307,7 @@ def test_config_toml_is_a_valid_daemon_config(emulator: Emulator) -> None:
 def test_config_toml_escapes_dollars() -> None:
     account = EmulatedAccount("acct-d", "to$ken-${NOT_A_VAR}", {"x": EmulatedLimit()})
     with Emulator([account]) as emulator:
-        data = tomli.loads(emulator.config_toml())
+        data = tomllib.loads(emulator.config_toml())
     config = validate_config(data, None, env={})
     options = config.account("acct-d").options
     headers = options.model_dump()["headers"]

@@ -4,6 +4,7 @@ change shows after a poll, basic auth refuses a stranger; screenshots at 390 and
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,6 @@ from typing import TYPE_CHECKING
 import bcrypt
 import httpx
 import pytest
-import tomli
 import tomli_w
 
 from quota_watch.sdk import Measure, Unit
@@ -131,8 +131,8 @@ class Site:
 
 
 def write_config(path: Path, emulator: Emulator, db: Path) -> None:
-    pooled = tomli.loads(emulator.config_toml(["web-01", "web-02"], interval=POLL, group="edge"))
-    alone = tomli.loads(emulator.config_toml(["jobs", "web-03"], interval=POLL))
+    pooled = tomllib.loads(emulator.config_toml(["web-01", "web-02"], interval=POLL, group="edge"))
+    alone = tomllib.loads(emulator.config_toml(["jobs", "web-03"], interval=POLL))
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
     document = {
         "server": {"basic_auth_users": {USER: hashed}},

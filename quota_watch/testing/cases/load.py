@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
-
-import tomli
 
 from quota_watch.testing.cases.model import (
     ANY_VALUE,
@@ -80,10 +79,10 @@ def load_case(case_dir: Path | str) -> Case:
     file = path / CASE_FILE
     try:
         with file.open("rb") as handle:
-            raw = tomli.load(handle)
+            raw = tomllib.load(handle)
     except OSError as exc:
         raise CaseFormatError(f"{file}: cannot read: {exc.strerror}") from exc
-    except tomli.TOMLDecodeError as exc:
+    except tomllib.TOMLDecodeError as exc:
         raise CaseFormatError(f"{file}: invalid TOML: {exc}") from exc
     where = str(file)
     _check_keys(raw, _CASE_KEYS, where)

@@ -3,11 +3,11 @@ the config says so); elsewhere its capped limits carry no cap."""
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import httpx
 import pytest
-import tomli
 from quota_watch_collectors.host.collector import is_oracle_instance
 from quota_watch_collectors.host.tests.support import Tree, host
 
@@ -17,7 +17,7 @@ CATALOGUE = Path(__file__).parents[1] / "limits.toml"
 
 
 def _catalogue() -> dict[str, LimitSpec]:
-    data = tomli.loads(CATALOGUE.read_text(encoding="utf-8"))
+    data = tomllib.loads(CATALOGUE.read_text(encoding="utf-8"))
     return {name: LimitSpec.model_validate(spec) for name, spec in data["limits"].items()}
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
+import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import tomli
 from pydantic import ValidationError
 from quota_watch_collectors.vercel.client import format_instant
 from quota_watch_collectors.vercel.collector import VercelCollector, usage_window
@@ -76,7 +76,7 @@ def test_format_instant_is_utc_with_milliseconds() -> None:
 
 def test_table_covers_exactly_the_catalogue() -> None:
     with (FOLDER / "limits.toml").open("rb") as handle:
-        catalogue = tomli.load(handle)
+        catalogue = tomllib.load(handle)
     assert set(catalogue["limits"]) == LIMIT_KEYS
 
 
