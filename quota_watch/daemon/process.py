@@ -20,7 +20,12 @@ from quota_watch.daemon.alerting import Alerting
 from quota_watch.daemon.auth import BasicAuth
 from quota_watch.daemon.heartbeat import Heartbeat
 from quota_watch.daemon.livemetrics import DaemonWideFacts, LiveMetrics
-from quota_watch.daemon.memory import freeze_heap, limit_malloc_arenas, trim_malloc
+from quota_watch.daemon.memory import (
+    fix_mmap_threshold,
+    freeze_heap,
+    limit_malloc_arenas,
+    trim_malloc,
+)
 from quota_watch.daemon.memtrace import memtrace_tasks
 from quota_watch.daemon.selfstats import process_stats
 from quota_watch.daemon.server import announce, bind, build_server, create_app
@@ -195,6 +200,7 @@ class Daemon:
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT; returns the process exit code."""
         limit_malloc_arenas()  # before the store's and the executor's threads start
+        fix_mmap_threshold()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop.set)

@@ -1,4 +1,4 @@
-"""The daemon caps glibc's malloc arenas, so its threads share heaps instead of one each."""
+"""The daemon caps glibc's malloc arenas and fixes its mmap threshold; freeze and trim."""
 
 from __future__ import annotations
 
@@ -145,3 +145,67 @@ def test_trim_gives_freed_heap_pages_back() -> None:
     trimmed, released = done.stdout.split()
     assert trimmed == "True"
     assert int(released) > 8 * 2**20  # most of the 16 MiB freed
+
+
+# One large block freed raises glibc's dynamic mmap threshold: the 256 KiB blocks that follow
+# come from the heap, and freeing all but the last leaves their pages there. With the
+# threshold fixed they are mapped and unmapped one by one: RssAnon falls by what was freed.
+_MMAP_THRESHOLD = textwrap.dedent(
+    """
+    import ctypes, sys
+    from quota_watch.daemon.memory import fix_mmap_threshold
+
+    def anon():
+        for line in open("/proc/self/status"):
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+
+    done = fix_mmap_threshold() if sys.argv[1] == "fix" else None
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    libc.free(libc.malloc(4 * 2**20))  # mapped, then freed: the dynamic threshold rises
+    chunks = [libc.malloc(256 * 1024) for _ in range(64)]  # 16 MiB
+    for chunk in chunks:
+        ctypes.memset(chunk, 1, 256 * 1024)  # touched: resident
+    before = anon()
+    for chunk in chunks[:-1]:
+        libc.free(chunk)
+    print(done, before - anon())
+    """
+)
+
+
+def _mmap_threshold(argument: str, **env: str) -> tuple[str, int]:
+    environment = {k: v for k, v in os.environ.items() if k != "MALLOC_MMAP_THRESHOLD_"} | env
+    done = subprocess.run(
+        [sys.executable, "-c", _MMAP_THRESHOLD, argument],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env=environment,
+    )
+    flag, released = done.stdout.split()
+    return flag, int(released)
+
+
+@glibc_only
+def test_with_the_threshold_fixed_freed_blocks_leave_at_once() -> None:
+    flag, released = _mmap_threshold("fix")
+    assert flag == "True"
+    assert released > 12 * 2**20  # nearly all of the 15.75 MiB freed
+
+
+@glibc_only
+def test_with_the_dynamic_threshold_freed_blocks_stay() -> None:
+    flag, released = _mmap_threshold("-")
+    assert flag == "None"
+    assert released < 4 * 2**20
+
+
+@glibc_only
+def test_an_operators_malloc_mmap_threshold_is_left_alone() -> None:
+    flag, released = _mmap_threshold("fix", MALLOC_MMAP_THRESHOLD_="131072")
+    assert flag == "False"
+    assert released > 12 * 2**20  # glibc applied the operator's own fixed threshold
