@@ -147,9 +147,10 @@ def test_trim_gives_freed_heap_pages_back() -> None:
     assert int(released) > 8 * 2**20  # most of the 16 MiB freed
 
 
-# One large block freed raises glibc's dynamic mmap threshold: the 256 KiB blocks that follow
+# One large block freed raises glibc's dynamic mmap threshold: the 2 MiB blocks that follow
 # come from the heap, and freeing all but the last leaves their pages there. With the
-# threshold fixed they are mapped and unmapped one by one: RssAnon falls by what was freed.
+# threshold fixed (1 MiB) they are mapped and unmapped one by one: RssAnon falls by what was
+# freed.
 _MMAP_THRESHOLD = textwrap.dedent(
     """
     import ctypes, sys
@@ -164,10 +165,10 @@ _MMAP_THRESHOLD = textwrap.dedent(
     libc = ctypes.CDLL(None)
     libc.malloc.restype = ctypes.c_void_p
     libc.free.argtypes = [ctypes.c_void_p]
-    libc.free(libc.malloc(4 * 2**20))  # mapped, then freed: the dynamic threshold rises
-    chunks = [libc.malloc(256 * 1024) for _ in range(64)]  # 16 MiB
+    libc.free(libc.malloc(8 * 2**20))  # mapped, then freed: the dynamic threshold rises
+    chunks = [libc.malloc(2 * 2**20) for _ in range(8)]  # 16 MiB
     for chunk in chunks:
-        ctypes.memset(chunk, 1, 256 * 1024)  # touched: resident
+        ctypes.memset(chunk, 1, 2 * 2**20)  # touched: resident
     before = anon()
     for chunk in chunks[:-1]:
         libc.free(chunk)
@@ -194,7 +195,7 @@ def _mmap_threshold(argument: str, **env: str) -> tuple[str, int]:
 def test_with_the_threshold_fixed_freed_blocks_leave_at_once() -> None:
     flag, released = _mmap_threshold("fix")
     assert flag == "True"
-    assert released > 12 * 2**20  # nearly all of the 15.75 MiB freed
+    assert released > 12 * 2**20  # nearly all of the 14 MiB freed
 
 
 @glibc_only
@@ -206,6 +207,6 @@ def test_with_the_dynamic_threshold_freed_blocks_stay() -> None:
 
 @glibc_only
 def test_an_operators_malloc_mmap_threshold_is_left_alone() -> None:
-    flag, released = _mmap_threshold("fix", MALLOC_MMAP_THRESHOLD_="131072")
+    flag, released = _mmap_threshold("fix", MALLOC_MMAP_THRESHOLD_="1048576")
     assert flag == "False"
     assert released > 12 * 2**20  # glibc applied the operator's own fixed threshold
