@@ -152,8 +152,8 @@ def bucket_sql(dialect: str, granularity: str, column: str) -> str:
     expression (GROUP BY must see the very same expression as SELECT)."""
     if dialect == "sqlite":
         # SQLite keeps times as fixed-width text (`YYYY-MM-DD HH:MM:SS.ffffff`, see
-        # bind_params), so the bucket is a prefix of it: what strftime() would give, at half
-        # the cost of its date parsing (the report's daily maxima, every rollup).
+        # bind_params), so the bucket is a prefix of it: what strftime() would give, without
+        # its date parsing (a third less time for the report's daily maxima and the rollups).
         if granularity == HOUR:
             return f"substr({column}, 1, 13) || ':00:00.000000'"
         return f"substr({column}, 1, 10) || ' 00:00:00.000000'"

@@ -17,15 +17,15 @@ _SHAPES = {HOUR: "%Y-%m-%d %H:00:00.000000", DAY: "%Y-%m-%d 00:00:00.000000"}
 
 def _stored(moment: datetime) -> str:
     """The text the store's UTCDateTime column keeps for `moment` on SQLite."""
-    naive = moment.astimezone(UTC)
+    utc = moment.astimezone(UTC)
     return SQLITE_DATETIME_FORMAT % {
-        "year": naive.year,
-        "month": naive.month,
-        "day": naive.day,
-        "hour": naive.hour,
-        "minute": naive.minute,
-        "second": naive.second,
-        "microsecond": naive.microsecond,
+        "year": utc.year,
+        "month": utc.month,
+        "day": utc.day,
+        "hour": utc.hour,
+        "minute": utc.minute,
+        "second": utc.second,
+        "microsecond": utc.microsecond,
     }
 
 
