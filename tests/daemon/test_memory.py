@@ -44,23 +44,47 @@ _ARENAS_IN_USE = textwrap.dedent(
     """
 )
 
+_MALLOC_TUNABLES = ("MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_")
+
+# The start of the scripts that measure what freeing gives back: RssAnon, and libc's malloc.
+_ANON_AND_MALLOC = textwrap.dedent(
+    """
+    import ctypes
+
+    def anon():
+        for line in open("/proc/self/status"):
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    """
+)
+
 glibc_only = pytest.mark.skipif(
     not sys.platform.startswith("linux") or os.confstr("CS_GNU_LIBC_VERSION") is None,
     reason="glibc's malloc only",
 )
 
 
-def _arenas(argument: str, **env: str) -> tuple[str, int]:
-    environment = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"} | env
+def _run(script: str, *arguments: str, **env: str) -> list[str]:
+    """What `script` prints, split, run in a fresh interpreter with `env` and none of glibc's
+    malloc tunables but those given."""
+    environment = {k: v for k, v in os.environ.items() if k not in _MALLOC_TUNABLES} | env
     done = subprocess.run(
-        [sys.executable, "-c", _ARENAS_IN_USE, argument],
+        [sys.executable, "-c", script, *arguments],
         capture_output=True,
         text=True,
         check=True,
         timeout=60,
         env=environment,
     )
-    flag, heaps = done.stdout.split()
+    return done.stdout.split()
+
+
+def _arenas(argument: str, **env: str) -> tuple[str, int]:
+    flag, heaps = _run(_ARENAS_IN_USE, argument, **env)
     return flag, int(heaps)
 
 
@@ -106,19 +130,10 @@ _FREEZE = textwrap.dedent(
 
 # Freed chunks below a live one stay inside glibc's heap (only a heap's free top goes back on
 # free()); malloc_trim(0) returns their pages: RssAnon falls by about what was freed.
-_TRIMMED = textwrap.dedent(
+_TRIMMED = _ANON_AND_MALLOC + textwrap.dedent(
     """
-    import ctypes
     from quota_watch.daemon.memory import trim_malloc
 
-    def anon():
-        for line in open("/proc/self/status"):
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) * 1024
-
-    libc = ctypes.CDLL(None)
-    libc.malloc.restype = ctypes.c_void_p
-    libc.free.argtypes = [ctypes.c_void_p]
     chunks = [libc.malloc(64 * 1024) for _ in range(256)]  # 16 MiB, below the mmap threshold
     for chunk in chunks:
         ctypes.memset(chunk, 1, 64 * 1024)  # touched: resident
@@ -131,18 +146,12 @@ _TRIMMED = textwrap.dedent(
 
 
 def test_freeze_heap_exempts_the_live_heap_and_frees_what_a_later_call_unfroze() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", _FREEZE], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert done.stdout.split() == ["True"] * 5
+    assert _run(_FREEZE) == ["True"] * 5
 
 
 @glibc_only
 def test_trim_gives_freed_heap_pages_back() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", _TRIMMED], capture_output=True, text=True, check=True, timeout=60
-    )
-    trimmed, released = done.stdout.split()
+    trimmed, released = _run(_TRIMMED)
     assert trimmed == "True"
     assert int(released) > 8 * 2**20  # most of the 16 MiB freed
 
@@ -151,20 +160,12 @@ def test_trim_gives_freed_heap_pages_back() -> None:
 # come from the heap, and freeing all but the last leaves their pages there. With the
 # threshold fixed (1 MiB) they are mapped and unmapped one by one: RssAnon falls by what was
 # freed.
-_MMAP_THRESHOLD = textwrap.dedent(
+_MMAP_THRESHOLD = _ANON_AND_MALLOC + textwrap.dedent(
     """
-    import ctypes, sys
+    import sys
     from quota_watch.daemon.memory import fix_mmap_threshold
 
-    def anon():
-        for line in open("/proc/self/status"):
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) * 1024
-
     done = fix_mmap_threshold() if sys.argv[1] == "fix" else None
-    libc = ctypes.CDLL(None)
-    libc.malloc.restype = ctypes.c_void_p
-    libc.free.argtypes = [ctypes.c_void_p]
     libc.free(libc.malloc(8 * 2**20))  # mapped, then freed: the dynamic threshold rises
     chunks = [libc.malloc(2 * 2**20) for _ in range(8)]  # 16 MiB
     for chunk in chunks:
@@ -178,16 +179,7 @@ _MMAP_THRESHOLD = textwrap.dedent(
 
 
 def _mmap_threshold(argument: str, **env: str) -> tuple[str, int]:
-    environment = {k: v for k, v in os.environ.items() if k != "MALLOC_MMAP_THRESHOLD_"} | env
-    done = subprocess.run(
-        [sys.executable, "-c", _MMAP_THRESHOLD, argument],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-        env=environment,
-    )
-    flag, released = done.stdout.split()
+    flag, released = _run(_MMAP_THRESHOLD, argument, **env)
     return flag, int(released)
 
 
