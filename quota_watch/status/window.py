@@ -119,27 +119,11 @@ class SeriesWindows:
     async def _load(
         self, store: ReadStore, rt: AccountRuntime, since: datetime, now: datetime
     ) -> _AccountWindow:
-        series: dict[tuple[str, str | None], _Ring] = {}
-        # Read in slices of about _LOAD_SLICE_SAMPLES samples a series (as the interval
-        # would fill the lookback; a store that holds fewer has emptier slices): only one
-        # slice's rows (a row and its Point cost ~20x the 16 bytes a ring keeps) are alive at
-        # a time, so the first evaluation after a start does not leave a heap the size of the
-        # lookback's rows behind.
-        per_series = (now - since) / max(rt.config.interval, _MIN_INTERVAL)
-        count = min(max(1, ceil(per_series / _LOAD_SLICE_SAMPLES)), _LOAD_SLICES_AT_MOST)
-        step = (now - since) / count
-        for index in range(count):
-            start = since + index * step
-            # No upper bound that `now` sets: a sample stamped ahead of this poll counts later.
-            end = start + step if index + 1 < count else now + _FAR_AHEAD
-            found = await store.samples_of_accounts([rt.config.name], start, end)
-            for (_, limit, resource), points in found.items():
-                ring = series.get((limit, resource))
-                if ring is None:
-                    ring = series[(limit, resource)] = _Ring()
-                for p in points:
-                    ring.put(to_micros(p.ts), p.value)
-            del found
+        # The samples start at the account's oldest one in the lookback: a new account (every
+        # account on a first start) costs this one read, not one per slice of an empty
+        # lookback (22 for the default's 3 days at 1 minute).
+        oldest = (await store.oldest_samples([rt.config.name], since)).get(rt.config.name)
+        series = await _read_slices(store, rt, oldest, now) if oldest is not None else {}
         window = self._accounts[rt.config.name] = _AccountWindow(to_micros(since), series)
         return window
 
@@ -159,3 +143,32 @@ class SeriesWindows:
     def keep_only(self, accounts: Collection[str]) -> None:
         """Drop the windows of accounts not in `accounts`."""
         self.forget([a for a in self._accounts if a not in accounts])
+
+
+async def _read_slices(
+    store: ReadStore, rt: AccountRuntime, oldest: datetime, now: datetime
+) -> dict[tuple[str, str | None], _Ring]:
+    """The account's samples from `oldest` on, read in slices of about _LOAD_SLICE_SAMPLES
+    samples a series (as the interval would fill the span; a store that holds fewer has
+    emptier slices)."""
+    # Only one slice's rows (a row and its Point cost ~20x the 16 bytes a ring keeps) are
+    # alive at a time, so the first evaluation after a start does not leave a heap the size
+    # of the lookback's rows behind.
+    series: dict[tuple[str, str | None], _Ring] = {}
+    span = max(now - oldest, timedelta(0))  # a sample stamped ahead of now: one slice
+    per_series = span / max(rt.config.interval, _MIN_INTERVAL)
+    count = min(max(1, ceil(per_series / _LOAD_SLICE_SAMPLES)), _LOAD_SLICES_AT_MOST)
+    step = span / count
+    for index in range(count):
+        start = oldest + index * step
+        # No upper bound that `now` sets: a sample stamped ahead of this poll counts later.
+        end = start + step if index + 1 < count else now + _FAR_AHEAD
+        found = await store.samples_of_accounts([rt.config.name], start, end)
+        for (_, limit, resource), points in found.items():
+            ring = series.get((limit, resource))
+            if ring is None:
+                ring = series[(limit, resource)] = _Ring()
+            for p in points:
+                ring.put(to_micros(p.ts), p.value)
+        del found
+    return series

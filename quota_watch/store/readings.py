@@ -214,6 +214,13 @@ class ReadingsMixin(StoreBase):
         async with self._reading("reading samples") as rows:
             return await queries.samples_of_accounts(rows, accounts, since, until)
 
+    async def oldest_samples(
+        self, accounts: Collection[str], since: datetime
+    ) -> dict[str, datetime]:
+        """Account -> the time of its oldest raw sample at or after `since` (none: left out)."""
+        async with self._reading("reading samples") as rows:
+            return await queries.oldest_samples(rows, accounts, since)
+
     async def rollups(
         self,
         account: str,

@@ -68,6 +68,12 @@ class ReadStore(Protocol):
         """Raw samples of every series of `accounts`."""
         ...
 
+    async def oldest_samples(
+        self, accounts: Collection[str], since: datetime
+    ) -> dict[str, datetime]:
+        """Account -> its oldest raw sample's time at or after `since` (none: left out)."""
+        ...
+
     async def rollups_of_accounts(
         self, accounts: Collection[str], granularity: Literal["hour", "day"], since: datetime
     ) -> dict[SeriesKey, list[RollupPoint]]:
@@ -210,6 +216,13 @@ class SQLiteReader:
         """Raw samples with since <= ts < until of every series of `accounts`, oldest first."""
         async with self._reading("reading samples") as rows:
             return await queries.samples_of_accounts(rows, accounts, since, until)
+
+    async def oldest_samples(
+        self, accounts: Collection[str], since: datetime
+    ) -> dict[str, datetime]:
+        """Account -> its oldest raw sample's time at or after `since` (none: left out)."""
+        async with self._reading("reading samples") as rows:
+            return await queries.oldest_samples(rows, accounts, since)
 
     async def daily_maxima(
         self, accounts: Collection[str], since: datetime

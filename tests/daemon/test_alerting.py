@@ -159,9 +159,10 @@ async def test_after_poll_reads_samples_once_then_keeps_them_in_memory(
         ]
         await alerting.after_poll(rt, await poller.poll(rt))
         clock.now += timedelta(minutes=10)
-    # reads at the account's first evaluation only, for all its series (the 3-day lookback
-    # of a 10-minute account in slices of ~200 samples a series); later polls append
-    assert calls == [0, 0, 0]
+    # reads at the account's first evaluation only, for all its series, and only the span
+    # the store holds (its first poll's samples: one read, not a read per slice of the
+    # 3-day lookback's ~200 samples a series); later polls append
+    assert calls == [0]
     forecast = alerting.forecasts[("a1", "storage", "db-2")]
     assert forecast.points_used == 3  # every series still got its own samples
 

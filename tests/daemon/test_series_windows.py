@@ -136,3 +136,44 @@ async def test_a_long_lookback_is_read_in_slices_and_misses_nothing(
     assert [len(view.points) for view in got] == [13, 13]  # the whole lookback, both ends
     assert len(reads) == 3
     assert all(a[1] == b[0] for a, b in itertools.pairwise(reads))  # contiguous slices
+
+
+async def test_only_the_span_the_store_holds_is_read(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A 3-day lookback of a 10-minute account at 5 samples a slice would be 24 reads (the cap);
+    # the store holds less, so fewer are made, and none for an account with nothing stored.
+    monkeypatch.setattr(window, "_LOAD_SLICE_SAMPLES", 5)
+    rt = runtime(account(interval=timedelta(minutes=10)))
+    lookback = timedelta(days=3)
+    reads: list[tuple[datetime, datetime]] = []
+    read = store.samples_of_accounts
+
+    async def counted(accounts: list[str], since: datetime, until: datetime) -> object:
+        reads.append((since, until))
+        return await read(accounts, since, until)
+
+    monkeypatch.setattr(store, "samples_of_accounts", counted)
+    first = [requests(1.0, START)]  # not stored: the account has no samples yet
+    got = await SeriesWindows().views(store, rt, first, START, lookback)
+    assert reads == []
+    assert got == await recent_views(store, rt, first, START, lookback)
+    assert len(got[0].points) == 0
+
+    for step in range(15):  # 2 h 20 min of samples: 14 intervals, three slices of 5
+        now = START + timedelta(minutes=10 * step)
+        readings = [requests(1_000.0 * step, now), storage(5e6 + step, now, "db-1")]
+        await store.record_poll(run(now, len(readings)), readings)
+    reads.clear()
+    got = await SeriesWindows().views(store, rt, readings, now, lookback)
+    assert len(reads) == 3 and reads[0][0] == START  # from the oldest sample, not now - 3 d
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(reads))
+    assert got == await recent_views(store, rt, readings, now, lookback)
+    assert [len(view.points) for view in got] == [15, 15]
+
+    ahead = [storage(9e6, now + timedelta(hours=1), "db-2")]  # stamped ahead of the poll
+    await store.record_poll(run(now, 1), ahead)
+    reads.clear()
+    later = await SeriesWindows().views(store, rt, ahead, now, timedelta(minutes=5))
+    assert len(reads) == 1  # the only sample in the lookback is ahead of now: one read
+    assert later == await recent_views(store, rt, ahead, now, timedelta(minutes=5))

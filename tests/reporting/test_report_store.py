@@ -361,6 +361,8 @@ async def test_the_reader_answers_every_query_as_the_store(site: Site) -> None:
         assert stored and await reader.forecasts_of_accounts(accounts) == stored
         samples = await store.samples_of_accounts(accounts, since, NOW)
         assert samples and await reader.samples_of_accounts(accounts, since, NOW) == samples
+        oldest = await store.oldest_samples(accounts, since)
+        assert oldest and await reader.oldest_samples(accounts, since) == oldest
         maxima = await store.daily_maxima(accounts, since)
         assert maxima and await reader.daily_maxima(accounts, since) == maxima
         assert await reader.daily_maxima([], since) == {}

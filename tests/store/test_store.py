@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import sqlite3
 import subprocess
@@ -243,6 +244,36 @@ async def test_latest_filters_by_account(store: Store) -> None:
     ]
     assert await store.latest(accounts=["nobody"]) == []
     assert await store.latest(accounts=[]) == []
+
+
+async def test_oldest_samples_give_each_accounts_first_sample_since(store: Store) -> None:
+    hour = timedelta(hours=1)
+    polls = {
+        # the oldest at or after T0 is another series' (and a resource's) sample
+        "acc-a": [
+            reading("requests", 1, ts=T0 - 2 * hour),
+            reading("requests", 2, ts=T0 + hour),
+            reading("storage", 3, ts=T0 + hour / 2, resource="db-1"),
+        ],
+        "acc-b": [reading("requests", 4, ts=T0), reading("requests", 5, ts=T0 + 3 * hour)],
+        "acc-c": [reading("requests", 6, ts=T0 - hour)],  # nothing since T0: left out
+    }
+    for account, readings in polls.items():
+        for r in readings:
+            moved = dataclasses.replace(r, account=account)
+            await store.record_poll(run_record(r.ts, account=account, readings=1), [moved])
+    accounts = [*polls, "nobody"]
+    found = await store.oldest_samples(accounts, T0)
+    assert found == {"acc-a": T0 + hour / 2, "acc-b": T0}
+    # what the samples themselves say
+    samples = await store.samples_of_accounts(accounts, T0, T0 + 4 * hour)
+    firsts: dict[str, datetime] = {}
+    for (account, _, _), points in samples.items():
+        firsts[account] = min(firsts.get(account, points[0].ts), points[0].ts)
+    assert found == firsts
+    assert all(t.tzinfo is UTC for t in found.values())
+    assert await store.oldest_samples(accounts, T0 + 3 * hour) == {"acc-b": T0 + 3 * hour}
+    assert await store.oldest_samples([], T0) == {}
 
 
 async def test_latest_only_moves_forward(store: Store) -> None:
