@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 import httpx
@@ -89,3 +90,30 @@ def test_the_shared_client_is_sharded_unless_a_proxy_is_set(
     proxied = http_client(config)
     assert not isinstance(proxied._transport, ShardedTransport)
     assert any(mount is not None for mount in proxied._mounts.values())
+
+
+class _FailedImports:
+    """A meta path finder that counts the modules looked for on sys.path (found or not)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        self.names.append(name)
+
+
+async def test_a_request_through_the_shared_client_searches_no_import_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # httpcore imports sniffio on every request to learn the event loop's library; with
+    # sniffio missing, each request searched sys.path for it again (~67 us each, about seven
+    # times a poll), so the daemon depends on sniffio.
+    app = SlowApp()
+    config = validate_config({}, None, env={})
+    async with serve_asgi(app) as url, http_client(config) as client:
+        await client.get(f"{url}/warm")  # the first request may import what it needs once
+        spy = _FailedImports()
+        monkeypatch.setattr(sys, "meta_path", [spy, *sys.meta_path])
+        responses = await asyncio.gather(*(client.get(f"{url}/r{i}") for i in range(5)))
+        assert [r.text for r in responses] == [f"/r{i}" for i in range(5)]
+    assert spy.names == []
