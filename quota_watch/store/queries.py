@@ -79,7 +79,7 @@ _SAMPLES_OF_ACCOUNTS = (
 _OLDEST_SAMPLES = (
     "SELECT account, MIN(oldest) FROM (SELECT s.account AS account, (SELECT MIN(p.ts) "
     "FROM sample AS p WHERE p.series_id = s.id AND p.ts >= :since) AS oldest FROM series AS s "
-    f"WHERE s.account IN ({_OF_ACCOUNTS})) AS firsts WHERE oldest IS NOT NULL GROUP BY account"
+    f"WHERE s.account IN ({_OF_ACCOUNTS})) AS firsts GROUP BY account"
 )
 _ROLLUPS = (
     'SELECT bucket_start, "min", "max", "last", "count" FROM {table} '
@@ -303,7 +303,7 @@ async def oldest_samples(
     if not accounts:
         return {}
     found = await _of_accounts(rows, _OLDEST_SAMPLES, accounts, {"since": since})
-    return {account: to_time(oldest) for account, oldest in found}
+    return {account: to_time(oldest) for account, oldest in found if oldest is not None}
 
 
 async def rollups(
