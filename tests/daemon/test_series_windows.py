@@ -57,6 +57,21 @@ def run(at: datetime, readings: int) -> RunRecord:
     return RunRecord("fake", "a1", at, at, "success", None, readings)
 
 
+def counted_sample_reads(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> list[tuple[datetime, datetime]]:
+    """The (since, until) of every samples_of_accounts read of `store` from here on."""
+    reads: list[tuple[datetime, datetime]] = []
+    read = store.samples_of_accounts
+
+    async def counted(accounts: list[str], since: datetime, until: datetime) -> object:
+        reads.append((since, until))
+        return await read(accounts, since, until)
+
+    monkeypatch.setattr(store, "samples_of_accounts", counted)
+    return reads
+
+
 async def test_windows_match_the_store_read_back_poll_after_poll(store: Store) -> None:
     rt = runtime()
     windows = SeriesWindows()
@@ -121,21 +136,13 @@ async def test_a_long_lookback_is_read_in_slices_and_misses_nothing(
         now = START + timedelta(minutes=10 * step)
         readings = [requests(1_000.0 * step, now), storage(5e6 + step, now, "db-1")]
         await store.record_poll(run(now, len(readings)), readings)
-    reads: list[tuple[datetime, datetime]] = []
-    read = store.samples_of_accounts
-
-    async def counted(accounts: list[str], since: datetime, until: datetime) -> object:
-        reads.append((since, until))
-        return await read(accounts, since, until)
-
-    monkeypatch.setattr(store, "samples_of_accounts", counted)
+    reads = counted_sample_reads(store, monkeypatch)
     lookback = timedelta(hours=2)
     got = await SeriesWindows().views(store, rt, readings, now, lookback)
-    monkeypatch.setattr(store, "samples_of_accounts", read)
-    assert got == await recent_views(store, rt, readings, now, lookback)
-    assert [len(view.points) for view in got] == [13, 13]  # the whole lookback, both ends
     assert len(reads) == 3
     assert all(a[1] == b[0] for a, b in itertools.pairwise(reads))  # contiguous slices
+    assert got == await recent_views(store, rt, readings, now, lookback)
+    assert [len(view.points) for view in got] == [13, 13]  # the whole lookback, both ends
 
 
 async def test_only_the_span_the_store_holds_is_read(
@@ -146,14 +153,7 @@ async def test_only_the_span_the_store_holds_is_read(
     monkeypatch.setattr(window, "_LOAD_SLICE_SAMPLES", 5)
     rt = runtime(account(interval=timedelta(minutes=10)))
     lookback = timedelta(days=3)
-    reads: list[tuple[datetime, datetime]] = []
-    read = store.samples_of_accounts
-
-    async def counted(accounts: list[str], since: datetime, until: datetime) -> object:
-        reads.append((since, until))
-        return await read(accounts, since, until)
-
-    monkeypatch.setattr(store, "samples_of_accounts", counted)
+    reads = counted_sample_reads(store, monkeypatch)
     first = [requests(1.0, START)]  # not stored: the account has no samples yet
     got = await SeriesWindows().views(store, rt, first, START, lookback)
     assert reads == []
