@@ -92,7 +92,7 @@ def test_the_shared_client_is_sharded_unless_a_proxy_is_set(
     assert any(mount is not None for mount in proxied._mounts.values())
 
 
-class _FailedImports:
+class _ImportLookups:
     """A meta path finder that counts the modules looked for on sys.path (found or not)."""
 
     def __init__(self) -> None:
@@ -112,7 +112,7 @@ async def test_a_request_through_the_shared_client_searches_no_import_path(
     config = validate_config({}, None, env={})
     async with serve_asgi(app) as url, http_client(config) as client:
         await client.get(f"{url}/warm")  # the first request may import what it needs once
-        spy = _FailedImports()
+        spy = _ImportLookups()
         monkeypatch.setattr(sys, "meta_path", [spy, *sys.meta_path])
         responses = await asyncio.gather(*(client.get(f"{url}/r{i}") for i in range(5)))
         assert [r.text for r in responses] == [f"/r{i}" for i in range(5)]
